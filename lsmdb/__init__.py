@@ -40,3 +40,21 @@ __all__ = [
     "StorageIOError",
     "TransactionError",
 ]
+
+
+def __getattr__(name):
+    # The DB layer imports the Cython core; load it on first use so `import lsmdb.errors`
+    # and the options stay importable (and cheap) on their own.
+    if name in ("open", "DB", "Snapshot", "DBIterator"):
+        from lsmdb.lsm import db as _db
+
+        return getattr(_db, name)
+    if name == "Options":
+        from lsmdb.options import Options
+
+        return Options
+    if name in ("CompactionPolicy", "CompactionJob", "VersionView"):
+        from lsmdb.lsm import compaction as _compaction
+
+        return getattr(_compaction, name)
+    raise AttributeError(f"module 'lsmdb' has no attribute {name!r}")

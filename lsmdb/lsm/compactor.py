@@ -1,0 +1,129 @@
+"""Executes a CompactionJob: merge the input files, write the outputs, build the edit.
+
+The merge runs through the Cython MergingIterator + CompactionIterator (which decides, per
+user key and snapshot stripe, which versions survive); TableOutput splits and writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from lsmdb.lsm.compaction import CompactionJob, key_range
+from lsmdb.lsm.table_cache import table_path
+from lsmdb.lsm.table_writer import TableOutput
+from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
+
+
+@dataclass
+class CompactionStats:
+    bytes_read: int = 0
+    bytes_written: int = 0
+    bytes_read_per_level: dict | None = None
+    files_in: int = 0
+    files_out: int = 0
+    entries_in: int = 0
+    entries_out: int = 0
+    dropped_overwritten: int = 0
+    dropped_deleted: int = 0
+    dropped_range_deleted: int = 0
+    seconds: float = 0.0
+    trivial_move: bool = False
+    output_level: int = 0
+
+
+def is_bottommost(version, job: CompactionJob) -> bool:
+    """True when no level below the output holds a key in the job's range."""
+    files = job.input_files()
+    if not files:
+        return True
+    lo, hi = key_range(files)
+    for level in range(job.output_level + 1, version.num_levels):
+        if version.overlapping_files(level, lo, hi):
+            return False
+    # Older runs of the output level itself (tiered styles) also hold older data.
+    inputs = {f.number for f in files}
+    for f in version.overlapping_files(job.output_level, lo, hi):
+        if f.number not in inputs:
+            return False
+    return True
+
+
+def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[VersionEdit,
+                                                                          CompactionStats]:
+    from lsmdb._core.leveliter import LevelIterator
+    from lsmdb._core.merge import CompactionIterator, MergingIterator
+    from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
+
+    t0 = time.perf_counter()
+    stats = CompactionStats(output_level=job.output_level, bytes_read_per_level={})
+    edit = VersionEdit()
+    files = job.input_files()
+    for level, fs in job.inputs:
+        for f in fs:
+            edit.delete_file(level, f.number)
+        stats.bytes_read_per_level[level] = stats.bytes_read_per_level.get(level, 0) + \
+            sum(f.size for f in fs)
+    stats.files_in = len(files)
+    if job.delete_only:
+        stats.seconds = time.perf_counter() - t0
+        return edit, stats
+    if job.trivial_move:
+        for f in files:
+            edit.add_file(job.output_level, dataclasses.replace(f, run=job.output_run))
+        stats.trivial_move = True
+        stats.seconds = time.perf_counter() - t0
+        return edit, stats
+
+    tables = db._tables
+    children = []
+    tombstones = []
+    for level, fs in job.inputs:
+        if not fs:
+            continue
+        if level == 0:
+            ordered = sorted(fs, key=lambda f: (f.max_seqno, f.number), reverse=True)
+            children.extend(tables.get(f).iterator() for f in ordered)
+        else:
+            runs: dict[int, list[FileMetaData]] = {}
+            for f in fs:
+                runs.setdefault(f.run, []).append(f)
+            for run_id in sorted(runs, reverse=True):
+                run = sorted(runs[run_id], key=lambda f: f.smallest_user_key)
+
+                def opener(i, run=run):
+                    return tables.get(run[i]).iterator()
+
+                children.append(LevelIterator([f.largest for f in run], opener))
+        for f in fs:
+            stats.bytes_read += f.size
+            stats.entries_in += f.entries
+            if f.range_deletions:
+                tombstones.extend(tables.get(f).range_tombstones())
+    bottommost = is_bottommost(db._versions.current, job)
+    frag = FragmentedRangeTombstones(tombstones) if tombstones else None
+    kept_tombstones = (compaction_tombstones_to_keep(frag, snapshots, bottommost)
+                       if frag is not None else [])
+    merged = MergingIterator(children)
+    merged.seek_to_first()
+    citer = CompactionIterator(merged, snapshots, frag, bottommost)
+    out = TableOutput(db.env, db.path, db.options, job.output_level, db._new_output_number,
+                      target_file_bytes=job.target_file_bytes, run=job.output_run,
+                      tombstones=kept_tombstones)
+    try:
+        out.add_all(citer)
+        outputs = out.finish()
+    except BaseException:
+        for n in out.abandon():
+            db._remove_quietly(table_path(db.path, n))
+        raise
+    for m in outputs:
+        edit.add_file(job.output_level, m)
+        stats.entries_out += m.entries
+    stats.files_out = len(outputs)
+    stats.bytes_written = out.bytes_written
+    for name in ("dropped_overwritten", "dropped_deleted", "dropped_range_deleted"):
+        setattr(stats, name, getattr(citer, name, 0))
+    stats.seconds = time.perf_counter() - t0
+    return edit, stats

@@ -1,0 +1,1073 @@
+"""lsmdb.DB: the LSM key-value store (SPEC §1, §3, §4).
+
+Directory layout (SPEC §3): LOCK, CONTRACT, CURRENT, MANIFEST-<n>, OPTIONS-<n>.json,
+wal/<n>.log, sst/<n>.sst.
+
+Concurrency model:
+- ``_mutex`` (with condition ``_cv``) guards the writer queue, the memtable list, the
+  background-work state and snapshots. Reads take no lock: they read ``_sv`` (the "super
+  version": active memtable, immutable memtables, Version), a tuple replaced atomically.
+- Writers queue up (LevelDB's group commit): the writer at the head merges the batches
+  queued behind it, appends them to the WAL as one record, fsyncs once if any of them asked
+  for it, inserts into the memtable with the mutex released, then publishes the new last
+  sequence number, which is what makes the whole batch visible at once.
+- One background thread (or more: ``background_threads``) flushes immutable memtables to L0
+  and runs compactions picked by the compaction policy. MANIFEST edits are serialized by
+  ``_version_lock``.
+- A background error (I/O during flush/compaction/WAL write) stops writes with
+  BackgroundError until ``resume()``; acknowledged writes stay in the WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import weakref
+from collections import deque
+
+from lsmdb import __version__
+from lsmdb._core.batch import WriteBatch
+from lsmdb._core.ikey import MAX_SEQNO
+from lsmdb._core.memtable import Memtable
+from lsmdb.env import Env, default_env
+from lsmdb.errors import (
+    BackgroundError,
+    ClosedError,
+    ContractError,
+    CorruptionError,
+    FeatureNotSupportedError,
+    FormatVersionError,
+    InvalidArgumentError,
+    LockError,
+)
+from lsmdb.lsm import wal as walmod
+from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
+from lsmdb.lsm.compactor import run_compaction
+from lsmdb.lsm.iterators import DBIterator, Snapshot, collect_tombstones
+from lsmdb.lsm.stats import DBStats, StatsCollector
+from lsmdb.lsm.table_cache import TableCache, table_path
+from lsmdb.lsm.table_writer import TableOutput, is_sentinel
+from lsmdb.lsm.version import VersionSet
+from lsmdb.lsm.version_edit import VersionEdit
+from lsmdb.options import Options
+
+CONTRACT_FORMAT_VERSION = 1
+_OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
+_OPEN_DIRS_LOCK = threading.Lock()
+
+
+def _as_bytes(obj, name: str) -> bytes:
+    if isinstance(obj, bytes):
+        return obj
+    if isinstance(obj, (bytearray, memoryview)):
+        return bytes(obj)
+    if isinstance(obj, str) or not hasattr(obj, "__buffer__") and not _is_buffer(obj):
+        raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
+    return bytes(memoryview(obj))
+
+
+def _is_buffer(obj) -> bool:
+    try:
+        memoryview(obj)
+    except TypeError:
+        return False
+    return True
+
+
+class _MemRef:
+    """A memtable with the WAL segment holding its writes and its fragmented tombstones."""
+
+    __slots__ = ("mem", "wal_number", "_frag", "_frag_count", "flushing")
+
+    def __init__(self, mem: Memtable, wal_number: int):
+        self.mem = mem
+        self.wal_number = wal_number
+        self._frag = None
+        self._frag_count = -1
+        self.flushing = False
+
+    def tombstones(self):
+        n = self.mem.num_range_deletes
+        if n == 0:
+            return None
+        if n != self._frag_count:
+            from lsmdb._core.rangedel import FragmentedRangeTombstones
+
+            self._frag = FragmentedRangeTombstones(self.mem.range_tombstones())
+            self._frag_count = n
+        return self._frag
+
+
+class _Writer:
+    __slots__ = ("batch", "sync", "done", "error")
+
+    def __init__(self, batch: WriteBatch, sync: bool):
+        self.batch = batch
+        self.sync = sync
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class WriteBatchContext:
+    """``with db.write_batch() as wb:`` — applied atomically on success, dropped on error."""
+
+    def __init__(self, db: DB, sync: bool | None):
+        self._db = db
+        self._sync = sync
+        self._batch = WriteBatch()
+        self._closed = False
+
+    def put(self, key, value) -> None:
+        self._check()
+        key, value = self._db._check_kv(key, value)
+        self._batch.put(key, value)
+
+    def delete(self, key) -> None:
+        self._check()
+        self._batch.delete(self._db._check_key(key))
+
+    def delete_range(self, start, end) -> None:
+        self._check()
+        self._batch.delete_range(self._db._check_key(start, "start"),
+                                 self._db._check_key(end, "end"))
+
+    def __len__(self) -> int:
+        return self._batch.count
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ClosedError("write batch was already applied or discarded")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._closed = True
+        if exc_type is None and self._batch.count:
+            self._db._write(self._batch, self._sync)
+        return False
+
+
+class DB:
+    """An open LSM database. Use :func:`lsmdb.open`."""
+
+    def __init__(self, path: str, options: Options | None = None, *, create: bool = True,
+                 read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
+                 inline_background: bool = False):
+        self.path = os.path.abspath(os.fspath(path))
+        self.env = env or default_env()
+        self.read_only = read_only
+        self._closed = True
+        self._inline = inline_background
+        self._lock_handle = None
+        self._registered = False
+        self._mutex = threading.Lock()
+        self._cv = threading.Condition(self._mutex)
+        self._version_lock = threading.RLock()
+        self._writers: deque[_Writer] = deque()
+        self._bg_threads: list[threading.Thread] = []
+        self._bg_error: BaseException | None = None
+        self._bg_flushing = False
+        self._busy: set[int] = set()
+        self._pending_outputs: set[int] = set()
+        self._running_compactions = 0
+        self._manual_compaction = False
+        self._closing = False
+        self._snapshots: dict[int, int] = {}
+        self._iterators: weakref.WeakSet = weakref.WeakSet()
+        self._stats = StatsCollector()
+        self.recovery_report: dict = {}
+        self._wal = None
+        self._wal_commits = 0
+        self._wal_failed = False
+        self._open(options, create, error_if_exists)
+
+    # ------------------------------------------------------------------ open / recovery
+
+    def _open(self, options: Options | None, create: bool, error_if_exists: bool) -> None:
+        env = self.env
+        exists = env.exists(os.path.join(self.path, "CURRENT"))
+        if not exists:
+            if self.read_only:
+                raise InvalidArgumentError(f"{self.path}: no database here (read_only open)")
+            if not create:
+                raise InvalidArgumentError(f"{self.path}: no database here (create=False)")
+        elif error_if_exists:
+            raise InvalidArgumentError(f"{self.path}: database exists (error_if_exists)")
+        if not self.read_only:
+            env.mkdirs(self.path)
+            with _OPEN_DIRS_LOCK:
+                if self.path in _OPEN_DIRS:
+                    raise LockError(f"{self.path} is already open in this process")
+                _OPEN_DIRS.add(self.path)
+                self._registered = True
+            try:
+                self._lock_handle = env.lock_file(os.path.join(self.path, "LOCK"))
+            except BaseException:
+                self._unregister()
+                raise
+        try:
+            self._open_locked(options, exists)
+        except BaseException:
+            self._release_resources()
+            raise
+        self._closed = False
+        if not self.read_only:
+            self._start_background()
+
+    def _open_locked(self, options: Options | None, exists: bool) -> None:
+        env = self.env
+        self._check_contract(exists)
+        self.options = self._resolve_options(options, exists)
+        self._policy = policy_for(self.options)
+        from lsmdb._core.cache import BlockCache
+
+        self._block_cache = BlockCache(self.options.block_cache_bytes)
+        self._tables = TableCache(env, self.path, self._block_cache,
+                                  verify_checksums=self.options.paranoid_checks)
+        n_levels = self.options.compaction.max_levels
+        self._versions = VersionSet(self.path, env, n_levels)
+        if not exists:
+            for sub in ("wal", "sst"):
+                env.mkdirs(os.path.join(self.path, sub))
+            env.fsync_dir(self.path)
+            self._versions.create_new(self.options.compaction.style)
+        elif self.read_only:
+            self._versions.recover_read_only()
+        else:
+            for sub in ("wal", "sst"):
+                env.mkdirs(os.path.join(self.path, sub))
+            self._versions.recover()
+        if not self.read_only:
+            self._write_options_file()
+        self._last_seq = self._versions.last_sequence
+        replayed = self._replay_wal()
+        if not self.read_only:
+            self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
+            self._mem = _MemRef(Memtable(), self._wal.number)
+            self._imms: list[_MemRef] = []
+            if replayed is not None and replayed.mem.num_entries + replayed.mem.num_range_deletes:
+                self._flush_memtable_now(replayed, log_number=self._wal.number)
+            else:
+                self._apply_edit(VersionEdit(log_number=self._wal.number))
+            self._delete_obsolete_files(full_scan=True)
+        else:
+            self._mem = replayed if replayed is not None else _MemRef(Memtable(), 0)
+            self._imms = []
+        self._publish()
+
+    def _check_contract(self, exists: bool) -> None:
+        path = os.path.join(self.path, "CONTRACT")
+        if self.env.exists(path):
+            try:
+                contract = json.loads(self.env.read_file(path))
+                version = int(contract["format_version"])
+                kind = contract.get("backend", "lsm")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ContractError(f"{path}: unreadable CONTRACT ({exc})") from exc
+            if version > CONTRACT_FORMAT_VERSION:
+                raise FormatVersionError(
+                    f"{path}: format version {version} is newer than this build supports "
+                    f"({CONTRACT_FORMAT_VERSION})")
+            if kind != "lsm":
+                raise ContractError(f"{path}: directory belongs to backend {kind!r}, not 'lsm'")
+            return
+        if exists:
+            raise ContractError(f"{self.path}: database artefacts without a CONTRACT file")
+        if self.read_only:
+            return
+        stray = [n for n in self.env.listdir(self.path) if n not in ("LOCK",)]
+        if stray:
+            raise ContractError(
+                f"{self.path}: directory is not empty and holds no lsmdb database "
+                f"({', '.join(stray[:5])})")
+        contract = {"format_version": CONTRACT_FORMAT_VERSION, "backend": "lsm",
+                    "created_by": f"lsmdb {__version__}"}
+        self.env.write_file_atomic(path, json.dumps(contract, indent=1).encode())
+
+    def _resolve_options(self, options: Options | None, exists: bool) -> Options:
+        if options is not None:
+            if not isinstance(options, Options):
+                raise TypeError(f"options must be lsmdb.Options, not {type(options).__name__}")
+            return options
+        if exists:
+            latest = self._latest_options_file()
+            if latest is not None:
+                try:
+                    return Options.from_json(self.env.read_file(latest).decode())
+                except (InvalidArgumentError, UnicodeDecodeError):
+                    pass  # a policy object or an unreadable file: fall back to defaults
+        return Options()
+
+    def _latest_options_file(self) -> str | None:
+        best = None
+        for name in self.env.listdir(self.path):
+            if name.startswith("OPTIONS-") and name.endswith(".json"):
+                try:
+                    n = int(name[8:-5])
+                except ValueError:
+                    continue
+                if best is None or n > best[0]:
+                    best = (n, name)
+        return os.path.join(self.path, best[1]) if best else None
+
+    def _write_options_file(self) -> None:
+        old = self._latest_options_file()
+        number = self._versions.new_file_number()
+        path = os.path.join(self.path, f"OPTIONS-{number:06d}.json")
+        self.env.write_file_atomic(path, self.options.to_json().encode())
+        if old is not None and old != path:
+            self.env.remove(old)
+
+    def _replay_wal(self) -> _MemRef | None:
+        """Replay WAL segments at or after the MANIFEST's log_number into one memtable."""
+        env = self.env
+        mode = self.options.wal_recovery
+        segments = [n for n in walmod.list_segments(env, self.path)
+                    if n >= self._versions.log_number]
+        report = {"segments": [], "records_replayed": 0, "last_seqno": self._last_seq,
+                  "torn_tail": False, "corruptions": [], "stopped_early": False}
+        self.recovery_report = report
+        if not segments:
+            return None
+        ref = _MemRef(Memtable(), segments[-1])
+        for i, number in enumerate(segments):
+            replay, stop = walmod.read_segment(env, self.path, number, mode)
+            for batch in replay.batches:
+                # Segments at or after log_number hold only writes no SSTable has yet.
+                ref.mem.add_batch(batch)
+                self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
+            report["segments"].append({"number": number, "records": replay.records,
+                                       "torn_tail_offset": replay.torn_tail_offset})
+            report["records_replayed"] += replay.records
+            if replay.torn_tail_offset is not None:
+                report["torn_tail"] = True
+            report["corruptions"].extend(
+                {"segment": number, "offset": o, "reason": r} for o, r in replay.corruptions)
+            self._versions.mark_file_number_used(number)
+            if stop and i < len(segments) - 1:
+                report["stopped_early"] = True
+                break
+        report["last_seqno"] = self._last_seq
+        self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
+        return ref
+
+    def _flush_memtable_now(self, ref: _MemRef, log_number: int) -> None:
+        meta_files, nbytes = self._build_l0(ref)
+        edit = VersionEdit(log_number=log_number, last_sequence=self._last_seq)
+        for m in meta_files:
+            edit.add_file(0, m)
+        self._apply_edit(edit)
+        self._stats.flush(nbytes, len(meta_files))
+
+    # ------------------------------------------------------------------ public API: writes
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("database is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise FeatureNotSupportedError("database was opened read_only; writes are refused")
+
+    def _check_key(self, key, name: str = "key") -> bytes:
+        key = _as_bytes(key, name)
+        if len(key) > self.options.max_key_bytes:
+            raise InvalidArgumentError(
+                f"{name} of {len(key)} bytes exceeds max_key_bytes={self.options.max_key_bytes}")
+        return key
+
+    def _check_kv(self, key, value) -> tuple[bytes, bytes]:
+        key = self._check_key(key)
+        value = _as_bytes(value, "value")
+        if len(value) > self.options.max_value_bytes:
+            raise InvalidArgumentError(
+                f"value of {len(value)} bytes exceeds "
+                f"max_value_bytes={self.options.max_value_bytes}")
+        return key, value
+
+    def put(self, key, value, *, sync: bool | None = None) -> None:
+        self._check_writable()
+        key, value = self._check_kv(key, value)
+        b = WriteBatch()
+        b.put(key, value)
+        self._write(b, sync)
+
+    def delete(self, key, *, sync: bool | None = None) -> None:
+        self._check_writable()
+        b = WriteBatch()
+        b.delete(self._check_key(key))
+        self._write(b, sync)
+
+    def delete_range(self, start, end, *, sync: bool | None = None) -> None:
+        """Delete every key in [start, end) (one range tombstone)."""
+        self._check_writable()
+        start = self._check_key(start, "start")
+        end = self._check_key(end, "end")
+        if start >= end:
+            return
+        b = WriteBatch()
+        b.delete_range(start, end)
+        self._write(b, sync)
+
+    def write_batch(self, *, sync: bool | None = None) -> WriteBatchContext:
+        self._check_writable()
+        return WriteBatchContext(self, sync)
+
+    def __setitem__(self, key, value) -> None:
+        self.put(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.delete(key)
+
+    def _sync_wanted(self, sync: bool | None) -> bool:
+        if sync is not None:
+            if not isinstance(sync, bool):
+                raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
+            return sync
+        return self.options.wal_sync == "always"
+
+    def _write(self, batch: WriteBatch, sync: bool | None) -> None:
+        want_sync = self._sync_wanted(sync)
+        w = _Writer(batch, want_sync)
+        user_bytes = batch.byte_size
+        with self._cv:
+            self._check_writable()
+            self._writers.append(w)
+            while not w.done and self._writers[0] is not w:
+                self._cv.wait()
+            if w.done:
+                if w.error is not None:
+                    raise w.error
+                return
+            try:
+                if self._bg_error is not None:
+                    raise BackgroundError(
+                        f"a background error stopped writes: {self._bg_error}; call resume()"
+                    ) from self._bg_error
+                self._make_room_for_write()
+                group = self._take_group()
+            except BaseException as exc:
+                self._writers.popleft()
+                self._cv.notify_all()
+                raise exc
+            merged = group[0].batch if len(group) == 1 else _merge_batches(group)
+            merged.sequence = self._last_seq + 1
+            need_sync = any(x.sync for x in group) or self._periodic_sync_due()
+            mem = self._mem
+            wal = self._wal
+        error: BaseException | None = None
+        try:
+            n = wal.add(merged.data())
+            if need_sync:
+                wal.sync()
+            mem.mem.add_batch(merged)
+        except BaseException as exc:  # WAL state unknown: stop writes until resume()
+            error = exc
+        with self._cv:
+            if error is None:
+                self._last_seq += merged.count
+                self._stats.wal_write(n, need_sync, user_bytes if len(group) == 1 else
+                                      sum(x.batch.byte_size for x in group), len(group))
+                self._publish()
+            else:
+                self._bg_error = error
+                self._wal_failed = True
+            for x in group:
+                self._writers.popleft()
+                x.done = True
+                x.error = error
+            self._cv.notify_all()
+        if error is not None:
+            raise error
+
+    def _periodic_sync_due(self) -> bool:
+        interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        if interval > 1:
+            self._wal_commits += 1
+            if self._wal_commits >= interval:
+                self._wal_commits = 0
+                return True
+        return False
+
+    def _take_group(self) -> list[_Writer]:
+        first = self._writers[0]
+        group = [first]
+        size = first.batch.byte_size
+        limit = (1 << 20) if size > (128 << 10) else size + (128 << 10)
+        for w in list(self._writers)[1:]:
+            if w.sync and not first.sync:
+                break  # a sync write must not ride on a non-sync leader's policy decision
+            size += w.batch.byte_size
+            if size > limit:
+                break
+            group.append(w)
+        return group
+
+    def _make_room_for_write(self) -> None:
+        """Called with the mutex held by the head writer: stall or switch memtables."""
+        c = self.options.compaction
+        slowed = False
+        while True:
+            if self._bg_error is not None:
+                raise BackgroundError(
+                    f"a background error stopped writes: {self._bg_error}; call resume()"
+                ) from self._bg_error
+            l0 = len(self._versions.current.levels[0])
+            if not slowed and l0 >= c.l0_slowdown and not self._inline:
+                # Slow each write by 1 ms to let compaction catch up (RocksDB's delayed write).
+                slowed = True
+                t0 = time.perf_counter()
+                self._cv.wait(0.001)
+                self._stats.stall("slowdown", time.perf_counter() - t0)
+                continue
+            if self._mem.mem.approximate_bytes < self.options.memtable_bytes:
+                return
+            if len(self._imms) >= self.options.max_immutable_memtables:
+                if self._inline:
+                    self._run_background_inline()
+                    continue
+                t0 = time.perf_counter()
+                self._cv.wait(1.0)
+                self._stats.stall("memtable", time.perf_counter() - t0)
+                continue
+            if l0 >= c.l0_stop:
+                if self._inline:
+                    self._run_background_inline()
+                    continue
+                t0 = time.perf_counter()
+                self._cv.wait(1.0)
+                self._stats.stall("l0_stop", time.perf_counter() - t0)
+                continue
+            self._switch_memtable()
+            if self._inline:
+                self._run_background_inline()
+            return
+
+    def _switch_memtable(self) -> None:
+        """Make the active memtable immutable and start a new WAL segment (mutex held)."""
+        new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number())
+        old_wal = self._wal
+        self._imms.insert(0, self._mem)
+        self._mem = _MemRef(Memtable(), new_wal.number)
+        self._wal = new_wal
+        try:
+            if old_wal.unsynced_records and self.options.wal_sync != "never":
+                old_wal.sync()
+        finally:
+            old_wal.close()
+        self._publish()
+        self._cv.notify_all()
+
+    # ------------------------------------------------------------------ public API: reads
+
+    def _publish(self) -> None:
+        self._sv = (self._mem, tuple(self._imms), self._versions.current, self._last_seq)
+
+    def get(self, key, default=None, *, snapshot: Snapshot | None = None):
+        self._check_open()
+        key = _as_bytes(key, "key")
+        mem, imms, version, last = self._sv
+        seq = last
+        if snapshot is not None:
+            snapshot._check()
+            seq = snapshot.seqno
+        for ref in (mem, *imms):
+            kind, value, s = ref.mem.get(key, seq)
+            if ref.mem.num_range_deletes:
+                t = ref.tombstones().max_covering_seqno(key, seq)
+                if t > s:
+                    return default
+            if kind == 1:
+                return value
+            if kind == 2:
+                return default
+        tables = self._tables
+        for f in version.files_for_key(key):
+            if is_sentinel(f.largest) and key == f.largest_user_key:
+                continue
+            kind, value, s = tables.get(f).get(key, seq)
+            if f.range_deletions:
+                t = tables.tombstones(f).max_covering_seqno(key, seq)
+                if t > s:
+                    return default
+            if kind == 1:
+                return value
+            if kind == 2:
+                return default
+        return default
+
+    def __getitem__(self, key):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def snapshot(self) -> Snapshot:
+        self._check_open()
+        with self._mutex:
+            seq = self._last_seq
+            self._snapshots[seq] = self._snapshots.get(seq, 0) + 1
+        return Snapshot(self, seq)
+
+    def _release_snapshot(self, seq: int) -> None:
+        with self._mutex:
+            n = self._snapshots.get(seq, 0) - 1
+            if n <= 0:
+                self._snapshots.pop(seq, None)
+            else:
+                self._snapshots[seq] = n
+
+    def _internal_sources(self, seq: int):
+        """(children iterators newest first, tombstones, pins) for a consistent read view."""
+        from lsmdb._core.leveliter import LevelIterator
+
+        mem, imms, version, _ = self._sv
+        children = [mem.mem.iterator()] + [r.mem.iterator() for r in imms]
+        tables = self._tables
+        for f in version.levels[0]:
+            children.append(tables.get(f).iterator())
+        for level in range(1, version.num_levels):
+            for run in version.runs(level):
+                files = list(run)
+
+                def opener(i, files=files):
+                    return tables.get(files[i]).iterator()
+
+                children.append(LevelIterator([f.largest for f in files], opener))
+        tombstones = collect_tombstones(mem, imms, version, tables)
+        return children, tombstones, (mem, imms, version)
+
+    def iterator(self, *, start=None, stop=None, prefix=None, reverse: bool = False,
+                 snapshot: Snapshot | None = None) -> DBIterator:
+        self._check_open()
+        seq = self._sv[3]
+        if snapshot is not None:
+            snapshot._check()
+            seq = snapshot.seqno
+        lower = None if start is None else _as_bytes(start, "start")
+        upper = None if stop is None else _as_bytes(stop, "stop")
+        if prefix is not None:
+            from lsmdb._core.keycodec import prefix_successor
+
+            prefix = _as_bytes(prefix, "prefix")
+            lower = prefix if lower is None or prefix > lower else lower
+            succ = prefix_successor(prefix)
+            if succ is not None and (upper is None or succ < upper):
+                upper = succ
+        children, tombstones, pins = self._internal_sources(seq)
+        it = DBIterator(self, children, seq, tombstones, pins, lower, upper, reverse)
+        self._iterators.add(it)
+        return it
+
+    def items(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
+              snapshot: Snapshot | None = None):
+        it = self.iterator(start=start, stop=stop, prefix=prefix, reverse=reverse,
+                           snapshot=snapshot)
+        return it.items()
+
+    def keys(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
+             snapshot: Snapshot | None = None):
+        for k, _ in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
+            yield k
+
+    def values(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
+               snapshot: Snapshot | None = None):
+        for _, v in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
+            yield v
+
+    def __iter__(self):
+        return self.keys()
+
+    def count(self) -> int:
+        """Exact number of live keys (a full scan)."""
+        n = 0
+        for _ in self.items():
+            n += 1
+        return n
+
+    def __len__(self) -> int:
+        """An ESTIMATE of the number of live keys (entries minus deletes, may be off by
+        overwritten versions); use count() for an exact figure."""
+        self._check_open()
+        mem, imms, version, _ = self._sv
+        n = sum(r.mem.num_entries - 2 * r.mem.num_deletes for r in (mem, *imms))
+        for _, f in version.files():
+            n += f.entries - 2 * f.deletions
+        return max(0, n)
+
+    # ------------------------------------------------------------------ flush / compaction
+
+    def flush(self, *, wait: bool = True) -> None:
+        """Make the memtable an SSTable now (and wait for it unless wait=False)."""
+        self._check_writable()
+        with self._cv:
+            self._raise_bg_error()
+            if self._mem.mem.num_entries or self._mem.mem.num_range_deletes:
+                while len(self._imms) >= self.options.max_immutable_memtables:
+                    if self._inline:
+                        self._run_background_inline()
+                    else:
+                        self._cv.wait(0.5)
+                        self._raise_bg_error()
+                self._switch_memtable()
+            if self._inline:
+                self._run_background_inline()
+            elif wait:
+                while self._imms:
+                    self._cv.wait(0.5)
+                    self._raise_bg_error()
+                    self._check_open()
+
+    def _raise_bg_error(self) -> None:
+        if self._bg_error is not None:
+            raise BackgroundError(
+                f"a background error stopped writes: {self._bg_error}; call resume()"
+            ) from self._bg_error
+
+    def compact_range(self, start=None, end=None) -> None:
+        """Compact every file overlapping [start, end] down to the last level."""
+        self._check_writable()
+        lo = None if start is None else _as_bytes(start, "start")
+        hi = None if end is None else _as_bytes(end, "end")
+        self.flush()
+        with self._cv:
+            self._manual_compaction = True
+            while self._running_compactions:
+                self._cv.wait(0.5)
+        try:
+            for level in range(self.options.compaction.max_levels - 1):
+                job = self._manual_job(level, lo, hi)
+                if job is not None:
+                    self._execute_job(job)
+        finally:
+            with self._cv:
+                self._manual_compaction = False
+                self._cv.notify_all()
+        self._raise_bg_error()
+        self._delete_obsolete_files()
+
+    def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
+        """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
+        A function of its own so no Version outlives it (a live Version pins its files)."""
+        from lsmdb.lsm.compaction import expand_clean_cut, key_range
+
+        version = self._versions.current
+        files = version.overlapping_files(level, lo, hi)
+        if not files:
+            return None
+        if level == 0:
+            files = list(version.levels[0])  # L0 files overlap: take them all, oldest too
+        else:
+            files = expand_clean_cut(VersionView(version, self.options), level, files)
+        below = version.overlapping_files(level + 1, *key_range(files))
+        return CompactionJob([(level, files), (level + 1, below)], level + 1, "manual",
+                             target_file_bytes=self.options.compaction.target_file_bytes)
+
+    # background machinery ---------------------------------------------------------------
+
+    def _start_background(self) -> None:
+        if self._inline:
+            return
+        for i in range(max(1, self.options.background_threads)):
+            t = threading.Thread(target=self._bg_loop, name=f"lsmdb-bg-{i}", daemon=True)
+            self._bg_threads.append(t)
+            t.start()
+
+    def _bg_loop(self) -> None:
+        while True:
+            with self._cv:
+                while True:
+                    if self._closing:
+                        return
+                    if self._bg_error is None:
+                        work = self._next_work()
+                        if work is not None:
+                            break
+                    self._cv.wait()
+            try:
+                self._do_work(work)
+            except BaseException as exc:  # surfaced to writers; resume() clears it
+                with self._cv:
+                    if self._bg_error is None and not self._closing:
+                        self._bg_error = exc
+                    self._cv.notify_all()
+
+    def _next_work(self):
+        """Pick the next background task (mutex held): flushes first, then compaction."""
+        if self._imms and not self._bg_flushing:
+            self._bg_flushing = True
+            return ("flush", self._imms[-1])
+        if self._manual_compaction:
+            return None
+        view = VersionView(self._versions.current, self.options, frozenset(self._busy))
+        job = self._policy.pick(view)
+        if job is None:
+            return None
+        for f in job.input_files():
+            self._busy.add(f.number)
+        self._running_compactions += 1
+        return ("compact", job)
+
+    def _do_work(self, work) -> None:
+        kind, arg = work
+        if kind == "flush":
+            try:
+                self._flush_immutable(arg)
+            finally:
+                with self._cv:
+                    self._bg_flushing = False
+                    self._cv.notify_all()
+        else:
+            try:
+                self._execute_job(arg)
+            finally:
+                with self._cv:
+                    for f in arg.input_files():
+                        self._busy.discard(f.number)
+                    self._running_compactions -= 1
+                    self._cv.notify_all()
+
+    def _run_background_inline(self) -> None:
+        """Deterministic mode: run every pending flush and compaction now (mutex held)."""
+        while True:
+            if self._bg_error is not None:
+                raise BackgroundError(f"background error: {self._bg_error}") from self._bg_error
+            work = self._next_work()
+            if work is None:
+                return
+            self._mutex.release()
+            try:
+                self._do_work(work)
+            except BaseException as exc:
+                self._bg_error = exc
+            finally:
+                self._mutex.acquire()
+
+    def _build_l0(self, ref: _MemRef) -> tuple[list, int]:
+        out = TableOutput(self.env, self.path, self.options, 0, self._new_output_number,
+                          target_file_bytes=1 << 62, tombstones=ref.mem.range_tombstones())
+        try:
+            it = ref.mem.iterator()
+            it.seek_to_first()
+            out.add_all(it.entries())
+            files = out.finish()
+        except BaseException:
+            for n in out.abandon():
+                self._remove_quietly(table_path(self.path, n))
+            raise
+        return files, out.bytes_written
+
+    def _new_output_number(self) -> int:
+        with self._mutex:  # allocation and pending mark are one step for _delete_obsolete_files
+            n = self._versions.new_file_number()
+            self._pending_outputs.add(n)
+        return n
+
+    def _flush_immutable(self, ref: _MemRef) -> None:
+        files, nbytes = self._build_l0(ref)
+        with self._mutex:
+            idx = self._imms.index(ref)
+            newer = self._imms[idx - 1] if idx > 0 else self._mem
+            log_number = newer.wal_number
+        edit = VersionEdit(log_number=log_number)
+        for m in files:
+            edit.add_file(0, m)
+        self._apply_edit(edit, remove_imm=ref)
+        self._stats.flush(nbytes, len(files))
+        self._delete_obsolete_files()
+
+    def _apply_edit(self, edit: VersionEdit, remove_imm: _MemRef | None = None) -> None:
+        with self._version_lock:
+            with self._mutex:
+                edit.last_sequence = max(self._last_seq, self._versions.last_sequence)
+            if not self._versions.manifest_ok:
+                self._versions.reopen_manifest()
+            self._versions.log_and_apply(edit)
+            with self._mutex:
+                for _, m in edit.new_files:
+                    self._pending_outputs.discard(m.number)
+                if remove_imm is not None:
+                    self._imms.remove(remove_imm)
+                self._publish()
+                self._cv.notify_all()
+
+    def _execute_job(self, job: CompactionJob) -> None:
+        with self._mutex:
+            snapshots = sorted(self._snapshots)
+        edit, stats = run_compaction(self, job, snapshots)
+        self._apply_edit(edit)
+        self._stats.compaction(job, stats)
+        self._delete_obsolete_files()
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            if self.env.exists(path):
+                self.env.remove(path)
+        except OSError:
+            pass
+
+    def _delete_obsolete_files(self, full_scan: bool = False) -> None:
+        """Remove SSTables no live Version lists and WAL segments older than log_number."""
+        with self._mutex:
+            live = self._versions.live_file_numbers() | set(self._pending_outputs)
+            # Files numbered from here on were created after this snapshot of `live`.
+            horizon = self._versions.next_file_number
+            log_number = self._versions.log_number
+            active_wals = {r.wal_number for r in (self._mem, *self._imms)}
+        sst_dir = os.path.join(self.path, "sst")
+        for name in self.env.listdir(sst_dir):
+            if not name.endswith(".sst"):
+                continue
+            try:
+                number = int(name[:-4])
+            except ValueError:
+                continue
+            if number not in live and number < horizon:
+                self._tables.evict(number)
+                self._remove_quietly(os.path.join(sst_dir, name))
+        for number in walmod.list_segments(self.env, self.path):
+            if number < log_number and number not in active_wals:
+                self._remove_quietly(walmod.segment_path(self.path, number))
+
+    def _unpin_version(self, version) -> None:
+        """An iterator let go of ``version``: its files may now be deletable."""
+        if version is not self._versions.current and not self.read_only and not self._closed:
+            try:
+                self._delete_obsolete_files()
+            except OSError:
+                pass  # retried after the next flush or compaction
+
+    def resume(self) -> None:
+        """Clear a background error and restart work (RocksDB's DB::Resume)."""
+        self._check_writable()
+        with self._cv:
+            if self._bg_error is None:
+                return
+            while self._writers:
+                self._cv.wait(0.1)
+            if getattr(self, "_wal_failed", False):
+                # The WAL tail may be torn: seal it by switching to a fresh segment.
+                self._wal_failed = False
+                self._bg_error = None
+                self._switch_memtable()
+            self._bg_error = None
+            self._cv.notify_all()
+        with self._version_lock:
+            if not self._versions.manifest_ok:
+                self._versions.reopen_manifest()
+        self._delete_obsolete_files()
+        if self._inline:
+            with self._cv:
+                self._run_background_inline()
+
+    # ------------------------------------------------------------------ checkpoint / stats
+
+    def checkpoint(self, target: str) -> None:
+        """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
+        the WAL tail copied."""
+        from lsmdb.lsm.checkpoint import make_checkpoint
+
+        self._check_open()
+        make_checkpoint(self, os.fspath(target))
+
+    def stats(self, *, exact: bool = False) -> DBStats:
+        self._check_open()
+        return self._stats.snapshot(self, exact=exact)
+
+    # ------------------------------------------------------------------ close
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        for t in self._bg_threads:
+            t.join()
+        self._closed = True
+        for it in list(self._iterators):
+            it.close()
+        self._release_resources()
+
+    def _release_resources(self) -> None:
+        try:
+            if self._wal is not None:
+                try:
+                    if self._wal.unsynced_records and self.options.wal_sync != "never":
+                        self._wal.sync()
+                finally:
+                    self._wal.close()
+                    self._wal = None
+            versions = getattr(self, "_versions", None)
+            if versions is not None:
+                versions.close()
+            tables = getattr(self, "_tables", None)
+            if tables is not None:
+                tables.close()
+        finally:
+            if self._lock_handle is not None:
+                self._lock_handle.release()
+                self._lock_handle = None
+            self._unregister()
+
+    def _unregister(self) -> None:
+        if self._registered:
+            with _OPEN_DIRS_LOCK:
+                _OPEN_DIRS.discard(self.path)
+            self._registered = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("read-only" if self.read_only else "open")
+        return f"<lsmdb.DB {self.path!r} {state}>"
+
+
+_MISSING = object()
+
+
+def _merge_batches(group: list[_Writer]) -> WriteBatch:
+    merged = WriteBatch()
+    for w in group:
+        merged.append(w.batch)
+    return merged
+
+
+def open(path, options: Options | None = None, *, create: bool = True,  # noqa: A001
+         read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
+         inline_background: bool = False, **overrides) -> DB:
+    """Open (or create) the database at ``path``.
+
+    ``overrides`` are option fields applied on top of ``options`` (e.g. ``wal_sync="always"``).
+    ``inline_background=True`` runs flushes and compactions synchronously inside the write
+    that triggers them (deterministic mode for tests and replays).
+    """
+    if overrides:
+        options = (options or Options()).replace(**overrides)
+    return DB(path, options, create=create, read_only=read_only,
+              error_if_exists=error_if_exists, env=env, inline_background=inline_background)
+
+
+__all__ = ["DB", "open", "Snapshot", "DBIterator", "MAX_SEQNO", "CorruptionError"]

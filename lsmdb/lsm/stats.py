@@ -1,0 +1,215 @@
+"""Statistics for compaction experiments (SPEC §5): counters and the ``db.stats()`` report.
+
+Write amplification per level follows RocksDB's definition: bytes written into level n+1 by
+compactions out of level n, divided by bytes read from level n. Total write amplification
+is (WAL + flush + compaction bytes written) / user bytes written. Space amplification is
+SSTable bytes on disk / live user bytes (exact with ``stats(exact=True)``, which scans the
+DB; otherwise estimated from the last level, as RocksDB does for universal compaction).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class LevelStats:
+    level: int
+    files: int = 0
+    bytes: int = 0
+    sorted_runs: int = 0
+    entries: int = 0
+    tombstones: int = 0
+    range_tombstones: int = 0
+    compaction_bytes_read: int = 0  # read from this level as a compaction input
+    compaction_bytes_written: int = 0  # written into this level by compactions/flushes
+    compactions: int = 0
+    write_amp: float = 0.0
+    bloom_bits_per_key: float = 0.0
+    bloom_checks: int = 0
+    bloom_negatives: int = 0
+    bloom_false_positives: int = 0
+    bloom_fp_rate: float | None = None
+
+
+@dataclass
+class DBStats:
+    levels: list[LevelStats]
+    user_bytes_written: int
+    user_writes: int
+    wal_bytes: int
+    wal_syncs: int
+    write_groups: int
+    flush_bytes: int
+    flushes: int
+    compaction_bytes_read: int
+    compaction_bytes_written: int
+    compactions: int
+    trivial_moves: int
+    write_amp: float
+    sst_bytes: int
+    live_user_bytes: int | None
+    space_amp: float | None
+    space_amp_exact: bool
+    stalls: dict
+    stall_seconds: dict
+    block_cache_hits: int
+    block_cache_misses: int
+    block_cache_hit_rate: float | None
+    block_cache_usage: int
+    point_lookups: int = 0
+    runs_probed_per_lookup: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def table(self) -> str:
+        """Per-level table, one row per non-empty level plus a total row."""
+        cols = ("level", "files", "bytes", "sorted_runs", "compaction_bytes_read",
+                "compaction_bytes_written", "write_amp")
+        heads = ("Level", "Files", "Size", "Runs", "Read", "Written", "W-Amp")
+        rows = [heads]
+        for ls in self.levels:
+            if ls.files or ls.compaction_bytes_written:
+                rows.append(tuple(_fmt(getattr(ls, c)) for c in cols))
+        rows.append(("Sum", str(sum(s.files for s in self.levels)), _fmt(self.sst_bytes), "",
+                     _fmt(self.compaction_bytes_read),
+                     _fmt(self.compaction_bytes_written + self.flush_bytes),
+                     _fmt(self.write_amp)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
+        return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
+
+class StatsCollector:
+    """Counters updated by the DB; thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.user_bytes = 0
+        self.user_writes = 0
+        self.wal_bytes = 0
+        self.wal_syncs = 0
+        self.write_groups = 0
+        self.flush_bytes = 0
+        self.flushes = 0
+        self.compactions = 0
+        self.trivial_moves = 0
+        self.level_read: dict[int, int] = {}
+        self.level_written: dict[int, int] = {}
+        self.level_compactions: dict[int, int] = {}
+        self.stalls: dict[str, int] = {}
+        self.stall_seconds: dict[str, float] = {}
+
+    def wal_write(self, nbytes: int, synced: bool, user_bytes: int, writers: int) -> None:
+        with self._lock:
+            self.wal_bytes += nbytes
+            self.wal_syncs += int(synced)
+            self.user_bytes += user_bytes
+            self.user_writes += writers
+            self.write_groups += 1
+
+    def flush(self, nbytes: int, files: int) -> None:
+        with self._lock:
+            self.flush_bytes += nbytes
+            self.flushes += 1
+            self.level_written[0] = self.level_written.get(0, 0) + nbytes
+
+    def compaction(self, job, stats) -> None:
+        with self._lock:
+            if stats.trivial_move:
+                self.trivial_moves += 1
+                return
+            self.compactions += 1
+            for level, nbytes in (stats.bytes_read_per_level or {}).items():
+                self.level_read[level] = self.level_read.get(level, 0) + nbytes
+            out = job.output_level
+            self.level_written[out] = self.level_written.get(out, 0) + stats.bytes_written
+            src = min(level for level, fs in job.inputs) if job.inputs else out
+            self.level_compactions[src] = self.level_compactions.get(src, 0) + 1
+
+    def stall(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self.stalls[kind] = self.stalls.get(kind, 0) + 1
+            self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
+
+    def snapshot(self, db, exact: bool = False) -> DBStats:
+        version = db._versions.current
+        levels = []
+        readers = {r.file_number: r for r in db._tables.readers()} if hasattr(
+            db._tables, "readers") else {}
+        with self._lock:
+            for level in range(version.num_levels):
+                files = version.levels[level]
+                ls = LevelStats(level=level, files=len(files),
+                                bytes=sum(f.size for f in files),
+                                sorted_runs=version.num_runs(level),
+                                entries=sum(f.entries for f in files),
+                                tombstones=sum(f.deletions for f in files),
+                                range_tombstones=sum(f.range_deletions for f in files),
+                                compaction_bytes_read=self.level_read.get(level, 0),
+                                compaction_bytes_written=self.level_written.get(level, 0),
+                                compactions=self.level_compactions.get(level, 0))
+                # RocksDB: W-Amp(Ln+1) = bytes written into Ln+1 / bytes read from Ln.
+                if level > 0:
+                    read_from_above = self.level_read.get(level - 1, 0)
+                    if read_from_above:
+                        ls.write_amp = ls.compaction_bytes_written / read_from_above
+                ls.bloom_bits_per_key = _level_bits(db.options, level)
+                for f in files:
+                    r = readers.get(f.number)
+                    if r is None:
+                        continue
+                    ls.bloom_checks += getattr(r, "bloom_checks", 0)
+                    ls.bloom_negatives += getattr(r, "bloom_useful", 0)
+                    ls.bloom_false_positives += getattr(r, "bloom_false_positives", 0)
+                probes = ls.bloom_checks - ls.bloom_negatives
+                if probes > 0:
+                    ls.bloom_fp_rate = ls.bloom_false_positives / max(
+                        1, ls.bloom_false_positives + (probes - ls.bloom_false_positives))
+                levels.append(ls)
+            comp_read = sum(self.level_read.values())
+            comp_written = sum(v for k, v in self.level_written.items()) - self.flush_bytes
+            written = self.wal_bytes + self.flush_bytes + comp_written
+            sst_bytes = version.total_bytes()
+            user = self.user_bytes
+            stalls = dict(self.stalls)
+            stall_seconds = dict(self.stall_seconds)
+            snapshot = dict(user_bytes_written=user, user_writes=self.user_writes,
+                            wal_bytes=self.wal_bytes, wal_syncs=self.wal_syncs,
+                            write_groups=self.write_groups, flush_bytes=self.flush_bytes,
+                            flushes=self.flushes, compaction_bytes_read=comp_read,
+                            compaction_bytes_written=comp_written, compactions=self.compactions,
+                            trivial_moves=self.trivial_moves)
+        live = None
+        if exact:
+            live = sum(len(k) + len(v) for k, v in db.items())
+        else:
+            last = max((lv for lv in range(version.num_levels) if version.levels[lv]),
+                       default=None)
+            if last is not None:
+                live = sum(f.raw_bytes for f in version.levels[last])
+        cache = db._block_cache
+        hits, misses = getattr(cache, "hits", 0), getattr(cache, "misses", 0)
+        return DBStats(
+            levels=levels, write_amp=(written / user) if user else 0.0, sst_bytes=sst_bytes,
+            live_user_bytes=live, space_amp=(sst_bytes / live) if live else None,
+            space_amp_exact=exact, stalls=stalls, stall_seconds=stall_seconds,
+            block_cache_hits=hits, block_cache_misses=misses,
+            block_cache_hit_rate=(hits / (hits + misses)) if hits + misses else None,
+            block_cache_usage=getattr(cache, "usage", 0), **snapshot)
+
+
+def _level_bits(options, level: int) -> float:
+    return float(options.bloom.bits_for(level))

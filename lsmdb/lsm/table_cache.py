@@ -1,0 +1,84 @@
+"""Open SSTable readers, one per live file, shared by every read and compaction.
+
+Readers stay open while their file is live (listed by a live Version); the DB evicts a
+reader when it deletes the obsolete file. Range tombstones of each file are fragmented once
+and cached beside the reader.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from lsmdb.env import Env
+from lsmdb.lsm.version_edit import FileMetaData
+
+
+def table_path(dbdir: str, number: int) -> str:
+    return os.path.join(dbdir, "sst", f"{number:06d}.sst")
+
+
+class TableCache:
+    def __init__(self, env: Env, dbdir: str, block_cache, verify_checksums: bool = True):
+        self.env = env
+        self.dbdir = dbdir
+        self.block_cache = block_cache
+        self.verify_checksums = verify_checksums
+        self._readers: dict[int, object] = {}
+        self._tombstones: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, meta: FileMetaData):
+        reader = self._readers.get(meta.number)
+        if reader is not None:
+            return reader
+        return self._open(meta.number)
+
+    def reader(self, number: int):
+        reader = self._readers.get(number)
+        return reader if reader is not None else self._open(number)
+
+    def _open(self, number: int):
+        from lsmdb._core.sstable import SSTableReader
+
+        with self._lock:
+            reader = self._readers.get(number)
+            if reader is not None:
+                return reader
+            f = self.env.open_random_access(table_path(self.dbdir, number))
+            try:
+                reader = SSTableReader(f, file_number=number, cache=self.block_cache,
+                                       verify_checksums=self.verify_checksums)
+            except BaseException:
+                f.close()
+                raise
+            self._readers[number] = reader
+            return reader
+
+    def tombstones(self, meta: FileMetaData):
+        """FragmentedRangeTombstones of a file (None if it has none)."""
+        if not meta.range_deletions:
+            return None
+        frag = self._tombstones.get(meta.number)
+        if frag is None:
+            from lsmdb._core.rangedel import FragmentedRangeTombstones
+
+            frag = FragmentedRangeTombstones(self.get(meta).range_tombstones())
+            self._tombstones[meta.number] = frag
+        return frag
+
+    def evict(self, number: int) -> None:
+        with self._lock:
+            reader = self._readers.pop(number, None)
+            self._tombstones.pop(number, None)
+        if reader is not None:
+            reader.close()
+        if self.block_cache is not None:
+            self.block_cache.erase_file(number)
+
+    def readers(self) -> list:
+        return list(self._readers.values())
+
+    def close(self) -> None:
+        for number in list(self._readers):
+            self.evict(number)

@@ -1,0 +1,306 @@
+"""Version (an immutable shape of the tree) and VersionSet (MANIFEST + CURRENT).
+
+A Version lists the live SSTables per level. Level 0 holds overlapping files, newest first;
+every deeper level holds sorted runs of non-overlapping files (leveled styles: one run per
+level, run id 0; tiered styles: several runs, higher run id = newer). Versions are never
+mutated: a flush or compaction logs a VersionEdit to the MANIFEST and installs a new Version.
+Files stay on disk while any live Version (held by an iterator or snapshot read) lists them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+import weakref
+
+from lsmdb.env import Env, WritableFile
+from lsmdb.errors import CorruptionError, FormatVersionError
+from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
+
+
+class Version:
+    __slots__ = ("levels", "_largest_user_keys", "__weakref__", "compact_pointers", "style")
+
+    def __init__(self, num_levels: int):
+        self.levels: list[list[FileMetaData]] = [[] for _ in range(num_levels)]
+        self.compact_pointers: dict[int, bytes] = {}
+        self.style = "leveled"
+        self._largest_user_keys: list[list[bytes] | None] = [None] * num_levels
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.levels)
+
+    def files(self):
+        for level, files in enumerate(self.levels):
+            for f in files:
+                yield level, f
+
+    def file_numbers(self) -> set[int]:
+        return {f.number for files in self.levels for f in files}
+
+    def level_bytes(self, level: int) -> int:
+        return sum(f.size for f in self.levels[level])
+
+    def total_bytes(self) -> int:
+        return sum(f.size for files in self.levels for f in files)
+
+    def runs(self, level: int) -> list[list[FileMetaData]]:
+        """Sorted runs of a level, newest first (each L0 file is its own run)."""
+        files = self.levels[level]
+        if level == 0:
+            return [[f] for f in files]
+        by_run: dict[int, list[FileMetaData]] = {}
+        for f in files:
+            by_run.setdefault(f.run, []).append(f)
+        return [by_run[r] for r in sorted(by_run, reverse=True)]
+
+    def num_runs(self, level: int) -> int:
+        if level == 0:
+            return len(self.levels[0])
+        return len({f.run for f in self.levels[level]})
+
+    def finalize(self) -> None:
+        """Sort levels and precompute lookup arrays (called once, before publishing)."""
+        self.levels[0].sort(key=lambda f: (f.max_seqno, f.number), reverse=True)
+        for level in range(1, len(self.levels)):
+            self.levels[level].sort(key=lambda f: (-f.run, f.smallest_user_key, f.number))
+            files = self.levels[level]
+            if files and all(f.run == files[0].run for f in files):
+                self._largest_user_keys[level] = [f.largest_user_key for f in files]
+            else:
+                self._largest_user_keys[level] = None
+
+    def files_for_key(self, user_key: bytes):
+        """Files that may hold user_key, in search order (newest data first)."""
+        for f in self.levels[0]:
+            if f.smallest_user_key <= user_key <= f.largest_user_key:
+                yield f
+        for level in range(1, len(self.levels)):
+            files = self.levels[level]
+            if not files:
+                continue
+            keys = self._largest_user_keys[level]
+            if keys is not None:
+                i = bisect.bisect_left(keys, user_key)
+                if i < len(files) and files[i].smallest_user_key <= user_key:
+                    yield files[i]
+            else:
+                for run in self.runs(level):
+                    for f in run:
+                        if f.smallest_user_key <= user_key <= f.largest_user_key:
+                            yield f
+                            break
+
+    def overlapping_files(self, level: int, lo: bytes | None, hi: bytes | None) -> list[FileMetaData]:
+        """Files of a level whose user-key range intersects [lo, hi] (None: unbounded)."""
+        return [f for f in self.levels[level]
+                if (hi is None or f.smallest_user_key <= hi)
+                and (lo is None or f.largest_user_key >= lo)]
+
+    def apply(self, edit: VersionEdit) -> Version:
+        v = Version(len(self.levels))
+        v.compact_pointers = dict(self.compact_pointers)
+        v.style = edit.style or self.style
+        deleted = edit.deleted_files
+        for level, files in enumerate(self.levels):
+            v.levels[level] = [f for f in files if (level, f.number) not in deleted]
+        for level, meta in edit.new_files:
+            if level >= len(v.levels):
+                raise CorruptionError(f"file {meta.number} added at level {level} beyond max")
+            v.levels[level].append(meta)
+        for level, key in edit.compact_pointers:
+            v.compact_pointers[level] = key
+        v.finalize()
+        return v
+
+
+def manifest_name(number: int) -> str:
+    return f"MANIFEST-{number:06d}"
+
+
+class VersionSet:
+    """The current Version, file numbering and the MANIFEST log that persists them."""
+
+    def __init__(self, dbdir: str, env: Env, num_levels: int):
+        self.dbdir = dbdir
+        self.env = env
+        self.num_levels = num_levels
+        self.current = Version(num_levels)
+        self.next_file_number = 2
+        self.last_sequence = 0
+        self.log_number = 0
+        self.manifest_number = 0
+        self._manifest: WritableFile | None = None
+        self._log_writer = None
+        self._live: weakref.WeakSet[Version] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self.manifest_bytes = 0
+        self.recovered_edits = 0
+
+    # -- numbering ----------------------------------------------------------------------
+
+    def new_file_number(self) -> int:
+        with self._lock:
+            n = self.next_file_number
+            self.next_file_number += 1
+            return n
+
+    def mark_file_number_used(self, number: int) -> None:
+        with self._lock:
+            if self.next_file_number <= number:
+                self.next_file_number = number + 1
+
+    # -- recovery -----------------------------------------------------------------------
+
+    def create_new(self, style: str) -> None:
+        self.current.style = style
+        self._write_snapshot_manifest()
+
+    def recover_read_only(self) -> None:
+        """Rebuild the current Version without writing anything."""
+        self.recover(write_manifest=False)
+
+    def recover(self, write_manifest: bool = True) -> None:
+        """Rebuild the current Version from CURRENT -> MANIFEST; open a fresh MANIFEST."""
+        from lsmdb._core.logformat import LogReader
+
+        current_path = os.path.join(self.dbdir, "CURRENT")
+        name = self.env.read_file(current_path).decode("ascii", "replace").strip()
+        if not name.startswith("MANIFEST-") or "/" in name:
+            raise CorruptionError(f"CURRENT names {name!r}, not a MANIFEST", current_path, 0)
+        path = os.path.join(self.dbdir, name)
+        if not self.env.exists(path):
+            raise CorruptionError(f"CURRENT names missing {name}", current_path, 0)
+        data = self.env.read_file(path)
+        reader = LogReader(data, file_name=path)
+        version = Version(self.num_levels)
+        seen_any = False
+        log_number = next_file = last_seq = None
+        for offset, payload in reader:
+            edit = VersionEdit.decode(payload, path, offset)
+            if edit.format_version is not None and edit.format_version > MANIFEST_FORMAT_VERSION:
+                raise FormatVersionError(
+                    f"{path}: MANIFEST format {edit.format_version} is newer than supported "
+                    f"{MANIFEST_FORMAT_VERSION}")
+            for level, meta in edit.new_files:
+                if level >= self.num_levels:
+                    raise CorruptionError(
+                        f"file {meta.number} at level {level} but max_levels is "
+                        f"{self.num_levels}", path, offset)
+            version = version.apply(edit)
+            seen_any = True
+            if edit.log_number is not None:
+                log_number = edit.log_number
+            if edit.next_file_number is not None:
+                next_file = edit.next_file_number
+            if edit.last_sequence is not None:
+                last_seq = edit.last_sequence
+            self.recovered_edits += 1
+        if not seen_any or next_file is None or last_seq is None or log_number is None:
+            raise CorruptionError("MANIFEST has no complete snapshot record", path, 0)
+        self.current = version
+        self.log_number = log_number
+        self.next_file_number = next_file
+        self.last_sequence = last_seq
+        self.manifest_number = int(name.split("-", 1)[1])
+        self.mark_file_number_used(self.manifest_number)
+        for _, f in version.files():
+            self.mark_file_number_used(f.number)
+        if write_manifest:
+            self._write_snapshot_manifest()
+
+    # -- logging edits ------------------------------------------------------------------
+
+    def _snapshot_edit(self) -> VersionEdit:
+        e = VersionEdit(log_number=self.log_number, next_file_number=self.next_file_number,
+                        last_sequence=self.last_sequence, format_version=MANIFEST_FORMAT_VERSION,
+                        style=self.current.style)
+        for level, f in self.current.files():
+            e.add_file(level, f)
+        e.compact_pointers = sorted(self.current.compact_pointers.items())
+        return e
+
+    def snapshot_record(self) -> bytes:
+        """One MANIFEST record describing the whole current state (used by checkpoints)."""
+        return self._snapshot_edit().encode()
+
+    def _write_snapshot_manifest(self) -> None:
+        """Start a new MANIFEST holding the whole current state, then point CURRENT at it."""
+        from lsmdb._core.logformat import LogWriter
+
+        old_number = self.manifest_number
+        number = self.new_file_number()
+        path = os.path.join(self.dbdir, manifest_name(number))
+        f = self.env.open_writable(path)
+        try:
+            writer = LogWriter(f)
+            writer.add_record(self._snapshot_edit().encode())
+            f.sync()
+            self.env.write_file_atomic(os.path.join(self.dbdir, "CURRENT"),
+                                       (manifest_name(number) + "\n").encode())
+        except BaseException:
+            f.close()
+            raise
+        if self._manifest is not None:
+            self._manifest.close()
+        self._manifest, self._log_writer = f, writer
+        self.manifest_number = number
+        self.manifest_bytes = f.size
+        if old_number and old_number != number:
+            old = os.path.join(self.dbdir, manifest_name(old_number))
+            if self.env.exists(old):
+                self.env.remove(old)
+
+    def log_and_apply(self, edit: VersionEdit, max_manifest_bytes: int = 64 << 20) -> Version:
+        """Persist edit (fsync) and install the resulting Version. Raises on I/O error,
+        leaving the current Version unchanged."""
+        with self._lock:
+            if edit.next_file_number is None:
+                edit.next_file_number = self.next_file_number
+            if edit.last_sequence is None:
+                edit.last_sequence = self.last_sequence
+            if edit.log_number is None:
+                edit.log_number = self.log_number
+        new_version = self.current.apply(edit)
+        if self._log_writer is None:
+            raise CorruptionError("MANIFEST is not open")
+        try:
+            self._log_writer.add_record(edit.encode())
+            self._manifest.sync()
+        except BaseException:
+            # The MANIFEST may now end in a torn record; start a fresh one on the next edit.
+            self._manifest.close()
+            self._manifest = self._log_writer = None
+            raise
+        self.manifest_bytes = self._manifest.size
+        self.log_number = edit.log_number
+        self.last_sequence = max(self.last_sequence, edit.last_sequence)
+        self.install(new_version)
+        if self.manifest_bytes > max_manifest_bytes:
+            self._write_snapshot_manifest()
+        return new_version
+
+    def reopen_manifest(self) -> None:
+        """After a failed MANIFEST write: write a fresh snapshot MANIFEST (db.resume())."""
+        self._write_snapshot_manifest()
+
+    @property
+    def manifest_ok(self) -> bool:
+        return self._log_writer is not None
+
+    def install(self, version: Version) -> None:
+        self.current = version
+        self._live.add(version)
+
+    def live_file_numbers(self) -> set[int]:
+        live = self.current.file_numbers()
+        for v in list(self._live):
+            live |= v.file_numbers()
+        return live
+
+    def close(self) -> None:
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = self._log_writer = None
