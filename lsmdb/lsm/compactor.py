@@ -112,7 +112,8 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
                       target_file_bytes=job.target_file_bytes, run=job.output_run,
                       tombstones=kept_tombstones)
     try:
-        out.add_all(citer)
+        citer.seek_to_first()
+        out.copy_from(citer)
         outputs = out.finish()
     except BaseException:
         for n in out.abandon():

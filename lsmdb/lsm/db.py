@@ -551,14 +551,21 @@ class DB:
         """Make the active memtable immutable and start a new WAL segment (mutex held)."""
         new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number())
         old_wal = self._wal
+        if old_wal.unsynced_records:
+            # Even under wal_sync="never": a later sync=True write in the new segment
+            # acknowledges every earlier write, and a crash must not keep the new segment
+            # while losing the old one's tail (a hole in the history).
+            try:
+                old_wal.sync()
+            except BaseException as exc:
+                new_wal.close()  # left empty; deleted as obsolete later
+                self._bg_error = exc  # the old segment's state is unknown: stop writes
+                self._wal_failed = True
+                raise
         self._imms.insert(0, self._mem)
         self._mem = _MemRef(Memtable(), new_wal.number)
         self._wal = new_wal
-        try:
-            if old_wal.unsynced_records and self.options.wal_sync != "never":
-                old_wal.sync()
-        finally:
-            old_wal.close()
+        old_wal.close()
         self._publish()
         self._cv.notify_all()
 
@@ -856,7 +863,7 @@ class DB:
         try:
             it = ref.mem.iterator()
             it.seek_to_first()
-            out.add_all(it.entries())
+            out.copy_from(it)
             files = out.finish()
         except BaseException:
             for n in out.abandon():
@@ -954,9 +961,16 @@ class DB:
                 self._cv.wait(0.1)
             if getattr(self, "_wal_failed", False):
                 # The WAL tail may be torn: seal it by switching to a fresh segment.
+                error = self._bg_error
                 self._wal_failed = False
                 self._bg_error = None
-                self._switch_memtable()
+                try:
+                    self._switch_memtable()
+                except BaseException:
+                    # Still on the damaged segment: writes stay stopped.
+                    self._bg_error = self._bg_error or error
+                    self._wal_failed = True
+                    raise
             self._bg_error = None
             self._cv.notify_all()
         with self._version_lock:

@@ -9,10 +9,11 @@ largest key ``(end, MAX_SEQNO, RANGE_DELETE)``, which marks an exclusive upper b
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
-from lsmdb._core.ikey import MAX_SEQNO, RANGE_DELETE, compare_internal_keys, make_internal_key
+from lsmdb._core.ikey import MAX_SEQNO, RANGE_DELETE
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.version_edit import FileMetaData
 
@@ -49,9 +50,6 @@ class TableOutput:
         self._file = None
         self._number = 0
         self._lower: bytes | None = None  # user key where the current file's share starts
-        self._last_user_key: bytes | None = None
-        self._first_key: bytes | None = None
-        self._last_key: bytes | None = None
 
     # -- per-level table settings ---------------------------------------------------------
 
@@ -75,34 +73,31 @@ class TableOutput:
             restart_interval=self.options.block_restart_interval,
             compression_level=self._compression_level(), bits_per_key=self._bits_per_key(),
             level=self.level, file_name=path)
-        self._first_key = self._last_key = None
 
     # -- feeding --------------------------------------------------------------------------
 
-    def add(self, key: bytes, value: bytes) -> None:
-        user_key = key[:-8]
-        if self._builder is None:
-            self._open()
-        elif (self._builder.estimated_size >= self.target
-              and user_key != self._last_user_key):
-            self._finish_current(upper=user_key)
-            self._lower = user_key
-            self._open()
-        self._builder.add(key, value)
-        if self._first_key is None:
-            self._first_key = key
-        self._last_key = key
-        self._last_user_key = user_key
+    def copy_from(self, src) -> None:
+        """Write every entry of the positioned InternalIterator ``src`` (C loop)."""
+        from lsmdb._core.tablecopy import copy_entries
 
-    def add_all(self, entries) -> None:
-        for key, value in entries:
-            self.add(key, value)
+        while src.valid():
+            if self._builder is None:
+                self._open()
+            _, exhausted = copy_entries(src, self._builder, self.target)
+            if exhausted:
+                break
+            boundary = src.key()[:-8]
+            self._finish_current(upper=boundary)
+            self._lower = boundary
 
     def finish(self) -> list[FileMetaData]:
         if self._builder is None and self.tombstones:
             self._open()
         if self._builder is not None:
             self._finish_current(upper=None)
+        if self.files:
+            # The new names must be durable before a MANIFEST edit refers to them.
+            self.env.fsync_dir(os.path.join(self.dbdir, "sst"))
         return self.files
 
     def abandon(self) -> list[int]:
@@ -131,20 +126,9 @@ class TableOutput:
         f.sync()
         f.close()
         self._builder = self._file = None
-        smallest, largest = self._first_key, self._last_key
-        for s, e, seq in clipped:
-            lo = make_internal_key(s, seq, RANGE_DELETE)
-            hi = sentinel_key(e)
-            if smallest is None or compare_internal_keys(lo, smallest) < 0:
-                smallest = lo
-            if largest is None or compare_internal_keys(hi, largest) > 0:
-                largest = hi
-        seqs = [seq for _, _, seq in clipped]
-        min_seq = props.get("min_seqno", 0)
-        max_seq = props.get("max_seqno", 0)
-        if seqs:
-            min_seq = min(seqs + ([min_seq] if props.get("entries") else []))
-            max_seq = max(seqs + [max_seq])
+        # The builder widens smallest/largest by the tombstones, with the sentinel convention.
+        smallest, largest = props["smallest_key"], props["largest_key"]
+        min_seq, max_seq = props.get("min_seqno", 0), props.get("max_seqno", 0)
         size = props.get("file_size") or self.env.file_size(table_path(self.dbdir, self._number))
         meta = FileMetaData(
             number=self._number, size=size, smallest=smallest, largest=largest,

@@ -43,6 +43,8 @@ class WalWriter:
         self.number = number
         self.path = segment_path(dbdir, number)
         self._file = env.open_writable(self.path)
+        # Make the segment's name durable now, or synced records in it could vanish with it.
+        env.fsync_dir(os.path.dirname(self.path))
         self._writer = LogWriter(self._file)
         self.bytes_written = 0
         self.syncs = 0

@@ -1,0 +1,6 @@
+from lsmdb._core.iterator import InternalIterator
+from lsmdb._core.sstable import SSTableBuilder
+
+def copy_entries(
+    src: InternalIterator, builder: SSTableBuilder, target_bytes: int
+) -> tuple[int, bool]: ...
