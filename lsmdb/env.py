@@ -43,12 +43,13 @@ class WritableFile:
         self.size = size  # bytes appended so far (including any pre-existing content)
 
     def append(self, data) -> None:
-        view = memoryview(data)
+        view = memoryview(data).cast("B")  # os.write counts bytes, so slice by bytes
+        total = len(view)
         with _io("write", self.path):
             while view:
                 n = os.write(self._fd, view)
                 view = view[n:]
-        self.size += len(data)
+        self.size += total
 
     def flush(self) -> None:
         """No user-space buffer is kept; present for file-like symmetry."""

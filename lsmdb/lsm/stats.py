@@ -83,7 +83,7 @@ class DBStats:
                      _fmt(self.compaction_bytes_written + self.flush_bytes),
                      _fmt(self.write_amp)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
-        return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows)
+        return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
 
 def _fmt(v) -> str:

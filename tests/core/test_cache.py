@@ -1,0 +1,121 @@
+import random
+import threading
+from collections import OrderedDict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lsmdb._core.cache import BlockCache
+from lsmdb.errors import InvalidArgumentError
+
+
+def test_lru_eviction_and_accounting():
+    c = BlockCache(100)
+    for i in range(4):
+        c.insert(1, i * 10, f"b{i}", 30)
+    # 4 * 30 > 100: block 0 was evicted
+    assert c.usage == 90 and len(c) == 3 and c.evictions == 1
+    assert c.lookup(1, 0) is None
+    assert c.lookup(1, 10) == "b1"          # now most recent
+    c.insert(2, 0, "x", 30)                 # evicts LRU = (1, 20)
+    assert c.keys_lru_order() == [(2, 0), (1, 10), (1, 30)]
+    assert (c.hits, c.misses) == (1, 1) and c.hit_rate == 0.5
+    assert (1, 10) in c and (1, 20) not in c
+
+
+def test_replace_same_key_adjusts_usage():
+    c = BlockCache(100)
+    c.insert(1, 0, "a", 40)
+    c.insert(1, 0, "b", 10)
+    assert c.usage == 10 and len(c) == 1 and c.lookup(1, 0) == "b"
+
+
+def test_oversized_entry_is_not_cached_and_zero_capacity_caches_nothing():
+    c = BlockCache(100)
+    c.insert(1, 0, "a", 40)
+    c.insert(1, 0, "huge", 101)
+    assert len(c) == 0 and c.usage == 0
+    z = BlockCache(0)
+    z.insert(1, 0, "a", 1)
+    assert z.lookup(1, 0) is None and z.usage == 0
+
+
+def test_erase_file_clear_and_set_capacity():
+    c = BlockCache(1000)
+    for f in (1, 2):
+        for off in range(5):
+            c.insert(f, off, (f, off), 10)
+    assert c.erase_file(1) == 5 and c.erase_file(1) == 0 and c.erase_file(99) == 0
+    assert len(c) == 5 and c.usage == 50
+    assert all(c.lookup(1, off) is None for off in range(5))
+    c.set_capacity(25)
+    assert c.usage == 20 and c.capacity == 25
+    c.clear()
+    assert len(c) == 0 and c.usage == 0 and c.keys_lru_order() == []
+
+
+def test_invalid_arguments():
+    with pytest.raises(InvalidArgumentError):
+        BlockCache(-1)
+    with pytest.raises(InvalidArgumentError):
+        BlockCache(10).insert(1, 0, "a", -5)
+
+
+@given(st.integers(0, 200), st.lists(
+    st.tuples(st.sampled_from(["get", "put", "erase"]), st.integers(0, 3), st.integers(0, 9),
+              st.integers(0, 60)), max_size=200))
+@settings(max_examples=200)
+def test_matches_an_ordered_dict_model(capacity, ops):
+    c = BlockCache(capacity)
+    model: OrderedDict = OrderedDict()   # key -> (value, charge); last = most recent
+    for op, f, off, charge in ops:
+        key = (f, off)
+        if op == "get":
+            got = c.lookup(f, off)
+            if key in model:
+                model.move_to_end(key)
+                assert got == model[key][0]
+            else:
+                assert got is None
+        elif op == "put":
+            model.pop(key, None)
+            if charge <= capacity:
+                while sum(ch for _, ch in model.values()) + charge > capacity:
+                    model.popitem(last=False)
+                model[key] = (f"v{f}.{off}.{charge}", charge)
+            c.insert(f, off, f"v{f}.{off}.{charge}", charge)
+        else:
+            for k in [k for k in model if k[0] == f]:
+                del model[k]
+            c.erase_file(f)
+        assert c.usage == sum(ch for _, ch in model.values()) <= capacity
+        assert c.keys_lru_order() == list(reversed(model))
+
+
+def test_concurrent_use_keeps_accounting_consistent():
+    c = BlockCache(5000)
+    errors = []
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        try:
+            for _ in range(20_000):
+                f, off = rnd.randrange(4), rnd.randrange(200)
+                if rnd.random() < 0.5:
+                    c.insert(f, off, (f, off), rnd.randrange(1, 100))
+                else:
+                    v = c.lookup(f, off)
+                    assert v is None or v == (f, off)
+                if rnd.random() < 0.001:
+                    c.erase_file(f)
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(c.keys_lru_order()) == len(c) and c.usage <= c.capacity
