@@ -691,7 +691,10 @@ cdef class SSTableReader:
                 self.bloom_negatives += 1
                 return _MISSING
             bloomed = True
-        target = tbuf if n + 8 <= sizeof(tbuf) else <uint8_t *>malloc(n + 8)
+        if n + 8 <= sizeof(tbuf):
+            target = &tbuf[0]
+        else:
+            target = <uint8_t *>malloc(n + 8)
         if target == NULL:
             raise MemoryError()
         cursor_init(&ic, ibuf, sizeof(ibuf))
@@ -721,7 +724,7 @@ cdef class SSTableReader:
                 self.bloom_false_positives += 1
             return _MISSING
         finally:
-            if target != tbuf:
+            if target != &tbuf[0]:
                 free(target)
             cursor_release(&ic)
             cursor_release(&dc)

@@ -116,6 +116,12 @@ class Version:
         return v
 
 
+# LogReader tail reasons a crash during an append can leave (a short file or preallocated
+# zeros); any other damage at the end of a MANIFEST is corruption.
+_CRASH_TAIL_REASONS = ("truncated record", "zero-filled",
+                       "fragmented record without its LAST fragment at end of file")
+
+
 def manifest_name(number: int) -> str:
     return f"MANIFEST-{number:06d}"
 
@@ -200,6 +206,19 @@ class VersionSet:
             self.recovered_edits += 1
         if not seen_any or next_file is None or last_seq is None or log_number is None:
             raise CorruptionError("MANIFEST has no complete snapshot record", path, 0)
+        tail = reader.tail_error
+        if tail is not None and not tail.startswith(_CRASH_TAIL_REASONS):
+            # A crash can only cut the last append short. Overwritten bytes in the last
+            # record are corruption: dropping that edit would resurrect an older Version
+            # whose WAL segments or input files are already deleted (a silent wrong answer).
+            raise CorruptionError(f"MANIFEST ends in a damaged record: {tail}", path,
+                                  reader.torn_tail_offset)
+        sst_dir = os.path.join(self.dbdir, "sst")
+        present = set(self.env.listdir(sst_dir)) if self.env.exists(sst_dir) else set()
+        for level, f in version.files():
+            if f"{f.number:06d}.sst" not in present:
+                raise CorruptionError(f"MANIFEST lists missing table sst/{f.number:06d}.sst "
+                                      f"at level {level}", path, None)
         self.current = version
         self.log_number = log_number
         self.next_file_number = next_file

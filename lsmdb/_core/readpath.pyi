@@ -1,0 +1,9 @@
+from collections.abc import Callable
+from typing import Any
+
+class SortedRun:
+    def __init__(self, metas: list[Any], loader: Callable[[Any], tuple[Any, Any]]) -> None: ...
+
+class ReadView:
+    def __init__(self, mem_refs: list[Any], runs: list[SortedRun]) -> None: ...
+    def get(self, key: bytes, seq: int, default: object) -> object: ...
