@@ -20,6 +20,7 @@ import shutil
 from contextlib import contextmanager
 
 from lsmdb.errors import LockError, StorageIOError
+from lsmdb.testing.killpoints import kill_point
 
 __all__ = ["Env", "WritableFile", "RandomAccessFile", "FileLock", "default_env"]
 
@@ -43,12 +44,19 @@ class WritableFile:
         self.size = size  # bytes appended so far (including any pre-existing content)
 
     def append(self, data) -> None:
-        view = memoryview(data).cast("B")  # os.write counts bytes, so slice by bytes
-        total = len(view)
-        with _io("write", self.path):
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+        # Hot path (one call per WAL record): no context manager, no copy for bytes.
+        try:
+            n = os.write(self._fd, data)
+            if type(data) is bytes:
+                total = len(data)
+            else:
+                data = memoryview(data).cast("B")  # os.write counts bytes: slice by bytes
+                total = len(data)
+            while n < total:
+                n += os.write(self._fd, data[n:])
+        except OSError as exc:
+            raise StorageIOError(f"write failed ({exc.strerror or exc})", self.path,
+                                 exc.errno) from exc
         self.size += total
 
     def flush(self) -> None:
@@ -170,7 +178,9 @@ class Env:
             f.sync()
         finally:
             f.close()
+        kill_point("atomic_write.rename:before")
         self.rename(tmp, path)
+        kill_point("atomic_write.rename:after")
         self.fsync_dir(os.path.dirname(path) or ".")
 
     def file_size(self, path: str) -> int:

@@ -184,7 +184,18 @@ cdef class LogWriter:
 
     def add_record(self, payload) -> int:
         """Appends one record; returns the number of bytes appended."""
-        return self.add_records((payload,))
+        if type(payload) is not bytes:
+            return self.add_records((payload,))
+        # One-record fast path (a WAL append per write): no list, no malloc.
+        cdef const uint8_t *p = <const uint8_t *>PyBytes_AS_STRING(payload)
+        cdef Py_ssize_t plen = PyBytes_GET_SIZE(payload)
+        cdef Py_ssize_t bo = self._offset % BLOCK_SIZE
+        cdef Py_ssize_t total = _encoded_size(plen, bo)
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
+        _encode_all(&p, &plen, 1, bo, <uint8_t *>PyBytes_AS_STRING(out))
+        self._file.append(out)
+        self._offset += total
+        return total
 
     def add_records(self, payloads) -> int:
         """Appends several records with a single ``append``; returns bytes appended."""

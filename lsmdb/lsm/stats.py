@@ -62,6 +62,8 @@ class DBStats:
     point_lookups: int = 0
     runs_probed_per_lookup: float | None = None
     extra: dict = field(default_factory=dict)
+    # Cost-model figures for the current shape (lsmdb.lsm.costmodel, docs/compaction.md).
+    predicted: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,12 +115,12 @@ class StatsCollector:
         self.stall_seconds: dict[str, float] = {}
 
     def wal_write(self, nbytes: int, synced: bool, user_bytes: int, writers: int) -> None:
-        with self._lock:
-            self.wal_bytes += nbytes
-            self.wal_syncs += int(synced)
-            self.user_bytes += user_bytes
-            self.user_writes += writers
-            self.write_groups += 1
+        # No lock: called with the DB mutex held (one write group at a time).
+        self.wal_bytes += nbytes
+        self.wal_syncs += synced
+        self.user_bytes += user_bytes
+        self.user_writes += writers
+        self.write_groups += 1
 
     def flush(self, nbytes: int, files: int) -> None:
         with self._lock:
@@ -145,7 +147,11 @@ class StatsCollector:
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
     def snapshot(self, db, exact: bool = False) -> DBStats:
+        from lsmdb.lsm.bloom_alloc import allocate, shape_of
+        from lsmdb.lsm.costmodel import predict
+
         version = db._versions.current
+        bits = allocate(db.options, shape_of(version))
         levels = []
         readers = {r.file_number: r for r in db._tables.readers()} if hasattr(
             db._tables, "readers") else {}
@@ -166,7 +172,7 @@ class StatsCollector:
                     read_from_above = self.level_read.get(level - 1, 0)
                     if read_from_above:
                         ls.write_amp = ls.compaction_bytes_written / read_from_above
-                ls.bloom_bits_per_key = _level_bits(db.options, level)
+                ls.bloom_bits_per_key = bits[level]  # what the next file there gets
                 for f in files:
                     r = readers.get(f.number)
                     if r is None:
@@ -208,8 +214,5 @@ class StatsCollector:
             space_amp_exact=exact, stalls=stalls, stall_seconds=stall_seconds,
             block_cache_hits=hits, block_cache_misses=misses,
             block_cache_hit_rate=(hits / (hits + misses)) if hits + misses else None,
-            block_cache_usage=getattr(cache, "usage", 0), **snapshot)
-
-
-def _level_bits(options, level: int) -> float:
-    return float(options.bloom.bits_for(level))
+            block_cache_usage=getattr(cache, "usage", 0),
+            predicted=predict(db.options, version).to_dict(), **snapshot)
