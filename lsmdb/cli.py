@@ -137,6 +137,20 @@ def cmd_wal_dump(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _configure_bench(p: argparse.ArgumentParser) -> None:
+    from lsmdb.bench import configure_parser
+
+    configure_parser(p)
+
+
+@command("bench", "run db_bench-style workloads and compaction experiments (table, JSON, "
+         "CSV, plots, sweeps)", _configure_bench)
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from lsmdb.bench import run_command
+
+    return run_command(args, out)
+
+
 # -- driver -----------------------------------------------------------------------------
 
 

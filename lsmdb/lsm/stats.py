@@ -32,6 +32,7 @@ class LevelStats:
     bloom_negatives: int = 0
     bloom_false_positives: int = 0
     bloom_fp_rate: float | None = None
+    data_blocks_read: int = 0  # by readers of this level's live files (cache misses)
 
 
 @dataclass
@@ -178,12 +179,13 @@ class StatsCollector:
                     if r is None:
                         continue
                     ls.bloom_checks += getattr(r, "bloom_checks", 0)
-                    ls.bloom_negatives += getattr(r, "bloom_useful", 0)
+                    ls.bloom_negatives += getattr(r, "bloom_negatives", 0)
                     ls.bloom_false_positives += getattr(r, "bloom_false_positives", 0)
-                probes = ls.bloom_checks - ls.bloom_negatives
-                if probes > 0:
-                    ls.bloom_fp_rate = ls.bloom_false_positives / max(
-                        1, ls.bloom_false_positives + (probes - ls.bloom_false_positives))
+                    ls.data_blocks_read += getattr(r, "data_blocks_read", 0)
+                # FPR = false positives / lookups of absent keys (= FP + true negatives).
+                absent = ls.bloom_false_positives + ls.bloom_negatives
+                if absent > 0:
+                    ls.bloom_fp_rate = ls.bloom_false_positives / absent
                 levels.append(ls)
             comp_read = sum(self.level_read.values())
             comp_written = sum(v for k, v in self.level_written.items()) - self.flush_bytes
