@@ -18,7 +18,7 @@ cdef class LevelIterator(InternalIterator):
     cdef InternalIterator cur
 
     def __init__(self, list largest, opener):
-        self.largest = [bytes(k) for k in largest]
+        self.largest = largest if type(largest) is list else [bytes(k) for k in largest]
         self.opener = opener
         self.index = -1
         self.cur = None

@@ -2,16 +2,25 @@
 
 ``CompactionPolicy`` is the public protocol (``lsmdb.CompactionPolicy``): ``pick(view)``
 returns a :class:`CompactionJob` or None. The built-in styles implement it; experimenters
-plug in their own through ``Options(compaction=Compaction(policy=obj))``.
+plug in their own through ``Options(compaction=Compaction(policy=obj))``. docs/compaction.md
+describes every style, trigger and knob.
 
 Leveled with dynamic level sizing (the default) follows RocksDB's
 ``level_compaction_dynamic_level_bytes``: the last level's target is its actual size, each
 level above is ``size_ratio`` times smaller, and L0 compacts straight into the first level
 whose target reaches ``base_level_bytes`` (the *base level*); levels above it stay empty.
+
+Ordering invariant every policy keeps (reads depend on it): for any user key, data in L0 is
+newer than data in L1, L1 newer than L2, ...; within a level, a run with a higher run id is
+newer. So a job may only (a) move a level's *oldest* runs down, (b) merge a level's newest
+runs in place, or (c) merge into the next level's newest run; its output gets a run id above
+every run of the output level it does not consume. The tiered styles live in
+``lsmdb.lsm.policies``.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,8 +32,11 @@ from lsmdb.lsm.version_edit import FileMetaData
 class CompactionJob:
     """What to merge: ``inputs`` is [(level, files)], the output goes to ``output_level``.
 
-    ``trivial_move``: a single input file with nothing to merge against is re-linked to the
+    ``trivial_move``: the input files, with nothing to merge against, are re-linked to the
     output level by a MANIFEST edit alone. ``delete_only``: the inputs are dropped (FIFO).
+    ``output_run``: the run id the outputs get (see the ordering invariant above).
+    ``compact_pointer``: (level, internal key) recorded in the MANIFEST for round-robin
+    picking: the next pick in that level starts after this key's user key.
     """
 
     inputs: list[tuple[int, list[FileMetaData]]]
@@ -35,6 +47,7 @@ class CompactionJob:
     trivial_move: bool = False
     delete_only: bool = False
     score: float = 0.0
+    compact_pointer: tuple[int, bytes] | None = None
 
     def input_files(self) -> list[FileMetaData]:
         return [f for _, files in self.inputs for f in files]
@@ -45,18 +58,29 @@ class CompactionJob:
 
 @runtime_checkable
 class CompactionPolicy(Protocol):
-    """Decides the next compaction. Must not mutate the view or do I/O."""
+    """Decides the next compaction. Must not mutate the view or do I/O.
+
+    Optional attribute ``l0_stalls`` (default True): False tells the DB not to slow or stop
+    writes on the L0 file count (FIFO keeps every file in L0 on purpose).
+    """
 
     def pick(self, view: VersionView) -> CompactionJob | None: ...
 
 
 @dataclass
 class VersionView:
-    """A read-only snapshot of the tree's shape handed to policies."""
+    """A read-only snapshot of the tree's shape handed to policies.
+
+    ``busy``: file numbers that running jobs are compacting. ``smallest_snapshot``: the
+    oldest live snapshot seqno (None: no snapshot), so a policy can tell whether a
+    compaction at the bottom could drop tombstones. ``now``: wall-clock seconds (TTL).
+    """
 
     version: Version
     options: object  # lsmdb.options.Options
-    busy: frozenset[int] = field(default_factory=frozenset)  # file numbers being compacted
+    busy: frozenset[int] = field(default_factory=frozenset)
+    smallest_snapshot: int | None = None
+    now: float = field(default_factory=time.time)
 
     @property
     def num_levels(self) -> int:
@@ -68,11 +92,24 @@ class VersionView:
     def runs(self, level: int) -> list[list[FileMetaData]]:
         return self.version.runs(level)
 
+    def num_runs(self, level: int) -> int:
+        return self.version.num_runs(level)
+
     def level_bytes(self, level: int) -> int:
         return self.version.level_bytes(level)
 
+    def total_bytes(self) -> int:
+        return self.version.total_bytes()
+
     def is_busy(self, f: FileMetaData) -> bool:
         return f.number in self.busy
+
+    def any_busy(self, files) -> bool:
+        return any(f.number in self.busy for f in files)
+
+    def levels_busy(self, lo: int, hi: int) -> bool:
+        """True when a running job holds a file in any level of [lo, hi]."""
+        return any(self.any_busy(self.version.levels[lvl]) for lvl in range(lo, hi + 1))
 
     def overlapping(self, level: int, lo: bytes, hi: bytes) -> list[FileMetaData]:
         return self.version.overlapping_files(level, lo, hi)
@@ -83,21 +120,48 @@ class VersionView:
                 return level
         return 0
 
+    def run_ids(self, level: int) -> set[int]:
+        return {f.run for f in self.version.levels[level]}
+
+
+# -- helpers shared by the policies ----------------------------------------------------------
+
 
 def key_range(files: list[FileMetaData]) -> tuple[bytes, bytes]:
     return (min(f.smallest_user_key for f in files), max(f.largest_user_key for f in files))
 
 
+def level_run_id(view: VersionView, level: int) -> int:
+    """Run id for output that joins ``level``'s (single) run: its newest run id, or 0."""
+    return max(view.run_ids(level), default=0)
+
+
+def next_run_id(view: VersionView, level: int) -> int:
+    """Run id for a new run on top of ``level``: above every run id there."""
+    return max(view.run_ids(level), default=-1) + 1
+
+
+def tombstone_density(f: FileMetaData) -> float:
+    """(point deletions + range deletions) / entries of one file."""
+    return (f.deletions + f.range_deletions) / max(1, f.entries)
+
+
+def tombstones_droppable(view: VersionView, f: FileMetaData) -> bool:
+    """A bottommost compaction of ``f`` would drop its tombstones: no snapshot sees them."""
+    return view.smallest_snapshot is None or f.max_seqno < view.smallest_snapshot
+
+
 def level_targets(view: VersionView) -> tuple[int, list[float]]:
-    """(base_level, per-level target bytes) under dynamic or static level sizing."""
+    """(base_level, per-level target bytes) under dynamic or static level sizing.
+
+    Honours ``size_ratio_per_level`` (entry i: ratio between level i+1 and level i).
+    """
     c = view.options.compaction
     n = view.num_levels
-    ratios = list(c.size_ratio_per_level or [])
     targets = [0.0] * n
-
-    def ratio(level: int) -> float:
-        return float(ratios[level]) if level < len(ratios) else float(c.size_ratio)
-
+    if n < 2:
+        return 0, targets
+    ratio = c.ratio_for
     if not c.dynamic_level_bytes:
         targets[1] = float(c.base_level_bytes)
         for level in range(2, n):
@@ -114,65 +178,19 @@ def level_targets(view: VersionView) -> tuple[int, list[float]]:
         targets[level] = max(cur, 1.0)
         base = level
     # A level above the base level that still holds data (e.g. after the style changed or
-    # the tree shrank) drains into the level below it.
+    # the tree shrank) drains into the level below it: target 0 gives it an infinite score.
     for lvl in range(1, base):
         targets[lvl] = 0.0
     return base, targets
 
 
-class LeveledPolicy:
-    """RocksDB-style leveled compaction (score = size / target; L0 by file count)."""
-
-    def pick(self, view: VersionView) -> CompactionJob | None:
-        c = view.options.compaction
-        base, targets = level_targets(view)
-        candidates: list[tuple[float, int]] = []
-        l0 = [f for f in view.files(0)]
-        if l0 and not any(view.is_busy(f) for f in l0):
-            candidates.append((len(l0) / c.l0_trigger, 0))
-        for level in range(1, view.num_levels - 1):
-            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
-            if size == 0:
-                continue
-            target = targets[level]
-            score = float("inf") if target <= 0 else size / target
-            candidates.append((score, level))
-        candidates.sort(reverse=True)
-        for score, level in candidates:
-            if score < 1.0:
-                break
-            job = self._pick_level(view, level, base, score)
-            if job is not None:
-                return job
-        return None
-
-    def _pick_level(self, view: VersionView, level: int, base: int,
-                    score: float) -> CompactionJob | None:
-        c = view.options.compaction
-        if level == 0:
-            out_level = max(base, 1)
-            inputs = list(view.files(0))
-            lo, hi = key_range(inputs)
-            below = view.overlapping(out_level, lo, hi)
-            if any(view.is_busy(f) for f in below):
-                return None
-            return CompactionJob([(0, inputs), (out_level, below)], out_level, "l0_trigger",
-                                 target_file_bytes=c.target_file_bytes, score=score)
-        out_level = level + 1
-        chosen = pick_file(view, level, c.file_pick)
-        if chosen is None:
-            return None
-        inputs = expand_clean_cut(view, level, [chosen])
-        if inputs is None:
-            return None
-        lo, hi = key_range(inputs)
-        below = view.overlapping(out_level, lo, hi)
-        if any(view.is_busy(f) for f in below):
-            return None
-        trivial = len(inputs) == 1 and not below
-        return CompactionJob([(level, inputs), (out_level, below)], out_level, "level_size",
-                             target_file_bytes=c.target_file_bytes, trivial_move=trivial,
-                             score=score)
+def l0_output_level(view: VersionView, base: int) -> int:
+    """Where L0 compacts to: the base level, or a level above it that still holds data
+    (writing below such a level would put newer data under older data)."""
+    for level in range(1, max(base, 1)):
+        if view.version.levels[level]:
+            return level
+    return max(base, 1)
 
 
 def expand_clean_cut(view: VersionView, level: int,
@@ -194,19 +212,19 @@ def expand_clean_cut(view: VersionView, level: int,
 
 
 def pick_file(view: VersionView, level: int, how: str) -> FileMetaData | None:
+    """The file of ``level`` to compact next under file-pick policy ``how``."""
     files = [f for f in view.files(level) if not view.is_busy(f)]
     if not files:
         return None
     if how == "oldest":
         return min(files, key=lambda f: (f.max_seqno, f.number))
     if how == "tombstone_density":
-        return max(files, key=lambda f: ((f.deletions + f.range_deletions) / max(1, f.entries),
-                                          -f.number))
+        return max(files, key=lambda f: (tombstone_density(f), -f.number))
     if how == "round_robin":
-        pointer = view.version.compact_pointers.get(level)
+        pointer = view.version.compact_pointers.get(level)  # an internal key (MANIFEST)
         if pointer is not None:
             for f in files:
-                if f.largest_user_key > pointer:
+                if f.largest_user_key > pointer[:-8]:
                     return f
         return files[0]
     # min_overlap: least next-level bytes per byte moved (RocksDB kMinOverlappingRatio).
@@ -219,15 +237,189 @@ def pick_file(view: VersionView, level: int, how: str) -> FileMetaData | None:
     return min(files, key=overlap_ratio)
 
 
+def merge_level_in_place(view: VersionView, level: int, reason: str,
+                         score: float = 0.0) -> CompactionJob | None:
+    """Merge every run of ``level`` into one run at the same level (None if busy)."""
+    files = list(view.files(level))
+    if not files or view.any_busy(files):
+        return None
+    return CompactionJob([(level, files)], level, reason, output_run=level_run_id(view, level),
+                         target_file_bytes=view.options.compaction.target_file_bytes,
+                         score=score)
+
+
+def manual_job(view: VersionView, level: int, lo: bytes | None,
+               hi: bytes | None) -> CompactionJob | None:
+    """The ``compact_range`` step moving ``level``'s files that overlap [lo, hi] into
+    ``level + 1`` (None when there are none). A level holding several runs is taken whole,
+    so that no run is left partly newer than the output. At the last level, several runs
+    are merged into one in place."""
+    files = view.version.overlapping_files(level, lo, hi)
+    if not files:
+        return None
+    if level == view.num_levels - 1:
+        if level == 0 or view.num_runs(level) < 2:
+            return None
+        return merge_level_in_place(view, level, "manual")
+    if level == 0 or view.num_runs(level) > 1:
+        files = list(view.files(level))  # L0 files overlap: take them all, oldest too
+    else:
+        files = expand_clean_cut(view, level, files)
+        if files is None:
+            return None
+    out = level + 1
+    if view.num_runs(out) > 1:
+        below = list(view.files(out))
+    else:
+        below = view.overlapping(out, *key_range(files))
+    return CompactionJob([(level, files), (out, below)], out, "manual",
+                         output_run=level_run_id(view, out),
+                         target_file_bytes=view.options.compaction.target_file_bytes)
+
+
+# -- leveled --------------------------------------------------------------------------------
+
+
+class LeveledPolicy:
+    """RocksDB-style leveled compaction: one sorted run per level below L0.
+
+    Triggers, in order: a level holding several runs (after a style change) is merged in
+    place; then the highest score >= 1 wins, score = L0 files / ``l0_trigger`` for L0 and
+    bytes / target for the others; then, when ``tombstone_density_trigger`` is set, the
+    densest file over it is pushed down (or rewritten in place at the bottom, where its
+    tombstones can be dropped). Within a level the file is chosen by ``file_pick``.
+    """
+
+    def pick(self, view: VersionView) -> CompactionJob | None:
+        c = view.options.compaction
+        for level in range(1, view.num_levels):
+            if view.num_runs(level) > 1:
+                job = merge_level_in_place(view, level, "merge_runs", float("inf"))
+                if job is not None:
+                    return job
+        base, targets = level_targets(view)
+        candidates: list[tuple[float, int]] = []
+        l0 = view.files(0)
+        if l0 and not view.any_busy(l0):
+            candidates.append((len(l0) / c.l0_trigger, 0))
+        for level in range(1, view.num_levels - 1):
+            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
+            if size == 0:
+                continue
+            target = targets[level]
+            score = float("inf") if target <= 0 else size / target
+            candidates.append((score, level))
+        candidates.sort(reverse=True)
+        for score, level in candidates:
+            if score < 1.0:
+                break
+            job = self._pick_level(view, level, base, score)
+            if job is not None:
+                return job
+        if c.tombstone_density_trigger is not None:
+            return self._pick_tombstones(view, base, c.tombstone_density_trigger)
+        return None
+
+    def _l0_job(self, view: VersionView, base: int, score: float,
+                reason: str) -> CompactionJob | None:
+        c = view.options.compaction
+        out_level = l0_output_level(view, base)
+        if view.num_runs(out_level) > 1:
+            return None  # merged in place first
+        inputs = list(view.files(0))
+        lo, hi = key_range(inputs)
+        below = view.overlapping(out_level, lo, hi)
+        if view.any_busy(below):
+            return None
+        return CompactionJob([(0, inputs), (out_level, below)], out_level, reason,
+                             output_run=level_run_id(view, out_level),
+                             target_file_bytes=c.target_file_bytes, score=score)
+
+    def _pick_level(self, view: VersionView, level: int, base: int,
+                    score: float) -> CompactionJob | None:
+        if level == 0:
+            return self._l0_job(view, base, score, "l0_trigger")
+        chosen = pick_file(view, level, view.options.compaction.file_pick)
+        if chosen is None:
+            return None
+        return self._push_down(view, level, chosen, score, "level_size")
+
+    def _push_down(self, view: VersionView, level: int, chosen: FileMetaData, score: float,
+                   reason: str) -> CompactionJob | None:
+        c = view.options.compaction
+        out_level = level + 1
+        if view.num_runs(out_level) > 1:
+            return None
+        inputs = expand_clean_cut(view, level, [chosen])
+        if inputs is None:
+            return None
+        lo, hi = key_range(inputs)
+        below = view.overlapping(out_level, lo, hi)
+        if view.any_busy(below):
+            return None
+        trivial = len(inputs) == 1 and not below
+        pointer = None
+        if c.file_pick == "round_robin":
+            pointer = (level, max(inputs, key=lambda f: f.largest_user_key).largest)
+        return CompactionJob([(level, inputs), (out_level, below)], out_level, reason,
+                             output_run=level_run_id(view, out_level),
+                             target_file_bytes=c.target_file_bytes, trivial_move=trivial,
+                             score=score, compact_pointer=pointer)
+
+    def _pick_tombstones(self, view: VersionView, base: int,
+                         trigger: float) -> CompactionJob | None:
+        dense = [(tombstone_density(f), level, f)
+                 for level in range(view.num_levels) for f in view.files(level)
+                 if not view.is_busy(f) and tombstone_density(f) >= trigger]
+        dense.sort(key=lambda t: (-t[0], t[1], t[2].number))
+        for density, level, f in dense:
+            if level == 0:
+                job = self._l0_job(view, base, density, "tombstone_density")
+            elif _nothing_below(view, level, f):
+                if not tombstones_droppable(view, f):
+                    continue  # a snapshot still sees them: rewriting would not help
+                job = self._rewrite_in_place(view, level, f, density)
+            else:
+                job = self._push_down(view, level, f, density, "tombstone_density")
+                if job is not None and job.trivial_move:
+                    job.trivial_move = False  # a move keeps the tombstones: merge instead
+            if job is not None:
+                return job
+        return None
+
+    def _rewrite_in_place(self, view: VersionView, level: int, f: FileMetaData,
+                          density: float) -> CompactionJob | None:
+        inputs = expand_clean_cut(view, level, [f])
+        if inputs is None:
+            return None
+        return CompactionJob([(level, inputs)], level, "tombstone_density",
+                             output_run=level_run_id(view, level),
+                             target_file_bytes=view.options.compaction.target_file_bytes,
+                             score=density)
+
+
+def _nothing_below(view: VersionView, level: int, f: FileMetaData) -> bool:
+    lo, hi = f.smallest_user_key, f.largest_user_key
+    return not any(view.overlapping(lvl, lo, hi) for lvl in range(level + 1, view.num_levels))
+
+
 def policy_for(options) -> CompactionPolicy:
-    """The policy object the options ask for."""
+    """The policy object the options ask for (``compaction.policy`` wins over ``style``)."""
     c = options.compaction
     if c.policy is not None:
         return c.policy
     if c.style == "leveled":
         return LeveledPolicy()
-    from lsmdb.errors import FeatureNotSupportedError
+    from lsmdb.lsm.policies import FIFOPolicy, FluidPolicy, LazyLevelingPolicy, TieredPolicy
 
-    raise FeatureNotSupportedError(
-        f"compaction style {c.style!r} is not implemented yet (only 'leveled'); "
-        "pass a CompactionPolicy object to plug in your own")
+    if c.style == "tiered":
+        return TieredPolicy()
+    if c.style == "lazy_leveling":
+        return LazyLevelingPolicy()
+    if c.style == "fluid":
+        return FluidPolicy()
+    if c.style == "fifo":
+        return FIFOPolicy()
+    from lsmdb.errors import InvalidArgumentError
+
+    raise InvalidArgumentError(f"unknown compaction style {c.style!r}")

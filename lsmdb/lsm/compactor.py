@@ -10,10 +10,12 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from lsmdb.lsm.bloom_alloc import output_bits_per_key
 from lsmdb.lsm.compaction import CompactionJob, key_range
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
+from lsmdb.testing.killpoints import kill_point
 
 
 @dataclass
@@ -66,7 +68,10 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
         stats.bytes_read_per_level[level] = stats.bytes_read_per_level.get(level, 0) + \
             sum(f.size for f in fs)
     stats.files_in = len(files)
+    if job.compact_pointer is not None:
+        edit.compact_pointers.append(job.compact_pointer)
     if job.delete_only:
+        stats.bytes_read_per_level = {}  # dropped files are not read
         stats.seconds = time.perf_counter() - t0
         return edit, stats
     if job.trivial_move:
@@ -101,7 +106,13 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
             stats.entries_in += f.entries
             if f.range_deletions:
                 tombstones.extend(tables.get(f).range_tombstones())
-    bottommost = is_bottommost(db._versions.current, job)
+    version = db._versions.current
+    bottommost = is_bottommost(version, job)
+    consumed = {f.number for f in files}
+    output_runs = {f.run for f in version.levels[job.output_level] if f.number not in consumed}
+    bits = output_bits_per_key(db.options, version, job.output_level, stats.entries_in,
+                               removed=job.inputs,
+                               new_run=job.output_level == 0 or job.output_run not in output_runs)
     frag = FragmentedRangeTombstones(tombstones) if tombstones else None
     kept_tombstones = (compaction_tombstones_to_keep(frag, snapshots, bottommost)
                        if frag is not None else [])
@@ -110,11 +121,12 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
     citer = CompactionIterator(merged, snapshots, frag, bottommost)
     out = TableOutput(db.env, db.path, db.options, job.output_level, db._new_output_number,
                       target_file_bytes=job.target_file_bytes, run=job.output_run,
-                      tombstones=kept_tombstones)
+                      tombstones=kept_tombstones, bits_per_key=bits)
     try:
         citer.seek_to_first()
         out.copy_from(citer)
         outputs = out.finish()
+        kill_point("compaction.output:done")
     except BaseException:
         for n in out.abandon():
             db._remove_quietly(table_path(db.path, n))

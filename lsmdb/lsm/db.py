@@ -20,16 +20,18 @@ Concurrency model:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
-import weakref
 from collections import deque
 
 from lsmdb import __version__
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
+from lsmdb._core.keycodec import prefix_successor
+from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
 from lsmdb.env import Env, default_env
 from lsmdb.errors import (
@@ -45,13 +47,14 @@ from lsmdb.errors import (
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
 from lsmdb.lsm.compactor import run_compaction
-from lsmdb.lsm.iterators import DBIterator, Snapshot, collect_tombstones
+from lsmdb.lsm.iterators import DBIterator, Snapshot
 from lsmdb.lsm.stats import DBStats, StatsCollector
 from lsmdb.lsm.table_cache import TableCache, table_path
-from lsmdb.lsm.table_writer import TableOutput, is_sentinel
+from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options
+from lsmdb.testing.killpoints import kill_point
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
@@ -120,8 +123,12 @@ class WriteBatchContext:
         self._closed = False
 
     def put(self, key, value) -> None:
-        self._check()
-        key, value = self._db._check_kv(key, value)
+        if self._closed:
+            self._check()
+        db = self._db
+        if (type(key) is not bytes or type(value) is not bytes
+                or len(key) > db._max_key or len(value) > db._max_value):
+            key, value = db._check_kv(key, value)
         self._batch.put(key, value)
 
     def delete(self, key) -> None:
@@ -164,7 +171,8 @@ class DB:
         self._lock_handle = None
         self._registered = False
         self._mutex = threading.Lock()
-        self._cv = threading.Condition(self._mutex)
+        self._cv = threading.Condition(self._mutex)  # writers: queue turns and stalls
+        self._bg_cv = threading.Condition(self._mutex)  # background threads: new work
         self._version_lock = threading.RLock()
         self._writers: deque[_Writer] = deque()
         self._bg_threads: list[threading.Thread] = []
@@ -176,7 +184,6 @@ class DB:
         self._manual_compaction = False
         self._closing = False
         self._snapshots: dict[int, int] = {}
-        self._iterators: weakref.WeakSet = weakref.WeakSet()
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
         self._wal = None
@@ -222,6 +229,12 @@ class DB:
         self._check_contract(exists)
         self.options = self._resolve_options(options, exists)
         self._policy = policy_for(self.options)
+        self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        self._memtable_limit = self.options.memtable_bytes
+        self._max_key = self.options.max_key_bytes
+        self._max_value = self.options.max_value_bytes
+        self._l0_slowdown = (self.options.compaction.l0_slowdown
+                             if getattr(self._policy, "l0_stalls", True) else float("inf"))
         from lsmdb._core.cache import BlockCache
 
         self._block_cache = BlockCache(self.options.block_cache_bytes)
@@ -252,6 +265,9 @@ class DB:
                 self._flush_memtable_now(replayed, log_number=self._wal.number)
             else:
                 self._apply_edit(VersionEdit(log_number=self._wal.number))
+            if self._versions.current.style != self.options.compaction.style:
+                # The options passed to open win; compaction converges the shape.
+                self._apply_edit(VersionEdit(style=self.options.compaction.style))
             self._delete_obsolete_files(full_scan=True)
         else:
             self._mem = replayed if replayed is not None else _MemRef(Memtable(), 0)
@@ -318,6 +334,7 @@ class DB:
         number = self._versions.new_file_number()
         path = os.path.join(self.path, f"OPTIONS-{number:06d}.json")
         self.env.write_file_atomic(path, self.options.to_json().encode())
+        kill_point("options.write:after")
         if old is not None and old != path:
             self.env.remove(old)
 
@@ -390,8 +407,11 @@ class DB:
         return key, value
 
     def put(self, key, value, *, sync: bool | None = None) -> None:
-        self._check_writable()
-        key, value = self._check_kv(key, value)
+        if self._closed or self.read_only:
+            self._check_writable()
+        if (type(key) is not bytes or type(value) is not bytes
+                or len(key) > self._max_key or len(value) > self._max_value):
+            key, value = self._check_kv(key, value)
         b = WriteBatch()
         b.put(key, value)
         self._write(b, sync)
@@ -432,6 +452,27 @@ class DB:
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
+        if not want_sync and self._sync_interval != 1 and not self._writers:
+            with self._mutex:
+                if (not self._writers and self._bg_error is None and not self._closed
+                        and self._sync_interval == 0
+                        and self._mem.mem.approximate_bytes < self._memtable_limit
+                        and len(self._versions.current.levels[0]) < self._l0_slowdown):
+                    # Uncontended non-sync write: all of it under the mutex. One write()
+                    # of a record costs less than handing a queue turn over would.
+                    batch.sequence = self._last_seq + 1
+                    try:
+                        n = self._wal.add(batch.data())
+                        self._mem.mem.add_batch(batch)
+                    except BaseException as exc:  # WAL state unknown: stop writes
+                        self._bg_error = exc
+                        self._wal_failed = True
+                        raise
+                    self._last_seq += batch.count
+                    self._stats.wal_write(n, False, batch.byte_size, 1)
+                    sv = self._sv  # same memtables and Version: only the sequence moved
+                    self._sv = (sv[0], sv[1], sv[2], self._last_seq, sv[4])
+                    return
         w = _Writer(batch, want_sync)
         user_bytes = batch.byte_size
         with self._cv:
@@ -499,6 +540,8 @@ class DB:
         size = first.batch.byte_size
         limit = (1 << 20) if size > (128 << 10) else size + (128 << 10)
         for w in list(self._writers)[1:]:
+            if w.batch is None:
+                break  # a barrier (flush/resume) waits for its own turn
             if w.sync and not first.sync:
                 break  # a sync write must not ride on a non-sync leader's policy decision
             size += w.batch.byte_size
@@ -517,6 +560,8 @@ class DB:
                     f"a background error stopped writes: {self._bg_error}; call resume()"
                 ) from self._bg_error
             l0 = len(self._versions.current.levels[0])
+            if not getattr(self._policy, "l0_stalls", True):
+                l0 = 0  # e.g. FIFO keeps its files in L0 on purpose
             if not slowed and l0 >= c.l0_slowdown and not self._inline:
                 # Slow each write by 1 ms to let compaction catch up (RocksDB's delayed write).
                 slowed = True
@@ -550,6 +595,7 @@ class DB:
     def _switch_memtable(self) -> None:
         """Make the active memtable immutable and start a new WAL segment (mutex held)."""
         new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number())
+        kill_point("memtable.switch")
         old_wal = self._wal
         if old_wal.unsynced_records:
             # Even under wal_sync="never": a later sync=True write in the new segment
@@ -567,45 +613,43 @@ class DB:
         self._wal = new_wal
         old_wal.close()
         self._publish()
-        self._cv.notify_all()
+        self._wake_all()
 
     # ------------------------------------------------------------------ public API: reads
 
     def _publish(self) -> None:
-        self._sv = (self._mem, tuple(self._imms), self._versions.current, self._last_seq)
+        mem, imms, version = self._mem, tuple(self._imms), self._versions.current
+        old = getattr(self, "_sv", None)
+        if old is not None and old[0] is mem and old[1] == imms and old[2] is version:
+            view = old[4]
+        else:
+            view = self._build_read_view(mem, imms, version)
+        self._sv = (mem, imms, version, self._last_seq, view)
+
+    def _build_read_view(self, mem, imms, version):
+        from lsmdb._core.readpath import ReadView, SortedRun
+
+        tables = self._tables
+
+        def loader(meta):
+            return tables.get(meta), tables.tombstones(meta)
+
+        runs = [SortedRun([f], loader) for f in version.levels[0]]
+        for level in range(1, version.num_levels):
+            for run in version.runs(level):
+                runs.append(SortedRun(sorted(run, key=lambda f: f.smallest_user_key), loader))
+        return ReadView([mem, *imms], runs)
 
     def get(self, key, default=None, *, snapshot: Snapshot | None = None):
-        self._check_open()
-        key = _as_bytes(key, "key")
-        mem, imms, version, last = self._sv
-        seq = last
-        if snapshot is not None:
-            snapshot._check()
-            seq = snapshot.seqno
-        for ref in (mem, *imms):
-            kind, value, s = ref.mem.get(key, seq)
-            if ref.mem.num_range_deletes:
-                t = ref.tombstones().max_covering_seqno(key, seq)
-                if t > s:
-                    return default
-            if kind == 1:
-                return value
-            if kind == 2:
-                return default
-        tables = self._tables
-        for f in version.files_for_key(key):
-            if is_sentinel(f.largest) and key == f.largest_user_key:
-                continue
-            kind, value, s = tables.get(f).get(key, seq)
-            if f.range_deletions:
-                t = tables.tombstones(f).max_covering_seqno(key, seq)
-                if t > s:
-                    return default
-            if kind == 1:
-                return value
-            if kind == 2:
-                return default
-        return default
+        if self._closed:
+            raise ClosedError("database is closed")
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        sv = self._sv
+        if snapshot is None:
+            return sv[4].get(key, sv[3], default)
+        snapshot._check()
+        return sv[4].get(key, snapshot.seqno, default)
 
     def __getitem__(self, key):
         value = self.get(key, _MISSING)
@@ -631,24 +675,44 @@ class DB:
             else:
                 self._snapshots[seq] = n
 
+    def _iter_plan(self, version):
+        """Per-Version cache: L0 files, (largest keys, files) per sorted run, and every
+        range tombstone stored in the Version's tables."""
+        plan = version.iter_plan
+        if plan is None:
+            tables = self._tables
+            runs = []
+            for level in range(1, version.num_levels):
+                for run in version.runs(level):
+                    files = sorted(run, key=lambda f: f.smallest_user_key)
+                    runs.append(([f.largest for f in files], files))
+            tombstones = []
+            for _, f in version.files():
+                if f.range_deletions:
+                    tombstones.extend(tables.get(f).range_tombstones())
+            plan = version.iter_plan = (list(version.levels[0]), runs, tombstones)
+        return plan
+
     def _internal_sources(self, seq: int):
         """(children iterators newest first, tombstones, pins) for a consistent read view."""
-        from lsmdb._core.leveliter import LevelIterator
-
-        mem, imms, version, _ = self._sv
-        children = [mem.mem.iterator()] + [r.mem.iterator() for r in imms]
+        mem, imms, version = self._sv[:3]
+        l0, runs, tombstones = self._iter_plan(version)
+        children = [mem.mem.iterator()]
+        tombstones = list(tombstones)
+        for ref in (mem, *imms):
+            if ref is not mem:
+                children.append(ref.mem.iterator())
+            if ref.mem.num_range_deletes:
+                tombstones.extend(ref.mem.range_tombstones())
         tables = self._tables
-        for f in version.levels[0]:
+        for f in l0:
             children.append(tables.get(f).iterator())
-        for level in range(1, version.num_levels):
-            for run in version.runs(level):
-                files = list(run)
+        for largest, files in runs:
 
-                def opener(i, files=files):
-                    return tables.get(files[i]).iterator()
+            def opener(i, files=files):
+                return tables.get(files[i]).iterator()
 
-                children.append(LevelIterator([f.largest for f in files], opener))
-        tombstones = collect_tombstones(mem, imms, version, tables)
+            children.append(LevelIterator(largest, opener))
         return children, tombstones, (mem, imms, version)
 
     def iterator(self, *, start=None, stop=None, prefix=None, reverse: bool = False,
@@ -661,8 +725,6 @@ class DB:
         lower = None if start is None else _as_bytes(start, "start")
         upper = None if stop is None else _as_bytes(stop, "stop")
         if prefix is not None:
-            from lsmdb._core.keycodec import prefix_successor
-
             prefix = _as_bytes(prefix, "prefix")
             lower = prefix if lower is None or prefix > lower else lower
             succ = prefix_successor(prefix)
@@ -670,7 +732,6 @@ class DB:
                 upper = succ
         children, tombstones, pins = self._internal_sources(seq)
         it = DBIterator(self, children, seq, tombstones, pins, lower, upper, reverse)
-        self._iterators.add(it)
         return it
 
     def items(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
@@ -703,7 +764,7 @@ class DB:
         """An ESTIMATE of the number of live keys (entries minus deletes, may be off by
         overwritten versions); use count() for an exact figure."""
         self._check_open()
-        mem, imms, version, _ = self._sv
+        mem, imms, version = self._sv[:3]
         n = sum(r.mem.num_entries - 2 * r.mem.num_deletes for r in (mem, *imms))
         for _, f in version.files():
             n += f.entries - 2 * f.deletions
@@ -716,14 +777,17 @@ class DB:
         self._check_writable()
         with self._cv:
             self._raise_bg_error()
-            if self._mem.mem.num_entries or self._mem.mem.num_range_deletes:
-                while len(self._imms) >= self.options.max_immutable_memtables:
-                    if self._inline:
-                        self._run_background_inline()
-                    else:
-                        self._cv.wait(0.5)
-                        self._raise_bg_error()
-                self._switch_memtable()
+            # Take a turn in the writer queue: no write may be between its WAL append and
+            # its memtable insert while the memtable is switched.
+            with self._write_barrier():
+                if self._mem.mem.num_entries or self._mem.mem.num_range_deletes:
+                    while len(self._imms) >= self.options.max_immutable_memtables:
+                        if self._inline:
+                            self._run_background_inline()
+                        else:
+                            self._cv.wait(0.5)
+                            self._raise_bg_error()
+                    self._switch_memtable()
             if self._inline:
                 self._run_background_inline()
             elif wait:
@@ -731,6 +795,25 @@ class DB:
                     self._cv.wait(0.5)
                     self._raise_bg_error()
                     self._check_open()
+
+    @contextlib.contextmanager
+    def _write_barrier(self):
+        """With the mutex held: wait until every earlier writer is done, keep later ones
+        queued behind us for the duration of the block."""
+        me = _Writer(None, False)
+        self._writers.append(me)
+        try:
+            while self._writers[0] is not me:
+                self._cv.wait()
+            yield
+        finally:
+            self._writers.remove(me)
+            self._cv.notify_all()
+
+    def _wake_all(self) -> None:
+        """Mutex held: the tree or the memtables changed; wake writers and background."""
+        self._cv.notify_all()
+        self._bg_cv.notify_all()
 
     def _raise_bg_error(self) -> None:
         if self._bg_error is not None:
@@ -749,33 +832,23 @@ class DB:
             while self._running_compactions:
                 self._cv.wait(0.5)
         try:
-            for level in range(self.options.compaction.max_levels - 1):
+            for level in range(self.options.compaction.max_levels):
                 job = self._manual_job(level, lo, hi)
                 if job is not None:
                     self._execute_job(job)
         finally:
             with self._cv:
                 self._manual_compaction = False
-                self._cv.notify_all()
+                self._wake_all()
         self._raise_bg_error()
         self._delete_obsolete_files()
 
     def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
         """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import expand_clean_cut, key_range
+        from lsmdb.lsm.compaction import manual_job
 
-        version = self._versions.current
-        files = version.overlapping_files(level, lo, hi)
-        if not files:
-            return None
-        if level == 0:
-            files = list(version.levels[0])  # L0 files overlap: take them all, oldest too
-        else:
-            files = expand_clean_cut(VersionView(version, self.options), level, files)
-        below = version.overlapping_files(level + 1, *key_range(files))
-        return CompactionJob([(level, files), (level + 1, below)], level + 1, "manual",
-                             target_file_bytes=self.options.compaction.target_file_bytes)
+        return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
 
     # background machinery ---------------------------------------------------------------
 
@@ -797,14 +870,14 @@ class DB:
                         work = self._next_work()
                         if work is not None:
                             break
-                    self._cv.wait()
+                    self._bg_cv.wait()
             try:
                 self._do_work(work)
             except BaseException as exc:  # surfaced to writers; resume() clears it
                 with self._cv:
                     if self._bg_error is None and not self._closing:
                         self._bg_error = exc
-                    self._cv.notify_all()
+                    self._wake_all()
 
     def _next_work(self):
         """Pick the next background task (mutex held): flushes first, then compaction."""
@@ -813,7 +886,8 @@ class DB:
             return ("flush", self._imms[-1])
         if self._manual_compaction:
             return None
-        view = VersionView(self._versions.current, self.options, frozenset(self._busy))
+        view = VersionView(self._versions.current, self.options, frozenset(self._busy),
+                           smallest_snapshot=min(self._snapshots, default=None))
         job = self._policy.pick(view)
         if job is None:
             return None
@@ -830,7 +904,7 @@ class DB:
             finally:
                 with self._cv:
                     self._bg_flushing = False
-                    self._cv.notify_all()
+                    self._wake_all()
         else:
             try:
                 self._execute_job(arg)
@@ -839,7 +913,7 @@ class DB:
                     for f in arg.input_files():
                         self._busy.discard(f.number)
                     self._running_compactions -= 1
-                    self._cv.notify_all()
+                    self._wake_all()
 
     def _run_background_inline(self) -> None:
         """Deterministic mode: run every pending flush and compaction now (mutex held)."""
@@ -848,7 +922,12 @@ class DB:
                 raise BackgroundError(f"background error: {self._bg_error}") from self._bg_error
             work = self._next_work()
             if work is None:
-                return
+                if not (self._bg_flushing or self._running_compactions):
+                    return
+                # Another thread runs a flush/compaction inline and needs the mutex to
+                # finish it: wait for it instead of spinning with the mutex held.
+                self._cv.wait(0.1)
+                continue
             self._mutex.release()
             try:
                 self._do_work(work)
@@ -858,8 +937,12 @@ class DB:
                 self._mutex.acquire()
 
     def _build_l0(self, ref: _MemRef) -> tuple[list, int]:
+        from lsmdb.lsm.bloom_alloc import output_bits_per_key
+
+        bits = output_bits_per_key(self.options, self._versions.current, 0, ref.mem.num_entries)
         out = TableOutput(self.env, self.path, self.options, 0, self._new_output_number,
-                          target_file_bytes=1 << 62, tombstones=ref.mem.range_tombstones())
+                          target_file_bytes=1 << 62, tombstones=ref.mem.range_tombstones(),
+                          bits_per_key=bits)
         try:
             it = ref.mem.iterator()
             it.seek_to_first()
@@ -886,7 +969,9 @@ class DB:
         edit = VersionEdit(log_number=log_number)
         for m in files:
             edit.add_file(0, m)
+        kill_point("flush.install:before")
         self._apply_edit(edit, remove_imm=ref)
+        kill_point("flush.install:after")
         self._stats.flush(nbytes, len(files))
         self._delete_obsolete_files()
 
@@ -903,13 +988,15 @@ class DB:
                 if remove_imm is not None:
                     self._imms.remove(remove_imm)
                 self._publish()
-                self._cv.notify_all()
+                self._wake_all()
 
     def _execute_job(self, job: CompactionJob) -> None:
         with self._mutex:
             snapshots = sorted(self._snapshots)
         edit, stats = run_compaction(self, job, snapshots)
+        kill_point("compaction.install:before")
         self._apply_edit(edit)
+        kill_point("compaction.install:after")
         self._stats.compaction(job, stats)
         self._delete_obsolete_files()
 
@@ -937,10 +1024,12 @@ class DB:
             except ValueError:
                 continue
             if number not in live and number < horizon:
+                kill_point("obsolete.delete_sst")
                 self._tables.evict(number)
                 self._remove_quietly(os.path.join(sst_dir, name))
         for number in walmod.list_segments(self.env, self.path):
             if number < log_number and number not in active_wals:
+                kill_point("obsolete.delete_wal")
                 self._remove_quietly(walmod.segment_path(self.path, number))
 
     def _unpin_version(self, version) -> None:
@@ -972,7 +1061,7 @@ class DB:
                     self._wal_failed = True
                     raise
             self._bg_error = None
-            self._cv.notify_all()
+            self._wake_all()
         with self._version_lock:
             if not self._versions.manifest_ok:
                 self._versions.reopen_manifest()
@@ -1002,12 +1091,10 @@ class DB:
             return
         with self._cv:
             self._closing = True
-            self._cv.notify_all()
+            self._wake_all()
         for t in self._bg_threads:
             t.join()
         self._closed = True
-        for it in list(self._iterators):
-            it.close()
         self._release_resources()
 
     def _release_resources(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from lsmdb._core.ikey import MAX_SEQNO, RANGE_DELETE
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.version_edit import FileMetaData
+from lsmdb.testing.killpoints import kill_point
 
 SENTINEL_TRAILER = ((MAX_SEQNO << 8) | RANGE_DELETE).to_bytes(8, "little")
 
@@ -34,7 +35,8 @@ class TableOutput:
     def __init__(self, env, dbdir: str, options, level: int, new_file_number: Callable[[], int],
                  *, target_file_bytes: int, run: int = 0,
                  tombstones: list[tuple[bytes, bytes, int]] | None = None,
-                 on_new_file: Callable[[int], None] | None = None):
+                 on_new_file: Callable[[int], None] | None = None,
+                 bits_per_key: float | None = None):
         self.env = env
         self.dbdir = dbdir
         self.options = options
@@ -44,6 +46,8 @@ class TableOutput:
         self.run = run
         self.tombstones = sorted(tombstones or [])
         self.on_new_file = on_new_file
+        # Monkey/budgeted allocations are computed per job (lsmdb.lsm.bloom_alloc).
+        self.bits_per_key = bits_per_key
         self.files: list[FileMetaData] = []
         self.bytes_written = 0
         self._builder = None
@@ -58,6 +62,8 @@ class TableOutput:
         return None if c.kind == "none" else c.level_for(self.level)
 
     def _bits_per_key(self) -> float:
+        if self.bits_per_key is not None:
+            return float(self.bits_per_key)
         return float(self.options.bloom.bits_for(self.level))
 
     def _open(self) -> None:
@@ -97,6 +103,7 @@ class TableOutput:
             self._finish_current(upper=None)
         if self.files:
             # The new names must be durable before a MANIFEST edit refers to them.
+            kill_point("sst.dir_fsync:before")
             self.env.fsync_dir(os.path.join(self.dbdir, "sst"))
         return self.files
 
@@ -122,8 +129,11 @@ class TableOutput:
                 clipped.append((s, e, seq))
         for s, e, seq in clipped:
             builder.add_range_tombstone(s, e, seq)
+        kill_point("sst.write:mid")
         props = builder.finish()
+        kill_point("sst.finish:before_sync")
         f.sync()
+        kill_point("sst.finish:after_sync")
         f.close()
         self._builder = self._file = None
         # The builder widens smallest/largest by the tombstones, with the sentinel convention.

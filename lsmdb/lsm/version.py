@@ -17,15 +17,18 @@ import weakref
 from lsmdb.env import Env, WritableFile
 from lsmdb.errors import CorruptionError, FormatVersionError
 from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
+from lsmdb.testing.killpoints import kill_point
 
 
 class Version:
-    __slots__ = ("levels", "_largest_user_keys", "__weakref__", "compact_pointers", "style")
+    __slots__ = ("levels", "_largest_user_keys", "__weakref__", "compact_pointers", "style",
+                 "iter_plan")
 
     def __init__(self, num_levels: int):
         self.levels: list[list[FileMetaData]] = [[] for _ in range(num_levels)]
         self.compact_pointers: dict[int, bytes] = {}
         self.style = "leveled"
+        self.iter_plan = None  # DB-owned cache: how to build iterators over this Version
         self._largest_user_keys: list[list[bytes] | None] = [None] * num_levels
 
     @property
@@ -257,8 +260,10 @@ class VersionSet:
             writer = LogWriter(f)
             writer.add_record(self._snapshot_edit().encode())
             f.sync()
+            kill_point("manifest.snapshot:written")
             self.env.write_file_atomic(os.path.join(self.dbdir, "CURRENT"),
                                        (manifest_name(number) + "\n").encode())
+            kill_point("current.install:after")
         except BaseException:
             f.close()
             raise
@@ -286,8 +291,11 @@ class VersionSet:
         if self._log_writer is None:
             raise CorruptionError("MANIFEST is not open")
         try:
+            kill_point("manifest.append:before")
             self._log_writer.add_record(edit.encode())
+            kill_point("manifest.sync:before")
             self._manifest.sync()
+            kill_point("manifest.sync:after")
         except BaseException:
             # The MANIFEST may now end in a torn record; start a fresh one on the next edit.
             self._manifest.close()

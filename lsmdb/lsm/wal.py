@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from lsmdb.env import Env
 from lsmdb.errors import CorruptionError
+from lsmdb.testing.killpoints import kill_point
 
 _SEGMENT_RE = re.compile(r"^(\d+)\.log$")
 
@@ -43,6 +44,7 @@ class WalWriter:
         self.number = number
         self.path = segment_path(dbdir, number)
         self._file = env.open_writable(self.path)
+        kill_point("wal.segment:created")
         # Make the segment's name durable now, or synced records in it could vanish with it.
         env.fsync_dir(os.path.dirname(self.path))
         self._writer = LogWriter(self._file)
@@ -51,13 +53,17 @@ class WalWriter:
         self.unsynced_records = 0
 
     def add(self, payload: bytes) -> int:
+        kill_point("wal.append:before")
         n = self._writer.add_record(payload)
+        kill_point("wal.append:after")
         self.bytes_written += n
         self.unsynced_records += 1
         return n
 
     def sync(self) -> None:
+        kill_point("wal.sync:before")
         self._file.sync()
+        kill_point("wal.sync:after")
         self.syncs += 1
         self.unsynced_records = 0
 

@@ -1,0 +1,561 @@
+"""Compaction policies: pure picks on hand-made Versions, then whole DBs per style."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+import lsmdb
+from lsmdb._core.ikey import PUT, make_internal_key
+from lsmdb.lsm.compaction import (
+    CompactionJob,
+    LeveledPolicy,
+    VersionView,
+    l0_output_level,
+    level_targets,
+    manual_job,
+    next_run_id,
+    policy_for,
+)
+from lsmdb.lsm.policies import (
+    FIFOPolicy,
+    FluidPolicy,
+    LazyLevelingPolicy,
+    TieredPolicy,
+    run_caps,
+)
+from lsmdb.lsm.version import Version
+from lsmdb.lsm.version_edit import FileMetaData
+from lsmdb.options import Compaction, Options
+from lsmdb.testing.presets import small_options
+
+# -- hand-made versions ---------------------------------------------------------------------
+
+_numbers = iter(range(100, 1_000_000))
+
+
+def meta(lo: bytes, hi: bytes, size: int = 1000, *, run: int = 0, seq: int = 10,
+         entries: int = 100, deletions: int = 0, created: int = 0) -> FileMetaData:
+    return FileMetaData(number=next(_numbers), size=size,
+                        smallest=make_internal_key(lo, seq, PUT),
+                        largest=make_internal_key(hi, seq, PUT), min_seqno=seq, max_seqno=seq,
+                        entries=entries, deletions=deletions, run=run, creation_time=created)
+
+
+def version(levels: dict[int, list[FileMetaData]], n: int = 5) -> Version:
+    v = Version(n)
+    for level, files in levels.items():
+        v.levels[level] = list(files)
+    v.finalize()
+    return v
+
+
+def opts(**compaction) -> Options:
+    base = dict(l0_trigger=2, l0_slowdown=8, l0_stop=12, base_level_bytes=4096,
+                target_file_bytes=2048, size_ratio=4, max_levels=5)
+    base.update(compaction)
+    return Options(compaction=Compaction(**base))
+
+
+def view(levels, options=None, **kw) -> VersionView:
+    return VersionView(version(levels), options or opts(), **kw)
+
+
+def numbers(job: CompactionJob, level: int) -> set[int]:
+    return {f.number for lvl, fs in job.inputs if lvl == level for f in fs}
+
+
+# -- policy_for / defaults -------------------------------------------------------------------
+
+
+def test_default_style_is_leveled_and_policy_for_maps_every_style():
+    assert Options().compaction.style == "leveled"
+    assert type(policy_for(Options())) is LeveledPolicy
+    expected = {"leveled": LeveledPolicy, "tiered": TieredPolicy,
+                "lazy_leveling": LazyLevelingPolicy, "fluid": FluidPolicy, "fifo": FIFOPolicy}
+    for style, cls in expected.items():
+        assert type(policy_for(opts(style=style))) is cls
+    custom = FluidPolicy(runs_per_level=[2, 1])
+    assert policy_for(opts(policy=custom)) is custom
+    assert isinstance(custom, lsmdb.CompactionPolicy)
+
+
+# -- leveled ---------------------------------------------------------------------------------
+
+
+def test_leveled_l0_trigger_goes_to_base_level_and_joins_its_run():
+    deep = [meta(b"a", b"m", 60_000, run=7)]
+    v = view({0: [meta(b"b", b"c"), meta(b"c", b"d")], 4: deep})
+    base, _ = level_targets(v)
+    job = LeveledPolicy().pick(v)
+    assert job.reason == "l0_trigger" and job.output_level == base
+    assert numbers(job, 0) == {f.number for f in v.files(0)}
+    if base == 4:
+        assert job.output_run == 7 and numbers(job, 4) == {deep[0].number}
+
+
+def test_leveled_merges_a_level_holding_several_runs_first():
+    v = view({4: [meta(b"a", b"f", run=1), meta(b"g", b"k", run=1), meta(b"b", b"h", run=3)]})
+    job = LeveledPolicy().pick(v)
+    assert job.reason == "merge_runs" and job.output_level == 4
+    assert numbers(job, 4) == {f.number for f in v.files(4)}
+    assert job.output_run == 3
+
+
+def test_leveled_drains_data_above_the_base_level():
+    # A small last level makes the base level deep; data left in L1 must move down.
+    v = view({1: [meta(b"a", b"c", 500)], 4: [meta(b"a", b"z", 10_000)]})
+    base, targets = level_targets(v)
+    assert base == 3 and targets[1] == targets[2] == 0.0
+    job = LeveledPolicy().pick(v)
+    assert job.output_level == 2 and job.trivial_move
+    # L0 never jumps over a level that still holds data.
+    v2 = view({0: [meta(b"a", b"b"), meta(b"a", b"b")], 2: [meta(b"a", b"c", 10)],
+               4: [meta(b"a", b"z", 10_000)]})
+    assert l0_output_level(v2, 3) == 2
+    assert l0_output_level(view({4: [meta(b"a", b"z", 10_000)]}), 3) == 3
+
+
+def test_file_pick_policies_choose_their_file():
+    files = [meta(b"a", b"c", 3000, seq=50), meta(b"d", b"f", 3000, seq=5, deletions=10),
+             meta(b"g", b"i", 3000, seq=30, deletions=80)]
+    below = [meta(b"a", b"c", 9000), meta(b"g", b"i", 1)]
+    levels = {1: files, 2: below, 4: [meta(b"a", b"z", 10_000)]}
+    picked = {}
+    for how in ("min_overlap", "oldest", "tombstone_density", "round_robin"):
+        o = opts(file_pick=how, dynamic_level_bytes=False, base_level_bytes=1024)
+        job = LeveledPolicy().pick(view(levels, o))
+        assert job is not None and job.output_level == 2
+        picked[how] = numbers(job, 1)
+    assert picked["min_overlap"] == {files[1].number}  # overlaps nothing below
+    assert picked["oldest"] == {files[1].number}
+    assert picked["tombstone_density"] == {files[2].number}
+    assert picked["round_robin"] == {files[0].number}
+
+
+def test_round_robin_follows_and_wraps_the_compact_pointer():
+    files = [meta(b"a", b"c"), meta(b"d", b"f"), meta(b"g", b"i")]
+    o = opts(file_pick="round_robin", dynamic_level_bytes=False, base_level_bytes=1024)
+    v = version({1: files, 4: [meta(b"a", b"z", 10_000)]})
+    seen = []
+    for _ in range(4):
+        job = LeveledPolicy().pick(VersionView(v, o))
+        assert job.compact_pointer == (1, max(f.largest for f in job.inputs[0][1]))
+        seen.append(job.inputs[0][1][0].smallest_user_key)
+        v.compact_pointers[1] = job.compact_pointer[1]
+    assert seen == [b"a", b"d", b"g", b"a"]
+
+
+def test_tombstone_trigger_pushes_down_then_rewrites_bottom_unless_a_snapshot_sees_it():
+    o = opts(tombstone_density_trigger=0.5)
+    dense_mid = meta(b"a", b"c", 100, deletions=60)
+    v = view({3: [dense_mid], 4: [meta(b"a", b"z", 100_000)]}, o)
+    job = LeveledPolicy().pick(v)
+    assert job.reason == "tombstone_density" and job.output_level == 4
+    assert not job.trivial_move
+    dense_bottom = meta(b"a", b"c", 100, seq=40, deletions=60)
+    levels = {4: [dense_bottom, meta(b"d", b"z", 100_000)]}
+    job = LeveledPolicy().pick(view(levels, o))
+    assert job.output_level == 4 and numbers(job, 4) == {dense_bottom.number}
+    assert LeveledPolicy().pick(view(levels, o, smallest_snapshot=30)) is None
+    assert LeveledPolicy().pick(view(levels, o, smallest_snapshot=41)) is not None
+    assert LeveledPolicy().pick(view(levels, opts())) is None  # trigger off
+
+
+def test_busy_files_are_not_picked():
+    l0 = [meta(b"a", b"b"), meta(b"a", b"b")]
+    v = view({0: l0}, busy=frozenset({l0[0].number}))
+    assert LeveledPolicy().pick(v) is None
+
+
+# -- run caps and the fluid family -------------------------------------------------------------
+
+
+def test_run_caps_per_style_and_vector():
+    o = opts(size_ratio=5, size_ratio_per_level=(3, 6, 8, 10))
+    assert run_caps(o, 5, "tiered") == [0, 2, 5, 7, 9]
+    assert run_caps(o, 5, "lazy_leveling") == [0, 2, 5, 7, 1]
+    assert run_caps(o, 5, "fluid") == [0, 2, 5, 7, 1]
+    assert run_caps(opts(style="fluid", runs_per_level=(4, 2)), 5, "fluid") == [0, 4, 4, 4, 2]
+    assert run_caps(opts(style="fluid", runs_per_level=(3,)), 5, "fluid") == [0, 3, 3, 3, 3]
+    assert run_caps(opts(style="fluid", runs_per_level=(5, 4, 3, 2)), 5, "fluid") == [
+        0, 5, 4, 3, 2]
+    assert FluidPolicy(runs_per_level=[2, 2]).caps(view({}, o)) == [0, 2, 2, 2, 2]
+    with pytest.raises(lsmdb.InvalidArgumentError):
+        FluidPolicy(runs_per_level=[0])
+
+
+def test_per_level_size_ratio_shapes_targets():
+    o = opts(dynamic_level_bytes=False, base_level_bytes=1024, size_ratio_per_level=(2, 3, 7))
+    _, targets = level_targets(view({}, o))
+    assert targets[1:] == [1024.0, 3072.0, 21504.0, 86016.0]  # entry 1: L2/L1, 2: L3/L2
+
+
+def test_fluid_push_makes_a_new_run_until_the_cap_then_merges_into_the_newest():
+    o = opts(style="fluid", runs_per_level=(2, 1), dynamic_level_bytes=False,
+             base_level_bytes=1 << 20)
+    l0 = [meta(b"a", b"c"), meta(b"b", b"d")]
+    job = FluidPolicy().pick(view({0: l0}, o))
+    assert job.output_level == 1 and job.output_run == 0 and not job.trivial_move
+    run0 = [meta(b"a", b"k", run=0)]
+    job = FluidPolicy().pick(view({0: l0, 1: run0}, o))
+    assert job.output_run == 1 and numbers(job, 1) == set()  # second run at L1
+    runs = [meta(b"a", b"c", run=0), meta(b"x", b"z", run=1), meta(b"b", b"d", run=1)]
+    job = FluidPolicy().pick(view({0: l0, 1: runs}, o))
+    # At the cap: merges into the overlapping files of the newest run (id 1), keeps run 0.
+    assert job.output_run == 1 and numbers(job, 1) == {runs[2].number}
+
+
+def test_fluid_over_full_level_moves_whole_level_and_single_run_is_a_move():
+    o = opts(style="fluid", runs_per_level=(3, 3), dynamic_level_bytes=False,
+             base_level_bytes=1024)
+    lvl1 = [meta(b"a", b"c", 800, run=0), meta(b"d", b"f", 800, run=0)]
+    v = view({1: lvl1, 2: [meta(b"a", b"z", 10, run=4)]}, o)
+    job = FluidPolicy().pick(v)
+    assert job.output_level == 2 and job.trivial_move and job.output_run == next_run_id(v, 2)
+    assert job.output_run == 5
+
+
+def test_last_level_over_z_merges_in_place_and_lazy_leveling_merges_arrivals():
+    o = opts(style="lazy_leveling", dynamic_level_bytes=False, base_level_bytes=1024)
+    last = [meta(b"a", b"m", 10, run=1), meta(b"b", b"n", 10, run=2)]
+    job = LazyLevelingPolicy().pick(view({4: last}, o))
+    assert job.output_level == 4 and job.reason == "run_count"
+    assert numbers(job, 4) == {f.number for f in last}
+    lvl3 = [meta(b"a", b"c", 20_000, run=0), meta(b"b", b"d", 20_000, run=1)]
+    job = LazyLevelingPolicy().pick(view({3: lvl3, 4: [meta(b"c", b"z", 50, run=3)]}, o))
+    assert job.output_level == 4 and job.output_run == 3
+    assert numbers(job, 4) == {f.number for f in view({4: []}, o).files(4)} | {
+        f.number for f in job.inputs[1][1]}
+
+
+def test_tiered_space_amp_trigger_merges_everything_into_the_deepest_level():
+    o = opts(style="tiered", max_space_amp=1.5, base_level_bytes=1 << 20)
+    levels = {0: [meta(b"a", b"b", 10)], 4: [meta(b"a", b"z", 1000, run=0),
+                                             meta(b"a", b"z", 900, run=1)]}
+    job = TieredPolicy().pick(view(levels, o))
+    assert job.reason == "space_amp" and job.output_level == 4
+    assert len(job.input_files()) == 3
+    # Lazy leveling has no such trigger.
+    assert LazyLevelingPolicy().pick(view(levels, o)).reason == "run_count"
+
+
+def test_fluid_jobs_wait_for_busy_levels():
+    o = opts(style="tiered", dynamic_level_bytes=False, base_level_bytes=1024)
+    lvl1 = [meta(b"a", b"c", 2000)]
+    lvl2 = [meta(b"a", b"c", 5, run=0)]
+    v = view({1: lvl1, 2: lvl2}, o, busy=frozenset({lvl2[0].number}))
+    assert TieredPolicy().pick(v) is None
+
+
+# -- fifo ------------------------------------------------------------------------------------
+
+
+def test_fifo_drops_expired_then_oldest_over_budget():
+    o = Options(ttl_seconds=60.0, compaction=Compaction(style="fifo", max_levels=1,
+                                                        base_level_bytes=2500))
+    old = meta(b"a", b"z", 1000, seq=1, created=1000)
+    mid = meta(b"a", b"z", 1000, seq=2, created=1100)
+    new = meta(b"a", b"z", 1000, seq=3, created=1150)
+    v = Version(1)
+    v.levels[0] = [old, mid, new]
+    v.finalize()
+    job = FIFOPolicy().pick(VersionView(v, o, now=1070.0))
+    assert job.delete_only and job.reason == "fifo_ttl" and numbers(job, 0) == {old.number}
+    job = FIFOPolicy().pick(VersionView(v, o, now=1065.0 - 70))
+    assert job.reason == "fifo_size" and numbers(job, 0) == {old.number}
+    small = o.replace(compaction=o.compaction.replace(base_level_bytes=1500))
+    job = FIFOPolicy().pick(VersionView(v, small, now=0.0))
+    assert numbers(job, 0) == {old.number, mid.number}
+    big = o.replace(compaction=o.compaction.replace(base_level_bytes=1 << 20))
+    assert FIFOPolicy().pick(VersionView(v, big, now=0.0)) is None
+
+
+# -- manual compaction -----------------------------------------------------------------------
+
+
+def test_manual_job_takes_multi_run_levels_whole():
+    lvl2 = [meta(b"a", b"c", run=0), meta(b"x", b"z", run=1)]
+    lvl3 = [meta(b"a", b"m", run=2), meta(b"n", b"z", run=5)]
+    job = manual_job(view({2: lvl2, 3: lvl3}), 2, b"a", b"b")
+    assert numbers(job, 2) == {f.number for f in lvl2}
+    assert numbers(job, 3) == {f.number for f in lvl3}
+    job = manual_job(view({2: [lvl2[0]], 3: [lvl3[0]]}), 2, b"a", b"b")
+    assert job.output_run == 2 and numbers(job, 3) == {lvl3[0].number}
+    assert manual_job(view({2: lvl2}), 2, b"d", b"e") is None
+    # The last level: several runs merge in place; a single run is left alone.
+    job = manual_job(view({4: lvl3}), 4, None, None)
+    assert job.output_level == 4 and numbers(job, 4) == {f.number for f in lvl3}
+    assert manual_job(view({4: [lvl3[0]]}), 4, None, None) is None
+
+
+# -- whole DBs -------------------------------------------------------------------------------
+
+STYLES = [("leveled", {}), ("leveled", {"file_pick": "round_robin"}),
+          ("leveled", {"file_pick": "oldest"}), ("leveled", {"file_pick": "tombstone_density"}),
+          ("tiered", {}), ("lazy_leveling", {}), ("fluid", {"runs_per_level": (2, 2, 2, 1)}),
+          ("fluid", {"runs_per_level": (3, 2)})]
+
+
+def style_options(style: str, **extra) -> Options:
+    o = small_options()
+    return o.replace(compaction=o.compaction.replace(style=style, **extra))
+
+
+def heavy_writes(db, n: int, seed: int = 7, keyspace: int = 3000,
+                 model: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+    """Random puts and deletes; returns ``model`` (or a new dict) updated to match."""
+    rnd = random.Random(seed)
+    model = {} if model is None else model
+    for i in range(n):
+        k = b"k%05d" % rnd.randrange(keyspace)
+        if i % 11 == 0:
+            db.delete(k)
+            model.pop(k, None)
+        else:
+            v = rnd.randbytes(rnd.randrange(8, 64))
+            db.put(k, v)
+            model[k] = v
+    return model
+
+
+def check_reads(db, model) -> None:
+    assert list(db.items()) == sorted(model.items())
+    for k in list(model)[:200]:
+        assert db.get(k) == model[k]
+
+
+def check_shape(db, style: str, extra: dict) -> None:
+    v = db._versions.current
+    n = v.num_levels
+    caps = run_caps(db.options, n, style)
+    for level in range(1, n):
+        runs = v.num_runs(level)
+        if style == "leveled":
+            assert runs <= 1, (level, runs)
+        else:
+            assert runs <= caps[level], (level, runs, caps)
+    assert len(v.levels[0]) < db.options.compaction.l0_trigger
+
+
+@pytest.mark.parametrize("style,extra", STYLES,
+                         ids=[f"{s}-{'-'.join(map(str, e.values())) or 'default'}"
+                              for s, e in STYLES])
+def test_style_shape_after_heavy_writes(tmp_path, style, extra):
+    db = lsmdb.open(tmp_path / "db", style_options(style, **extra), inline_background=True)
+    model = heavy_writes(db, 6000)
+    check_shape(db, style, extra)
+    check_reads(db, model)
+    s = db.stats()
+    assert s.compactions > 0
+    assert sum(ls.sorted_runs for ls in s.levels[1:]) >= 1
+    db.close()
+    db = lsmdb.open(tmp_path / "db", style_options(style, **extra), inline_background=True)
+    check_reads(db, model)
+    db.close()
+
+
+def test_lazy_leveling_keeps_one_run_at_the_last_level_and_tiers_above(tmp_path):
+    o = style_options("lazy_leveling")
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    caps = run_caps(o, o.compaction.max_levels, "lazy_leveling")
+    most_upper_runs = 0
+    rnd = random.Random(7)
+    for i in range(8000):
+        db.put(b"k%05d" % rnd.randrange(20_000), rnd.randbytes(rnd.randrange(8, 64)))
+        if i % 25 == 0:
+            v = db._versions.current
+            last = v.num_levels - 1
+            assert v.num_runs(last) <= 1
+            for lvl in range(1, last):
+                assert v.num_runs(lvl) <= caps[lvl]
+                most_upper_runs = max(most_upper_runs, v.num_runs(lvl))
+    assert most_upper_runs > 1  # the upper levels really are tiered
+    db.close()
+
+
+def test_tiered_run_count_is_bounded_and_space_amp_trigger_fires(tmp_path):
+    o = style_options("tiered", max_space_amp=1.5)
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    heavy_writes(db, 8000)
+    v = db._versions.current
+    total_runs = sum(v.num_runs(lvl) for lvl in range(v.num_levels))
+    caps = run_caps(o, v.num_levels, "tiered")
+    assert total_runs <= o.compaction.l0_trigger + sum(caps)
+    oldest = sum(f.size for f in v.runs(v.num_levels - 1)[-1])
+    # The trigger is checked after every job, so the shape ends within the bound.
+    assert (v.total_bytes() - oldest) / oldest <= 1.5 - 1.0 or total_runs < 2
+    db.close()
+
+
+def test_fifo_total_size_bounded_and_ttl_expires_files(tmp_path):
+    o = small_options().replace(
+        compaction=small_options().compaction.replace(style="fifo", max_levels=1,
+                                                      base_level_bytes=40 << 10))
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    for i in range(6000):
+        db.put(b"k%06d" % i, b"v" * 40)
+        assert db._versions.current.total_bytes() <= (40 << 10)
+    assert db.get(b"k005999") == b"v" * 40
+    assert db.get(b"k000000") is None  # the oldest data is gone, by design
+    db.close()
+    o_ttl = o.replace(ttl_seconds=1.0)
+    db = lsmdb.open(tmp_path / "db", o_ttl, inline_background=True)
+    assert db._versions.current.total_bytes() > 0
+    time.sleep(1.1)
+    db.put(b"fresh", b"x")
+    db.flush()
+    v = db._versions.current
+    assert [f for f in v.levels[0]] and all(f.creation_time >= time.time() - 1.1
+                                            for f in v.levels[0])
+    assert db.get(b"fresh") == b"x" and db.get(b"k005999") is None
+    db.close()
+
+
+def test_round_robin_pointer_persists_across_reopen(tmp_path):
+    o = style_options("leveled", file_pick="round_robin")
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    heavy_writes(db, 4000)
+    pointers = dict(db._versions.current.compact_pointers)
+    assert pointers
+    db.close()
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    assert db._versions.current.compact_pointers == pointers
+    db.close()
+
+
+@pytest.mark.parametrize("first,second", [("tiered", "leveled"), ("leveled", "tiered"),
+                                          ("lazy_leveling", "leveled"), ("fluid", "tiered")])
+def test_style_change_at_open_converges(tmp_path, first, second):
+    db = lsmdb.open(tmp_path / "db", style_options(first), inline_background=True)
+    model = heavy_writes(db, 4000, seed=1)
+    db.close()
+    db = lsmdb.open(tmp_path / "db", style_options(second), inline_background=True)
+    assert db._versions.current.style == second
+    check_reads(db, model)
+    heavy_writes(db, 1500, seed=2, keyspace=100, model=model)
+    check_reads(db, model)
+    check_shape(db, second, {})
+    db.close()
+    db = lsmdb.open(tmp_path / "db", style_options(second), inline_background=True)
+    assert db._versions.current.style == second
+    db.close()
+
+
+def test_tombstone_density_trigger_drops_tombstones_unless_snapshot(tmp_path):
+    o = style_options("leveled", tombstone_density_trigger=0.3)
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    for i in range(3000):
+        db.put(b"k%05d" % i, b"v" * 30)
+    db.compact_range()
+    snap = db.snapshot()
+    for i in range(0, 3000, 2):
+        db.delete(b"k%05d" % i)
+    db.flush()
+    deletions = sum(f.deletions for _, f in db._versions.current.files())
+    assert deletions > 0  # the snapshot keeps them
+    assert snap.get(b"k00000") == b"v" * 30
+    snap.close()
+    db.put(b"z", b"1")
+    db.flush()  # the next pick may now drop them
+    v = db._versions.current
+    assert sum(f.deletions for _, f in v.files()) == 0
+    assert db.count() == 1501
+    db.close()
+
+
+def test_tombstone_trigger_in_tiered_styles(tmp_path):
+    o = style_options("lazy_leveling", tombstone_density_trigger=0.3)
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    for i in range(3000):
+        db.put(b"k%05d" % i, b"v" * 30)
+    for i in range(0, 3000, 2):
+        db.delete(b"k%05d" % i)
+    db.flush()
+    db.put(b"z", b"1")
+    db.flush()
+    v = db._versions.current
+    assert not [f for _, f in v.files()
+                if (f.deletions + f.range_deletions) / max(1, f.entries) >= 0.3]
+    assert sum(f.deletions for _, f in v.files()) == 0
+    assert db.count() == 1501
+    db.close()
+
+
+def test_compact_range_under_every_style_leaves_one_run(tmp_path):
+    for style in ("tiered", "lazy_leveling", "fluid"):
+        db = lsmdb.open(tmp_path / style, style_options(style), inline_background=True)
+        model = heavy_writes(db, 3000)
+        db.compact_range()
+        v = db._versions.current
+        assert sum(v.num_runs(lvl) for lvl in range(v.num_levels)) == 1
+        check_reads(db, model)
+        db.close()
+
+
+def test_monkey_bits_reach_the_files(tmp_path):
+    o = small_options()
+    o = o.replace(bloom=o.bloom.replace(allocation="monkey"))
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    model = heavy_writes(db, 6000, keyspace=50_000)
+    v = db._versions.current
+    by_level: dict[int, set[float]] = {}
+    for level, f in v.files():
+        bits = db._tables.get(f).properties["bloom_bits_per_key"]
+        by_level.setdefault(level, set()).add(round(bits, 6))
+    levels = sorted(by_level)
+    assert len(levels) >= 2
+    # Deeper (larger) levels were written with fewer bits per key than shallower ones.
+    assert max(by_level[levels[-1]]) < max(by_level[levels[0]])
+    assert len({b for s in by_level.values() for b in s}) > 1
+    check_reads(db, model)
+    stats = db.stats()
+    assert stats.levels[levels[-1]].bloom_bits_per_key < stats.levels[levels[0]].bloom_bits_per_key
+    db.close()
+
+
+# -- the example policy ----------------------------------------------------------------------
+
+
+def load_example():
+    path = Path(__file__).resolve().parents[2] / "examples" / "custom_policy.py"
+    spec = importlib.util.spec_from_file_location("custom_policy_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_custom_policy_example_runs_a_correct_db(tmp_path):
+    example = load_example()
+    policy = example.DensestLevelFirst(threshold=0.2)
+    o = small_options()
+    o = o.replace(compaction=o.compaction.replace(policy=policy))
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    model = heavy_writes(db, 3000)
+    for k in sorted(model)[::3]:
+        db.delete(k)
+        del model[k]
+    heavy_writes(db, 1500, seed=3, keyspace=500, model=model)
+    check_reads(db, model)
+    s = db.stats()
+    assert s.compactions > 0
+    db.close()
+    reopened = lsmdb.open(tmp_path / "db", o, inline_background=True)
+    check_reads(reopened, model)
+    reopened.close()
+
+
+def test_custom_policy_example_picks_the_densest_level():
+    example = load_example()
+    o = opts(dynamic_level_bytes=False, base_level_bytes=1 << 20)
+    light = [meta(b"a", b"m", entries=100, deletions=10)]
+    heavy = [meta(b"a", b"m", entries=100, deletions=70)]
+    below = [meta(b"c", b"d", run=3), meta(b"x", b"z", run=3)]
+    job = example.DensestLevelFirst(0.2).pick(view({1: light, 2: heavy, 3: below}, o))
+    assert job.reason == "densest_level" and job.output_level == 3
+    assert numbers(job, 3) == {below[0].number} and job.output_run == 3
+    assert example.DensestLevelFirst(0.9).pick(view({1: light, 2: heavy}, o)) is None
