@@ -7,9 +7,9 @@ Run: python fuzz/fuzz_batch.py [libFuzzer args] [corpus]; seeds: --make-corpus D
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.batch import WriteBatch
@@ -82,13 +82,5 @@ def make_corpus(directory: str) -> None:
             f.write(data)
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

@@ -5,9 +5,9 @@ Run: python fuzz/fuzz_block.py [libFuzzer args] [corpus]; seeds: --make-corpus D
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.block import Block, BlockBuilder, decode_kv_block
@@ -74,13 +74,5 @@ def make_corpus(directory: str) -> None:
             f.write(b.finish())
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

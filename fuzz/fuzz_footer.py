@@ -5,9 +5,9 @@ Run: python fuzz/fuzz_footer.py [libFuzzer args] [corpus]; seeds: --make-corpus 
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.sstable import FOOTER_BYTES, decode_footer, encode_footer
@@ -36,13 +36,5 @@ def make_corpus(directory: str) -> None:
             f.write(encode_footer(handles))
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

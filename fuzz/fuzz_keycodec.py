@@ -7,9 +7,9 @@ and NaN payloads normalise on the first re-encode).
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.keycodec import decode_key, encode_key
@@ -41,13 +41,5 @@ def make_corpus(directory: str) -> None:
             f.write(encode_key(key))
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

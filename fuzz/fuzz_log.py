@@ -7,9 +7,9 @@ never raises. Payloads written by the writer always read back exactly.
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.logformat import LogReader, encode_records
@@ -64,13 +64,5 @@ def make_corpus(directory: str) -> None:
             f.write(data)
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

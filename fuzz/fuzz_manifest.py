@@ -6,9 +6,9 @@ CorruptionError; a decoded edit re-encodes and decodes to itself.
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
@@ -43,13 +43,5 @@ def make_corpus(directory: str) -> None:
             f.write(edit.encode())
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

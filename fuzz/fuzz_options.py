@@ -6,9 +6,9 @@ or raises InvalidArgumentError. Anything else (TypeError, RecursionError, ...) i
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb.options import Bloom, Compaction, Compression, Options
@@ -49,13 +49,5 @@ def make_corpus(directory: str) -> None:
             f.write(options.to_json())
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)

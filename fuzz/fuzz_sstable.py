@@ -5,9 +5,9 @@ Run: python fuzz/fuzz_sstable.py [libFuzzer args] [corpus]; seeds: --make-corpus
 """
 
 import os
-import sys
 
 import atheris
+import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.ikey import DELETE, PUT, make_internal_key
@@ -105,13 +105,5 @@ def make_corpus(directory: str) -> None:
             f.write(b"".join(sink.chunks))
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
-        make_corpus(sys.argv[2])
-        return
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzzmain.run(TestOneInput, make_corpus)
