@@ -1,0 +1,101 @@
+"""A tiny bench/db_bench.py run: every workload row present, positive throughput, verified reads.
+
+Correctness only: no timing assertions (benchmarks are not tests).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))  # db_bench.py imports its sibling peers.py
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+db_bench = _load("db_bench")
+peers = db_bench.peers
+AVAILABLE = [e for e in db_bench.DEFAULT_ENGINES if peers.importable(e) is None]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("db_bench")
+    out = tmp / "report.json"
+    rc = db_bench.main(["--num", "2000", "--engines", ",".join(AVAILABLE), "--db-dir", str(tmp),
+                        "--out", str(out)])
+    data = json.loads(out.read_text())
+    data["_rc"] = rc
+    return data
+
+
+def test_lsmdb_is_available():
+    assert "lsmdb" in AVAILABLE
+
+
+def test_every_engine_ran_every_workload_with_verified_results(report):
+    assert report["_rc"] == 0
+    for engine in AVAILABLE:
+        result = report["engines"][engine]
+        assert "error" not in result, result.get("error")
+        assert set(result["workloads"]) == set(db_bench.WORKLOADS)
+        for name, row in result["workloads"].items():
+            assert row["ops_per_sec"] > 0, (engine, name)
+            assert row["verified"], (engine, name, row)
+        reads = result["workloads"]
+        assert reads["readrandom"]["matched"] == reads["readrandom"]["ops"] == 2000
+        assert reads["readmissing"]["found"] == 0
+        assert reads["readseq"]["ops"] == 2000
+        assert reads["seekrandom"]["landed"] == 2000
+        assert reads["seekrandom"]["entries_read"] > 2000
+
+
+def test_amplification_and_metadata_recorded(report):
+    for engine in AVAILABLE:
+        amp = report["engines"][engine]["amplification"]
+        assert amp["scope"] == ["fillbatch", "overwrite"]
+        assert amp["user_bytes"] == 2 * 2000 * 116
+        assert amp["live_user_bytes"] == 2000 * 116
+        assert amp["disk_bytes_as_is"] > 0 and amp["space_amp_compacted"] > 0
+        assert report["engines"][engine]["version"]
+    lsm = report["engines"]["lsmdb"]["amplification"]
+    assert lsm["engine_stats_as_is"]["user_bytes_written"] >= lsm["user_bytes"]
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["python"]
+    assert report["config"]["num"] == 2000
+    targets = {(t["workload"], tuple(t["against"])) for t in report["targets"]}
+    assert ("readrandom", ("lmdb",)) in targets and len(report["targets"]) == 8
+    for t in report["targets"]:
+        present = [p for p in t["against"] if p in AVAILABLE]
+        assert (t["status"] == "not run") == (not present)
+
+
+def test_reads_before_any_fill_prefill_first(tmp_path):
+    out = tmp_path / "r.json"
+    rc = db_bench.main(["--num", "500", "--engines", "lsmdb", "--benchmarks",
+                        "readrandom,seekrandom,deleterandom,readmissing", "--db-dir",
+                        str(tmp_path), "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert rc == 0
+    rows = data["engines"]["lsmdb"]["workloads"]
+    assert set(rows) == {"readrandom", "seekrandom", "deleterandom", "readmissing"}
+    assert all(r["verified"] for r in rows.values())
+    assert data["engines"]["lsmdb"]["amplification"]["scope"] == ["prefill(fillbatch)"]
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys):
+    assert db_bench.main(["--benchmarks", "nosuch", "--out", str(tmp_path / "x.json")]) == 2
+    assert "nosuch" in capsys.readouterr().err
