@@ -53,8 +53,12 @@ def __getattr__(name):
         from lsmdb.options import Options
 
         return Options
-    if name in ("CompactionPolicy", "CompactionJob", "VersionView"):
+    if name in ("CompactionPolicy", "CompactionJob", "VersionView", "LeveledPolicy"):
         from lsmdb.lsm import compaction as _compaction
 
         return getattr(_compaction, name)
+    if name in ("TieredPolicy", "LazyLevelingPolicy", "FluidPolicy", "FIFOPolicy"):
+        from lsmdb.lsm import policies as _policies
+
+        return getattr(_policies, name)
     raise AttributeError(f"module 'lsmdb' has no attribute {name!r}")

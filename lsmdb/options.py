@@ -499,7 +499,8 @@ class Compaction(_OptionsNode):
 
     style: str = "leveled"
     """Default "leveled" (one sorted run per level, RocksDB/LevelDB). "tiered": up to
-    ``size_ratio`` runs per level, merged together when full (universal compaction).
+    T-1 runs per level (T = ``size_ratio``), all moved down together when the level is full,
+    plus universal compaction's space-amplification trigger (docs/compaction.md).
     "lazy_leveling": tiered upper levels, one run at the last level (Dostoevsky).
     "fluid": ``runs_per_level`` runs per level (Dostoevsky's K/Z). "fifo": one level, oldest
     files dropped past ``ttl_seconds`` or the size cap (``base_level_bytes``)."""
