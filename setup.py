@@ -3,6 +3,10 @@
 Environment switches:
   LSMDB_ONLY=a,b     build only these _core modules (fast iteration on one module)
   LSMDB_DEBUG=1      keep bounds/wraparound checks on and compile with -O0 -g
+  LSMDB_SANITIZE=1   compile and link with clang -fsanitize=address,undefined,fuzzer-no-link
+                     (for atheris: coverage feedback from the C code, out-of-bounds reads
+                     caught); run with atheris's asan_with_fuzzer.so preloaded, see
+                     fuzz/build_sanitized.sh and fuzz/run_all.sh --sanitized
 """
 
 import glob
@@ -13,8 +17,18 @@ from setuptools import Extension, setup
 
 only = {m for m in os.environ.get("LSMDB_ONLY", "").split(",") if m}
 debug = os.environ.get("LSMDB_DEBUG") == "1"
+sanitize = os.environ.get("LSMDB_SANITIZE") == "1"
 
 compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-strict-aliasing"]
+link_args = []
+if sanitize:
+    sanitizers = "-fsanitize=address,undefined,fuzzer-no-link"
+    compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-strict-aliasing", sanitizers,
+                    "-fno-sanitize-recover=undefined"]
+    # The runtimes come from the preloaded asan_with_fuzzer.so, not from the extension.
+    link_args = [sanitizers]
+    os.environ.setdefault("CC", "clang")
+    os.environ.setdefault("LDSHARED", "clang -shared")
 extensions = []
 for pyx in sorted(glob.glob("lsmdb/_core/*.pyx")):
     name = os.path.splitext(os.path.basename(pyx))[0]
@@ -26,6 +40,7 @@ for pyx in sorted(glob.glob("lsmdb/_core/*.pyx")):
             [pyx],
             include_dirs=["lsmdb/_core"],
             extra_compile_args=compile_args,
+            extra_link_args=link_args,
         )
     )
 

@@ -151,6 +151,20 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     return run_command(args, out)
 
 
+def _configure_stress(p: argparse.ArgumentParser) -> None:
+    from lsmdb.testing.stress import configure_parser
+
+    configure_parser(p)
+
+
+@command("stress", "multi-threaded stress test with an exact oracle; crash (kill -9, kill "
+         "points) and fault-injection loops", _configure_stress)
+def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
+    from lsmdb.testing.stress import run_command
+
+    return run_command(args, out)
+
+
 # -- driver -----------------------------------------------------------------------------
 
 

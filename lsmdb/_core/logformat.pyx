@@ -322,11 +322,15 @@ cdef class LogReader:
                 return FRAG_TRUNCATED
             if rtype < FULL_TYPE or rtype > LAST_TYPE:
                 self._freason = f"unknown record type {rtype}"
-                self._skip_block()
+                self._pos += HEADER_SIZE + length
                 return FRAG_BAD
             if _record_crc(rtype, h + HEADER_SIZE, <size_t>length) != _load_u32(h):
                 self._freason = "record checksum mismatch"
-                self._skip_block()
+                # The length fits the block and the file: step over just this record, so a
+                # valid record after it (damage in the middle of the log, not a torn tail)
+                # is seen and reported rather than dropped with the rest of the block.
+                # A wrong length lands on garbage, which fails again and resyncs.
+                self._pos += HEADER_SIZE + length
                 return FRAG_BAD
             self._ftype = rtype
             self._fstart = self._pos + HEADER_SIZE

@@ -828,6 +828,10 @@ class DB:
         hi = None if end is None else _as_bytes(end, "end")
         self.flush()
         with self._cv:
+            # One manual compaction at a time: two would compact the same input files and
+            # install overlapping outputs in one level (found by lsmdb.testing.stress).
+            while self._manual_compaction:
+                self._cv.wait(0.5)
             self._manual_compaction = True
             while self._running_compactions:
                 self._cv.wait(0.5)

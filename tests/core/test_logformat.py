@@ -191,25 +191,46 @@ def test_mid_log_corruption_raises_with_offset():
     assert list(r) == []
 
 
-def test_skip_corrupted_resyncs_at_next_block():
+def test_skip_corrupted_steps_over_just_the_damaged_record():
     payloads, log, spans = small_records_log()
     victim = 10
     log[spans[victim][0] + 1] ^= 0x01
     r = LogReader(bytes(log), skip_corrupted=True)
     got = r.read_all()
-    first_in_block1 = next(i for i, (s, _) in enumerate(spans) if s >= BLOCK_BYTES)
-    assert [p for _, p in got] == payloads[:victim] + payloads[first_in_block1:]
+    assert [p for _, p in got] == payloads[:victim] + payloads[victim + 1:]
     assert r.corruptions == [(spans[victim][0], "record checksum mismatch")]
     assert r.tail_error is None
 
 
-def test_corruption_in_last_block_is_a_tail():
+def test_damaged_length_resyncs_at_next_block():
+    payloads, log, spans = small_records_log()
+    victim = 10
+    log[spans[victim][0] + 4] ^= 0x03  # the length: stepping over it lands on garbage
+    r = LogReader(bytes(log), skip_corrupted=True)
+    got = [p for _, p in r.read_all()]
+    first_in_block1 = next(i for i, (s, _) in enumerate(spans) if s >= BLOCK_BYTES)
+    assert got[:victim] == payloads[:victim]
+    assert got[-(len(payloads) - first_in_block1):] == payloads[first_in_block1:]
+    assert r.corruptions and r.corruptions[0][0] == spans[victim][0]
+
+
+def test_damaged_last_record_is_a_tail():
+    payloads, log, spans = small_records_log(100)    # all in the first block
+    log[spans[99][0] + HEADER_BYTES] ^= 0xFF
+    r = LogReader(bytes(log))
+    assert [p for _, p in r] == payloads[:99]
+    assert r.torn_tail_offset == spans[99][0]
+    assert r.tail_error == "record checksum mismatch"
+
+
+def test_damage_followed_by_valid_records_in_the_same_block_is_corruption():
+    # Not a torn tail: a crash only cuts the end. Valid records after the damage must not
+    # vanish silently with the rest of the block.
     payloads, log, spans = small_records_log(100)    # all in the first block
     log[spans[50][0] + HEADER_BYTES] ^= 0xFF
     r = LogReader(bytes(log))
-    assert [p for _, p in r] == payloads[:50]
-    assert r.torn_tail_offset == spans[50][0]
-    assert r.tail_error == "record checksum mismatch"
+    with pytest.raises(CorruptionError, match="followed by valid records"):
+        r.read_all()
 
 
 def test_bad_type_length_and_orphan_fragments():

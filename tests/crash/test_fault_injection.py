@@ -38,6 +38,7 @@ import lsmdb
 from lsmdb.errors import BackgroundError, CorruptionError, Error, StorageIOError
 from lsmdb.lsm import wal as walmod
 from lsmdb.testing.faultenv import FaultInjectionEnv
+from lsmdb.testing.oracle import PowerCutEnv, PrefixMismatch, find_prefix
 from lsmdb.testing.presets import small_options
 
 LONG = bool(os.environ.get("LSMDB_LONG"))
@@ -223,54 +224,15 @@ def read_state(db) -> dict[bytes, bytes]:
     return scanned
 
 
-def _first_matching_prefix(actual: dict, ops: list[Op], start: int) -> tuple[int, int]:
-    """Smallest i >= start such that the model after ops[:i] == actual, or (-1, best
-    mismatch count)."""
-    model: dict = {}
-    for op in ops[:start]:
-        apply_model(model, op)
-    bad = {k for k in set(model) | set(actual) if model.get(k) != actual.get(k)}
-    best = len(bad)
-    if not bad:
-        return start, 0
-    for i in range(start, len(ops)):
-        for k in apply_model(model, ops[i]):
-            if model.get(k) == actual.get(k):
-                bad.discard(k)
-            else:
-                bad.add(k)
-        best = min(best, len(bad))
-        if not bad:
-            return i + 1, 0
-    return -1, best
-
-
 def check_recovered(actual: dict, hist: History) -> int:
     """Assert durability, no invention and the prefix property; returns the prefix length."""
     written = hist.written_values()
     for k, v in actual.items():
         assert v in written.get(k, ()), f"{k!r} holds a value never written: {v[:20]!r}"
-    maybe = [i for i, (_, acked) in enumerate(hist.entries) if acked is False]
-    never = {i for i, (_, acked) in enumerate(hist.entries) if acked is None}
-    assert len(maybe) <= 10, "too many ambiguous writes to check"
-    best = None
-    for mask in range(1 << len(maybe)):
-        dropped = never | {maybe[j] for j in range(len(maybe)) if not mask >> j & 1}
-        ops = [op for i, (op, _) in enumerate(hist.entries) if i not in dropped]
-        start = sum(1 for i in range(hist.durable) if i not in dropped)
-        found, mismatches = _first_matching_prefix(actual, ops, start)
-        if found >= 0:
-            return found
-        best = mismatches if best is None else min(best, mismatches)
-    model: dict = {}
-    for op, acked in hist.entries[: hist.durable]:
-        if acked:
-            apply_model(model, op)
-    lost = sorted(k for k in model if actual.get(k) != model[k])[:5]
-    raise AssertionError(
-        f"recovered state is not the state after any prefix of the acknowledged history "
-        f"holding the {hist.durable} durable writes (closest differs in {best} keys); "
-        f"durable keys wrong or lost: {lost}; errors: {hist.errors[:2]}")
+    try:
+        return find_prefix(actual, hist.entries, hist.durable, apply=apply_model)
+    except PrefixMismatch as exc:
+        raise AssertionError(f"{exc}; errors: {hist.errors[:2]}") from None
 
 
 def verify_reopen(path, hist: History, **overrides) -> int:
@@ -392,40 +354,6 @@ def test_resume_after_background_failures(scratch, tally):
 
 
 # ---------------------------------------------------------------------------- crash at op n
-
-
-class PowerCutEnv(FaultInjectionEnv):
-    """Loses power just before the ``crash_at``-th file operation; from then on the
-    "process" is dead: every failable operation raises until :meth:`revive`."""
-
-    def __init__(self, crash_at: int, seed: int, tear: bool = True):
-        super().__init__(seed=seed)
-        self.crash_at = crash_at
-        self.tear = tear
-        self.dead = False
-
-    def _fault(self, kind, path):
-        with self._lock:
-            if not self.dead and self.op_counts["any"] + 1 == self.crash_at:
-                self.crash(tear_last_write=self.tear)
-                self.dead = True
-            if self.dead:
-                self.op_counts[kind] += 1
-                self.op_counts["any"] += 1
-                return _DEAD
-        return super()._fault(kind, path)
-
-    def revive(self) -> None:
-        self.dead = False
-
-
-class _DeadRule:
-    odds = None
-    errno = errno.EIO
-    tear = False
-
-
-_DEAD = _DeadRule()
 
 
 def test_power_cut_at_random_operations(scratch, tally):
