@@ -25,6 +25,7 @@ examples:
   lsmdb bench --engine rocksdb --style tiered --set compaction.max_space_amp=1.5
   lsmdb bench --benchmarks mixed --mix zero_result_lookups=0.5 --save-workload w.json
   lsmdb bench --workload w.json --csv out.csv
+  lsmdb bench --policy examples/custom_policy.py:DensestLevelFirst
 """
 
 
@@ -111,6 +112,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     o.add_argument("--cache-bytes", type=_size, help="block cache size")
     o.add_argument("--file-pick", help="min_overlap, round_robin, oldest, tombstone_density")
     o.add_argument("--wal-sync", help='"always", "never" or "every(N)"')
+    o.add_argument("--policy", metavar="MODULE:CLASS",
+                   help="a Python compaction policy: MODULE:CLASS (importable) or "
+                        "FILE.py:CLASS, instantiated with no arguments and set as "
+                        "compaction.policy, e.g. examples/custom_policy.py:DensestLevelFirst")
     o.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="any option by dotted path, e.g. compaction.dynamic_level_bytes=false "
                         "(repeatable)")
@@ -215,7 +220,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         sync_num=args.sync_num, compression_ratio=args.compression_ratio,
         benchmarks=benchmarks, seed=args.seed, db=args.db, engine=args.engine,
         option_overrides=overrides, workload=workload, preset=args.preset,
-        mix=_mix_assignments(args.mix), label=args.label, progress=not args.quiet)
+        mix=_mix_assignments(args.mix), label=args.label, progress=not args.quiet,
+        policy=args.policy)
     grid = sweep.parse_sweep(args.sweep)
     try:
         if grid:

@@ -155,7 +155,9 @@ def format_run(run: dict[str, Any]) -> str:
     comp = opts.get("compaction", {})
     title = (f"{run.get('label')}  [{run.get('engine')} {run.get('engine_version')}]  "
              f"keys {cfg.get('num'):,} x ({cfg.get('key_size')} + {cfg.get('value_size')} B), "
-             f"style {comp.get('style')}, T={comp.get('size_ratio')}, "
+             f"style {comp.get('style')}, "
+             + (f"policy {cfg['policy']}, " if cfg.get("policy") else "")
+             + f"T={comp.get('size_ratio')}, "
              f"memtable {_size(opts.get('memtable_bytes'))}, "
              f"bloom {opts.get('bloom', {}).get('bits_per_key')} bits/key "
              f"{opts.get('bloom', {}).get('allocation')}, "

@@ -72,6 +72,7 @@ __all__ = [
     "run_benchmark",
     "run_config_dict",
     "bench_options",
+    "load_policy",
     "read_io",
 ]
 
@@ -101,6 +102,53 @@ def bench_options(overrides: dict[str, Any] | None = None) -> Options:
     return Options().override(changes)
 
 
+def load_policy(spec: str) -> Any:
+    """A compaction policy object from ``"MODULE:CLASS"`` (an importable module, e.g.
+    ``mypkg.policies:Mine``) or ``"PATH.py:CLASS"`` (a Python file, e.g.
+    ``examples/custom_policy.py:DensestLevelFirst``): the class called with no arguments."""
+    import importlib
+    import importlib.util
+
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise InvalidArgumentError(f"--policy: expected MODULE:CLASS or FILE.py:CLASS, "
+                                   f"got {spec!r}")
+    try:
+        if where.endswith(".py") or os.sep in where:
+            path = os.path.abspath(where)
+            if not os.path.isfile(path):
+                raise InvalidArgumentError(f"--policy: no such file: {where}")
+            mod_name = "_lsmdb_bench_policy_" + os.path.splitext(os.path.basename(path))[0]
+            module = sys.modules.get(mod_name)
+            if module is None or getattr(module, "__file__", None) != path:
+                loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+                if loader_spec is None or loader_spec.loader is None:
+                    raise InvalidArgumentError(f"--policy: cannot import {where}")
+                module = importlib.util.module_from_spec(loader_spec)
+                # Registered before running it: dataclasses and pickling look modules up.
+                sys.modules[mod_name] = module
+                loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except InvalidArgumentError:
+        raise
+    except Exception as exc:  # an import error of the user's module, reported as the flag's
+        raise InvalidArgumentError(f"--policy: importing {where}: "
+                                   f"{type(exc).__name__}: {exc}") from None
+    cls = getattr(module, name, None)
+    if cls is None:
+        raise InvalidArgumentError(f"--policy: {where} has no attribute {name!r}")
+    try:
+        policy = cls()
+    except Exception as exc:
+        raise InvalidArgumentError(f"--policy: {name}() failed: "
+                                   f"{type(exc).__name__}: {exc}") from None
+    if not callable(getattr(policy, "pick", None)):
+        raise InvalidArgumentError(f"--policy: {name} objects have no pick(view) method "
+                                   "(the CompactionPolicy protocol)")
+    return policy
+
+
 @dataclass
 class BenchConfig:
     """Everything one run needs; JSON-ready through :meth:`to_dict` (for worker processes)."""
@@ -125,6 +173,8 @@ class BenchConfig:
     label: str = ""
     progress: bool = False
     params: dict[str, Any] = field(default_factory=dict)  # the sweep point, for reports
+    policy: str | None = None  # "MODULE:CLASS" or "FILE.py:CLASS": compaction.policy
+
 
     @property
     def n_reads(self) -> int:
@@ -137,7 +187,10 @@ class BenchConfig:
         return max(10, min(1000, self.num // 100))
 
     def options(self) -> Options:
-        return bench_options(self.option_overrides)
+        options = bench_options(self.option_overrides)
+        if self.policy:
+            options = options.override({"compaction.policy": load_policy(self.policy)})
+        return options
 
     def spec(self) -> WorkloadSpec:
         """The mixed workload: the ``workload`` spec as given, or the preset sized by
@@ -187,6 +240,8 @@ class BenchConfig:
                                       + ", ".join(WORKLOADS))
         if self.engine not in ("lsmdb", "rocksdb"):
             raise bad("--engine", f"must be lsmdb or rocksdb, got {self.engine!r}")
+        if self.policy and self.engine != "lsmdb":
+            raise bad("--policy", "a Python compaction policy runs on lsmdb only")
         self.options()  # option errors surface before any work
         if "mixed" in self.benchmarks:
             self.spec()
