@@ -9,7 +9,6 @@ Files stay on disk while any live Version (held by an iterator or snapshot read)
 
 from __future__ import annotations
 
-import bisect
 import os
 import threading
 import weakref
@@ -21,7 +20,7 @@ from lsmdb.testing.killpoints import kill_point
 
 
 class Version:
-    __slots__ = ("levels", "_largest_user_keys", "__weakref__", "compact_pointers", "style",
+    __slots__ = ("levels", "__weakref__", "compact_pointers", "style",
                  "iter_plan")
 
     def __init__(self, num_levels: int):
@@ -29,7 +28,6 @@ class Version:
         self.compact_pointers: dict[int, bytes] = {}
         self.style = "leveled"
         self.iter_plan = None  # DB-owned cache: how to build iterators over this Version
-        self._largest_user_keys: list[list[bytes] | None] = [None] * num_levels
 
     @property
     def num_levels(self) -> int:
@@ -65,36 +63,10 @@ class Version:
         return len({f.run for f in self.levels[level]})
 
     def finalize(self) -> None:
-        """Sort levels and precompute lookup arrays (called once, before publishing)."""
+        """Sort levels: L0 newest first, deeper levels by run (newest first), then key."""
         self.levels[0].sort(key=lambda f: (f.max_seqno, f.number), reverse=True)
         for level in range(1, len(self.levels)):
             self.levels[level].sort(key=lambda f: (-f.run, f.smallest_user_key, f.number))
-            files = self.levels[level]
-            if files and all(f.run == files[0].run for f in files):
-                self._largest_user_keys[level] = [f.largest_user_key for f in files]
-            else:
-                self._largest_user_keys[level] = None
-
-    def files_for_key(self, user_key: bytes):
-        """Files that may hold user_key, in search order (newest data first)."""
-        for f in self.levels[0]:
-            if f.smallest_user_key <= user_key <= f.largest_user_key:
-                yield f
-        for level in range(1, len(self.levels)):
-            files = self.levels[level]
-            if not files:
-                continue
-            keys = self._largest_user_keys[level]
-            if keys is not None:
-                i = bisect.bisect_left(keys, user_key)
-                if i < len(files) and files[i].smallest_user_key <= user_key:
-                    yield files[i]
-            else:
-                for run in self.runs(level):
-                    for f in run:
-                        if f.smallest_user_key <= user_key <= f.largest_user_key:
-                            yield f
-                            break
 
     def overlapping_files(self, level: int, lo: bytes | None, hi: bytes | None) -> list[FileMetaData]:
         """Files of a level whose user-key range intersects [lo, hi] (None: unbounded)."""
