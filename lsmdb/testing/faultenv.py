@@ -140,6 +140,14 @@ class FaultWritableFile(_DeadMixin, WritableFile):
         offset = self._inner.size
         self._inner.append(data)
         with self._env._lock:
+            if self._dead:
+                # The power cut struck while this write was in flight (another thread's
+                # operation triggered it): the bytes never reached the disk. Undo them, or the
+                # stale file offset would leave a hole and a record after the crash point.
+                base = self._env.base
+                if base.exists(self.path):
+                    base.truncate(self.path, self._state.size)
+                self._check_alive("write")
             self._state.size = max(self._state.size, offset + len(data))
             self._state.last_append = (offset, len(data))
 
@@ -151,6 +159,9 @@ class FaultWritableFile(_DeadMixin, WritableFile):
         size = self._inner.size
         self._inner.sync()
         with self._env._lock:
+            # A power cut during the fsync (triggered by another thread) means it did not
+            # complete: the caller must not take the data for durable.
+            self._check_alive("sync")
             self._state.synced = max(self._state.synced, size)
 
     def flush(self) -> None:
