@@ -339,3 +339,47 @@ def test_link_shares_durability_and_unsynced_link_vanishes(env, tmp_path):
     assert env.synced_size(dst) == 7
     env.crash()
     assert env.listdir(d) == ["src"] and env.read_file(src) == b"durable"
+
+
+def test_power_cut_during_an_inflight_fsync_or_append_fails_that_operation(tmp_path):
+    # Another thread's operation can trigger the cut while this one is inside the OS call:
+    # the operation must fail (a dead process acknowledges nothing) and leave no bytes.
+    from lsmdb.errors import StorageIOError
+    from lsmdb.testing.faultenv import FaultInjectionEnv
+
+    env = FaultInjectionEnv()
+    path = str(tmp_path / "wal.log")
+    f = env.open_writable(path)
+    env.fsync_dir(str(tmp_path))
+    f.append(b"durable")
+    f.sync()
+    f.append(b"+pending")
+    inner = f._inner
+    real_sync = inner.sync
+
+    def sync_then_cut():
+        real_sync()
+        env.crash()
+
+    inner.sync = sync_then_cut
+    with pytest.raises(StorageIOError):
+        f.sync()
+    assert env.synced_size(path) == len(b"durable")
+    with open(path, "rb") as fh:
+        assert fh.read() == b"durable"
+
+    g = env.open_writable(str(tmp_path / "other.log"))
+    env.fsync_dir(str(tmp_path))
+    g.append(b"base")
+    g.sync()
+    real_append = g._inner.append
+
+    def cut_then_append(data):
+        env.crash()
+        real_append(data)
+
+    g._inner.append = cut_then_append
+    with pytest.raises(StorageIOError):
+        g.append(b"late bytes")
+    with open(str(tmp_path / "other.log"), "rb") as fh:
+        assert fh.read() == b"base"
