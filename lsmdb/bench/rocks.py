@@ -248,16 +248,10 @@ class RocksTarget:
 
     @staticmethod
     def seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
-        it.seek(key)
-        count = 0
-        first = None
-        while count < n and it.valid():
-            if first is None:
-                first = it.key()
-            it.value()
-            count += 1
-            it.next()
-        return count, first
+        """Same protocol as lsmdb's iterator (seek/valid/key/value/next)."""
+        from lsmdb.bench.runner import LsmdbTarget
+
+        return LsmdbTarget.seek_read(it, key, n)
 
     def flush(self) -> None:
         self.db.flush(True)
