@@ -320,17 +320,9 @@ class RocksdictEngine(Engine):
         self.db.close()
 
     def version(self) -> str:
-        from importlib.metadata import version
+        from lsmdb.bench.rocks import rocksdict_version
 
-        rocks = "?"
-        with contextlib.suppress(OSError):
-            for name in sorted(os.listdir(self.path)):
-                if name.startswith("OPTIONS-"):
-                    with open(os.path.join(self.path, name)) as fh:
-                        for line in fh:
-                            if line.strip().startswith("rocksdb_version="):
-                                rocks = line.split("=", 1)[1].strip()
-        return f"rocksdict {version('rocksdict')}, RocksDB {rocks}"
+        return rocksdict_version(self.path)
 
     def settings(self) -> dict:
         return {"raw_mode": True, "bloom_filter": [BLOOM_BITS, False],

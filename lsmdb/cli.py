@@ -67,7 +67,7 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
 
 
 class _UsageError(Exception):
-    pass
+    """A malformed command line (reported in one line, exit code 64)."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -206,6 +206,21 @@ def parse_stall_counts(cfstats: str | None) -> dict[str, int]:
     return {}
 
 
+def rocksdict_version(path: str) -> str:
+    """"rocksdict X, RocksDB Y", Y read from the OPTIONS file RocksDB wrote in ``path``."""
+    from importlib.metadata import version
+
+    rocks = "?"
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(path)):
+            if name.startswith("OPTIONS-"):
+                with open(os.path.join(path, name)) as fh:
+                    for line in fh:
+                        if line.strip().startswith("rocksdb_version="):
+                            rocks = line.split("=", 1)[1].strip()
+    return f"rocksdict {version('rocksdict')}, RocksDB {rocks}"
+
+
 class RocksTarget:
     """rocksdict behind the runner's engine interface (see runner.LsmdbTarget)."""
 
@@ -304,17 +319,7 @@ class RocksTarget:
         return dict(self._settings)
 
     def version(self) -> str:
-        from importlib.metadata import version
-
-        rocks = "?"
-        with contextlib.suppress(OSError):
-            for name in sorted(os.listdir(self.path)):
-                if name.startswith("OPTIONS-"):
-                    with open(os.path.join(self.path, name)) as fh:
-                        for line in fh:
-                            if line.strip().startswith("rocksdb_version="):
-                                rocks = line.split("=", 1)[1].strip()
-        return f"rocksdict {version('rocksdict')}, RocksDB {rocks}"
+        return rocksdict_version(self.path)
 
     def close(self) -> None:
         self.db.close()

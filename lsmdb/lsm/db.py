@@ -62,34 +62,27 @@ _OPEN_DIRS_LOCK = threading.Lock()
 
 
 def _as_bytes(obj, name: str) -> bytes:
+    """Any buffer as bytes; TypeError naming the argument otherwise (str included)."""
     if isinstance(obj, bytes):
         return obj
-    if isinstance(obj, (bytearray, memoryview)):
-        return bytes(obj)
-    if isinstance(obj, str) or not hasattr(obj, "__buffer__") and not _is_buffer(obj):
-        raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
-    return bytes(memoryview(obj))
-
-
-def _is_buffer(obj) -> bool:
-    try:
-        memoryview(obj)
-    except TypeError:
-        return False
-    return True
+    if not isinstance(obj, str):
+        try:
+            return bytes(memoryview(obj))
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
 
 
 class _MemRef:
     """A memtable with the WAL segment holding its writes and its fragmented tombstones."""
 
-    __slots__ = ("mem", "wal_number", "_frag", "_frag_count", "flushing")
+    __slots__ = ("mem", "wal_number", "_frag", "_frag_count")
 
     def __init__(self, mem: Memtable, wal_number: int):
         self.mem = mem
         self.wal_number = wal_number
         self._frag = None
         self._frag_count = -1
-        self.flushing = False
 
     def tombstones(self):
         n = self.mem.num_range_deletes
@@ -448,7 +441,7 @@ class DB:
             if not isinstance(sync, bool):
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
-        return self.options.wal_sync == "always"
+        return self._sync_interval == 1
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
@@ -526,7 +519,7 @@ class DB:
             raise error
 
     def _periodic_sync_due(self) -> bool:
-        interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        interval = self._sync_interval
         if interval > 1:
             self._wal_commits += 1
             if self._wal_commits >= interval:

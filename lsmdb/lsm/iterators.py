@@ -5,18 +5,7 @@ from __future__ import annotations
 from lsmdb._core.dbiter import DBIterator
 from lsmdb.errors import ClosedError
 
-__all__ = ["DBIterator", "Snapshot", "collect_tombstones"]
-
-
-def collect_tombstones(mem, imms, version, tables) -> list[tuple[bytes, bytes, int]]:
-    out: list[tuple[bytes, bytes, int]] = []
-    for ref in (mem, *imms):
-        if ref.mem.num_range_deletes:
-            out.extend(ref.mem.range_tombstones())
-    for _, f in version.files():
-        if f.range_deletions:
-            out.extend(tables.get(f).range_tombstones())
-    return out
+__all__ = ["DBIterator", "Snapshot"]
 
 
 class Snapshot:
