@@ -44,7 +44,8 @@ class TableOutput:
         self.new_file_number = new_file_number
         self.target = max(1, target_file_bytes)
         self.run = run
-        self.tombstones = sorted(tombstones or [])
+        # An empty range [s, e) with s >= e deletes nothing: never let it open a file.
+        self.tombstones = sorted(t for t in tombstones or () if t[0] < t[1])
         self.on_new_file = on_new_file
         # Monkey/budgeted allocations are computed per job (lsmdb.lsm.bloom_alloc).
         self.bits_per_key = bits_per_key
