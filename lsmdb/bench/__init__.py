@@ -126,7 +126,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "removed after)")
     r.add_argument("--sweep", action="append", default=[], metavar="KNOB=V1,V2",
                    help="run every value (repeat for a grid); KNOB is a flag name or a dotted "
-                        "option path")
+                        "option path; knobs joined by + vary together, one point's values "
+                        "joined by ':' (engine+style=lsmdb:tiered,rocksdb:tiered)")
     r.add_argument("--jobs", type=_count, default=1, help="configurations run at once")
     r.add_argument("--executor", choices=("process", "dask"), default="process")
     r.add_argument("--scheduler", metavar="ADDRESS",

@@ -3,7 +3,9 @@
 ``--sweep size_ratio=2,4,8 --sweep style=leveled,tiered`` is the 6-point grid of every
 combination (the first knob varies slowest). A knob is a bench flag name (``size_ratio``,
 ``size-ratio``, ``bloom_bits``, ``num``, ``engine``...) or a dotted option path
-(``compaction.max_space_amp``, ``bloom.allocation``). Each point runs in its own process and
+(``compaction.max_space_amp``, ``bloom.allocation``). Knobs joined by ``+`` vary together
+(``--sweep engine+style=lsmdb:leveled,rocksdb:leveled``: two points, not four), which puts
+lsmdb shapes and their RocksDB counterparts into one sweep. Each point runs in its own process and
 its own database directory, so kernel I/O counters and caches are per configuration.
 
 ``--executor process`` (default) uses a ``concurrent.futures.ProcessPoolExecutor`` with
@@ -98,7 +100,13 @@ def knob_target(name: str) -> tuple[str, str]:
 
 def parse_sweep(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
     """``["size_ratio=2,4,8"]`` -> ``[("size_ratio", [2, 4, 8])]`` (knob names kept as typed,
-    minus dashes)."""
+    minus dashes).
+
+    Knobs joined by ``+`` vary together instead of as a grid: ``engine+style=lsmdb:tiered,
+    rocksdb:tiered`` gives the two points (lsmdb, tiered) and (rocksdb, tiered), with the
+    values of one point separated by ``:``. The entry is ``("engine+style", [("lsmdb",
+    "tiered"), ("rocksdb", "tiered")])``; it still multiplies with the other ``--sweep``s.
+    """
     out: list[tuple[str, list[Any]]] = []
     seen: set[str] = set()
     for item in items:
@@ -106,16 +114,46 @@ def parse_sweep(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
         name = name.strip()
         if not sep or not name or not raw.strip():
             raise InvalidArgumentError(f"--sweep: expected KNOB=V1,V2,..., got {item!r}")
-        knob_target(name)
-        key = name.replace("-", "_")
-        if key in seen:
-            raise InvalidArgumentError(f"--sweep: knob {name!r} given twice")
-        seen.add(key)
-        values = [parse_knob_value(key, v.strip()) for v in raw.split(",") if v.strip()]
+        parts = [n.strip() for n in name.split("+")]
+        keys = []
+        for part in parts:
+            if not part:
+                raise InvalidArgumentError(f"--sweep: empty knob name in {name!r}")
+            knob_target(part)
+            key = part.replace("-", "_")
+            if key in seen:
+                raise InvalidArgumentError(f"--sweep: knob {part!r} given twice")
+            seen.add(key)
+            keys.append(key)
+        values: list[Any] = []
+        for v in raw.split(","):
+            if not v.strip():
+                continue
+            if len(keys) == 1:
+                values.append(parse_knob_value(keys[0], v.strip()))
+                continue
+            fields = v.split(":")
+            if len(fields) != len(keys):
+                raise InvalidArgumentError(
+                    f"--sweep: {name}: point {v.strip()!r} has {len(fields)} value(s) for "
+                    f"{len(keys)} knobs; write one value per knob, separated by ':'")
+            values.append(tuple(parse_knob_value(k, f.strip())
+                                for k, f in zip(keys, fields, strict=True)))
         if not values:
             raise InvalidArgumentError(f"--sweep: no values for {name!r}")
-        out.append((key, values))
+        out.append(("+".join(keys), values))
     return out
+
+
+def _flatten_point(names: Sequence[str], combo: Sequence[Any]) -> list[tuple[str, Any]]:
+    """One grid point as (knob, value) pairs, joined knobs split apart."""
+    pairs: list[tuple[str, Any]] = []
+    for name, value in zip(names, combo, strict=True):
+        if "+" in name:
+            pairs.extend(zip(name.split("+"), value, strict=True))
+        else:
+            pairs.append((name, value))
+    return pairs
 
 
 def _label_value(value: Any) -> str:
@@ -136,17 +174,17 @@ def expand_grid(base: BenchConfig, sweep: Sequence[tuple[str, list[Any]]]) -> li
     for i, combo in enumerate(itertools.product(*(values for _, values in sweep))):
         overrides = dict(base.option_overrides)
         fields: dict[str, Any] = {}
-        for name, value in zip(names, combo, strict=True):
+        pairs = _flatten_point(names, combo)
+        for name, value in pairs:
             kind, target = knob_target(name)
             if kind == "option":
                 overrides[target] = value
             else:
                 fields[target] = value
-        label = " ".join(f"{n}={_label_value(v)}" for n, v in zip(names, combo, strict=True))
+        label = " ".join(f"{n}={_label_value(v)}" for n, v in pairs)
         db = None if base.db is None else os.path.join(base.db, f"run-{i:03d}")
         cfg = dataclasses.replace(base, option_overrides=overrides, label=label, db=db,
-                                  params={**base.params, **dict(zip(names, combo, strict=True))},
-                                  **fields)
+                                  params={**base.params, **dict(pairs)}, **fields)
         try:
             cfg.validate()
         except InvalidArgumentError as exc:

@@ -144,3 +144,29 @@ def test_plot_writes_a_png(tmp_path):
     plot_runs(runs, str(path))
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_joined_knobs_vary_together_and_multiply_with_the_rest():
+    sweep = parse_sweep(["engine+style+compaction.dynamic_level_bytes="
+                         "lsmdb:leveled:true,rocksdb:tiered:false", "size_ratio=2,4"])
+    assert sweep[0] == ("engine+style+compaction.dynamic_level_bytes",
+                        [("lsmdb", "leveled", True), ("rocksdb", "tiered", False)])
+    configs = expand_grid(_base(), sweep)
+    assert [(c.engine, c.options().compaction.style, c.options().compaction.dynamic_level_bytes,
+             c.options().compaction.size_ratio) for c in configs] == [
+        ("lsmdb", "leveled", True, 2), ("lsmdb", "leveled", True, 4),
+        ("rocksdb", "tiered", False, 2), ("rocksdb", "tiered", False, 4)]
+    assert configs[2].label == ("engine=rocksdb style=tiered "
+                                "compaction.dynamic_level_bytes=False size_ratio=2")
+    assert configs[2].params["engine"] == "rocksdb"
+
+
+@pytest.mark.parametrize("items, needle", [
+    (["engine+style=lsmdb:leveled,rocksdb"], r"1 value\(s\) for 2 knobs"),
+    (["engine+engine=lsmdb:lsmdb"], "given twice"),
+    (["engine+=lsmdb:x"], "empty knob name"),
+    (["engine+colour=lsmdb:red"], "unknown knob"),
+])
+def test_joined_knob_errors(items, needle):
+    with pytest.raises(InvalidArgumentError, match=needle):
+        parse_sweep(items)
