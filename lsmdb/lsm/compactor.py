@@ -112,7 +112,8 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
     output_runs = {f.run for f in version.levels[job.output_level] if f.number not in consumed}
     bits = output_bits_per_key(db.options, version, job.output_level, stats.entries_in,
                                removed=job.inputs,
-                               new_run=job.output_level == 0 or job.output_run not in output_runs)
+                               new_run=job.output_level == 0 or job.output_run not in output_runs,
+                               key_range=key_range(files))
     frag = FragmentedRangeTombstones(tombstones) if tombstones else None
     kept_tombstones = (compaction_tombstones_to_keep(frag, snapshots, bottommost)
                        if frag is not None else [])

@@ -8,6 +8,8 @@ ratio into level i, K_i the run cap of level i < L and Z the cap of the last lev
 K = Z = 1), r_i the sorted runs level i holds now, p_i = exp(-b_i ln^2 2) its filters' FPR.
 
 - zero-result point lookup I/O   R  = sum_i r_i p_i                          (Monkey)
+                                 R_reach = sum_i q_i p_i, q_i the runs a lookup's key falls
+                                 in (fence pointers skip the others; bloom_alloc.lookup_probes)
 - non-zero-result lookup I/O     V  = 1 + sum_i N_i/N (sum_{j<i} r_j p_j + (r_i - 1)/2 p_i)
                                                                              (Endure Z1)
 - update (write) amplification   W  = 1 + sum_{i=1..L} (T_i - 1 + K_i) / (2 K_i)
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass
 from lsmdb.lsm.bloom_alloc import (
     allocate,
     false_positive_rate,
+    lookup_probes,
     memory_bits_for,
     monkey_allocation,
     shape_of,
@@ -53,6 +56,8 @@ class CostPrediction:
     zero_result_lookup_io: float
     zero_result_lookup_io_uniform: float
     zero_result_lookup_io_monkey: float
+    zero_result_lookup_io_reach: float
+    filter_probes: tuple[float, ...]
     nonzero_result_lookup_io: float
     short_range_lookup_io: float
     long_range_lookup_io_per_entry: float
@@ -69,6 +74,7 @@ class CostPrediction:
         d = asdict(self)
         d["run_caps"] = list(self.run_caps)
         d["bloom_bits_per_key"] = list(self.bloom_bits_per_key)
+        d["filter_probes"] = list(self.filter_probes)
         return d
 
 
@@ -119,10 +125,11 @@ def space_amp_formula(ratios: list[float], last_cap: int) -> float:
     return s
 
 
-def zero_result_io(shape, bits: list[float]) -> float:
-    """R = sum_i r_i * p_i."""
-    return sum(runs * false_positive_rate(b) for (entries, runs), b in zip(shape, bits, strict=True)
-               if entries > 0)
+def zero_result_io(shape, bits: list[float], probes: list[float] | None = None) -> float:
+    """R = sum_i r_i * p_i, or sum_i q_i * p_i with ``probes`` = q (filter probes per lookup)."""
+    q = [runs for _, runs in shape] if probes is None else probes
+    return sum(qi * false_positive_rate(b)
+               for (entries, _), qi, b in zip(shape, q, bits, strict=True) if entries > 0)
 
 
 def nonzero_result_io(shape, bits: list[float]) -> float:
@@ -156,7 +163,8 @@ def predict(options, version) -> CostPrediction:
     mean_ratio = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else float(
         c.size_ratio)
     memory = memory_bits_for(options.bloom, shape)
-    bits = allocate(options, shape)
+    probes = lookup_probes(version)
+    bits = allocate(options, shape, probes)
     runs = sum(r for _, r in shape)
     if c.style == "fifo":
         write_amp, merges, space_amp = 1.0, 0.0, 1.0
@@ -176,6 +184,8 @@ def predict(options, version) -> CostPrediction:
         zero_result_lookup_io=zero_result_io(shape, bits),
         zero_result_lookup_io_uniform=zero_result_io(shape, uniform_allocation(shape, memory)),
         zero_result_lookup_io_monkey=zero_result_io(shape, monkey_allocation(shape, memory)),
+        zero_result_lookup_io_reach=zero_result_io(shape, bits, probes),
+        filter_probes=tuple(float(r) for _, r in shape) if probes is None else tuple(probes),
         nonzero_result_lookup_io=nonzero_result_io(shape, bits) if entries else 0.0,
         short_range_lookup_io=float(runs),
         long_range_lookup_io_per_entry=space_amp / per_page,

@@ -148,11 +148,12 @@ class StatsCollector:
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
     def snapshot(self, db, exact: bool = False) -> DBStats:
-        from lsmdb.lsm.bloom_alloc import allocate, shape_of
+        from lsmdb.lsm.bloom_alloc import allocate, lookup_probes, shape_of
         from lsmdb.lsm.costmodel import predict
 
         version = db._versions.current
-        bits = allocate(db.options, shape_of(version))
+        probes = lookup_probes(version) if db.options.bloom.allocation == "monkey" else None
+        bits = allocate(db.options, shape_of(version), probes)
         levels = []
         readers = {r.file_number: r for r in db._tables.readers()} if hasattr(
             db._tables, "readers") else {}

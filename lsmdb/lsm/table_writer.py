@@ -146,6 +146,7 @@ class TableOutput:
             min_seqno=min_seq, max_seqno=max_seq, entries=props.get("entries", 0),
             deletions=props.get("deletions", 0), range_deletions=len(clipped),
             raw_bytes=props.get("raw_key_bytes", 0) + props.get("raw_value_bytes", 0),
-            run=self.run, creation_time=int(time.time()))
+            run=self.run, creation_time=int(time.time()),
+            filter_bits_per_key=self._bits_per_key())
         self.bytes_written += size
         self.files.append(meta)

@@ -56,6 +56,10 @@ class FileMetaData:
     run: int = 0  # sorted-run id within the level (0: the level's single run)
     creation_time: int = 0
     being_compacted: bool = field(default=False, compare=False)
+    # Bits per key of the file's bloom filter, known for files this process wrote (None for
+    # files found at open). In memory only, not in the MANIFEST: the Monkey/budget allocator
+    # uses it to hold the filter memory actually built to the budget (lsm/bloom_alloc.py).
+    filter_bits_per_key: float | None = field(default=None, compare=False)
 
     @property
     def smallest_user_key(self) -> bytes:

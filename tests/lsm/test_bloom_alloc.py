@@ -13,6 +13,7 @@ from lsmdb.lsm.bloom_alloc import (
     allocate,
     bits_for_fpr,
     false_positive_rate,
+    lookup_probes,
     monkey_allocation,
     output_bits_per_key,
     shape_of,
@@ -133,3 +134,79 @@ def test_shape_of_and_output_bits_for_a_job():
     assert deep == pytest.approx(10.0)  # everything in one level: the average itself
     assert output_bits_per_key(Options(), v, 3, 200) == 10.0  # uniform: the option itself
     assert output_bits_per_key(monkey, Version(2), 0, 50) == pytest.approx(10.0)
+
+
+def test_monkey_with_probes_equal_to_runs_is_classic_monkey():
+    shape = [(100, 2), (1000, 1), (10_000, 1)]
+    assert monkey_allocation(shape, 8 * 11_100, [2.0, 1.0, 1.0]) == pytest.approx(
+        monkey_allocation(shape, 8 * 11_100))
+
+
+def test_monkey_weights_levels_by_the_lookups_that_reach_them():
+    shape = [(1000, 1), (4000, 1), (16_000, 1)]
+    mem = 5 * 21_000
+    reach = [0.3, 0.5, 1.0]  # the upper levels cover part of the key space
+    classic = monkey_allocation(shape, mem)
+    weighted = monkey_allocation(shape, mem, reach)
+    assert memory(shape, weighted) == pytest.approx(mem)
+    # Rarely probed levels give up bits to the level every lookup reaches...
+    assert weighted[0] < classic[0] and weighted[2] > classic[2]
+
+    def cost(bits):
+        return sum(q * false_positive_rate(b) for q, b in zip(reach, bits, strict=True))
+
+    # ...which is the optimum of the reach-weighted cost, below classic Monkey and uniform.
+    assert cost(weighted) < cost(classic)
+    assert cost(weighted) < cost(uniform_allocation(shape, mem))
+    for i in range(3):  # optimality: no small transfer of bits between two levels helps
+        for j in range(3):
+            if i != j:
+                moved = list(weighted)
+                moved[i] += 0.01 * shape[j][0] / shape[i][0]
+                moved[j] -= 0.01
+                assert cost(moved) >= cost(weighted) - 1e-12
+    # A level no lookup reaches gets no filter.
+    assert monkey_allocation(shape, mem, [0.0, 0.5, 1.0])[0] == 0.0
+
+
+def ranged(number, lo, hi, entries, run=0):
+    return FileMetaData(number=number, size=100, smallest=b"k%04d" % lo + bytes(8),
+                        largest=b"k%04d" % hi + bytes(8), entries=entries, run=run)
+
+
+def test_lookup_probes_measure_the_key_space_each_run_covers():
+    v = Version(4)
+    # Last level: 10 files tiling k0000..k0999 (the key-distribution sample).
+    v.levels[3] = [ranged(10 + i, 100 * i, 100 * i + 99, 1000) for i in range(10)]
+    v.levels[2] = [ranged(1, 0, 199, 500), ranged(2, 600, 799, 500)]  # 2/5 of the keys
+    v.levels[0] = [ranged(3, 0, 999, 100), ranged(4, 500, 999, 100)]  # all, and half
+    v.finalize()
+    probes = lookup_probes(v)
+    assert probes == pytest.approx([1.5, 0.0, 0.4, 1.0])
+    # A compaction of L2's first file into L3 removes it; its output lands in L3's run.
+    after = lookup_probes(v, removed=[(2, [v.levels[2][0]])], added=(3, b"k0000", b"k0199"),
+                          new_run=False)
+    assert after == pytest.approx([1.5, 0.0, 0.2, 1.0])
+    # A new run (tiered) adds its own coverage.
+    assert lookup_probes(v, added=(2, b"k0000", b"k0999"))[2] == pytest.approx(1.4)
+    # Fewer files than the sample needs: no estimate (callers use the run counts).
+    small = Version(2)
+    small.levels[1] = [ranged(1, 0, 999, 1000)]
+    small.finalize()
+    assert lookup_probes(small) is None
+
+
+def test_output_bits_correct_the_drift_of_built_filters_toward_the_budget():
+    v = Version(2)
+    v.levels[1] = [ranged(10 + i, 100 * i, 100 * i + 99, 1000) for i in range(10)]
+    v.finalize()
+    monkey = Options(bloom=Bloom(bits_per_key=5, allocation="monkey"))
+    optimal = output_bits_per_key(monkey, v, 0, 1000)
+    for f in v.levels[1]:
+        f.filter_bits_per_key = 4.0  # built below what they would get now
+    corrected = output_bits_per_key(monkey, v, 0, 1000)
+    assert corrected > optimal  # the new file makes up part of the shortfall
+    assert corrected <= 2 * optimal
+    for f in v.levels[1]:
+        f.filter_bits_per_key = 60.0  # far above: the correction is bounded
+    assert output_bits_per_key(monkey, v, 0, 1000) == pytest.approx(optimal / 2)
