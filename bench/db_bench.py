@@ -486,26 +486,13 @@ def worker_main(engine: str, cfg_json: str, out: str) -> int:
 
 
 def machine_facts() -> dict:
-    cpu = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = None
-    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
-    return {
-        "cpu_model": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_bytes": mem,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(),
-    }
+    """lsmdb.bench's machine facts, plus the Python build and the load at the start."""
+    from lsmdb.bench.report import machine_facts as facts
+
+    out = facts()
+    out["python"] = f"{platform.python_implementation()} {platform.python_version()}"
+    out["loadavg_start"] = out.pop("loadavg")
+    return out
 
 
 def source_state() -> dict:

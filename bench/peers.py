@@ -140,7 +140,50 @@ def _cursor_seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
     return count, first
 
 
-class LsmdbEngine(Engine):
+def _put_all(batch, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+    put = batch.put
+    for k, v in pairs:
+        put(k, v)
+
+
+class _IteratorReads:
+    """Mixin for engines read through an iterator object: ``read_phase`` opens one iterator
+    and every ``seek_read`` of the phase reuses it (as db_bench does); outside a phase each
+    call opens (and closes) its own. Subclasses name the iterator factory and the seek loop."""
+
+    _it = None
+
+    def _open_iterator(self):
+        return self.db.iterator()
+
+    _seek_loop = staticmethod(_cursor_seek_read)
+
+    @staticmethod
+    def _close(it) -> None:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+    @contextlib.contextmanager
+    def read_phase(self) -> Iterator[None]:
+        self._it = self._open_iterator()
+        try:
+            yield
+        finally:
+            self._close(self._it)
+            self._it = None
+
+    def seek_read(self, key: bytes, n: int) -> tuple[int, bytes | None]:
+        if self._it is not None:
+            return self._seek_loop(self._it, key, n)
+        it = self._open_iterator()
+        try:
+            return self._seek_loop(it, key, n)
+        finally:
+            self._close(it)
+
+
+class LsmdbEngine(_IteratorReads, Engine):
     name = "lsmdb"
 
     def open(self, path: str, sync: bool) -> None:
@@ -154,31 +197,13 @@ class LsmdbEngine(Engine):
         self.put = self.db.put
         self.get = self.db.get
         self.delete = self.db.delete
-        self._it = None
 
     def write_batch(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
         with self.db.write_batch() as wb:
-            put = wb.put
-            for k, v in pairs:
-                put(k, v)
+            _put_all(wb, pairs)
 
     def scan(self) -> Iterable[tuple[bytes, bytes]]:
         return self.db.items()
-
-    @contextlib.contextmanager
-    def read_phase(self) -> Iterator[None]:
-        self._it = self.db.iterator()
-        try:
-            yield
-        finally:
-            self._it.close()
-            self._it = None
-
-    def seek_read(self, key: bytes, n: int) -> tuple[int, bytes | None]:
-        if self._it is not None:
-            return _cursor_seek_read(self._it, key, n)
-        with self.db.iterator() as it:
-            return _cursor_seek_read(it, key, n)
 
     def flush(self) -> None:
         self.db.flush()
@@ -201,7 +226,7 @@ class LsmdbEngine(Engine):
         return {"options": self.options.to_dict()}
 
 
-class PlyvelEngine(Engine):
+class PlyvelEngine(_IteratorReads, Engine):
     name = "plyvel"
 
     def open(self, path: str, sync: bool) -> None:
@@ -218,31 +243,15 @@ class PlyvelEngine(Engine):
             self.put = self.db.put
             self.delete = self.db.delete
         self.get = self.db.get
-        self._it = None
+
+    _seek_loop = staticmethod(_iter_seek_read)
 
     def write_batch(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
         with self.db.write_batch(sync=self.sync) as wb:
-            put = wb.put
-            for k, v in pairs:
-                put(k, v)
+            _put_all(wb, pairs)
 
     def scan(self) -> Iterable[tuple[bytes, bytes]]:
         return self.db.iterator()
-
-    @contextlib.contextmanager
-    def read_phase(self) -> Iterator[None]:
-        self._it = self.db.iterator()
-        try:
-            yield
-        finally:
-            self._it.close()
-            self._it = None
-
-    def seek_read(self, key: bytes, n: int) -> tuple[int, bytes | None]:
-        if self._it is not None:
-            return _iter_seek_read(self._it, key, n)
-        with self.db.iterator() as it:
-            return _iter_seek_read(it, key, n)
 
     def flush(self) -> None:
         """LevelDB has no memtable-flush call; its log reaches the OS with write(2) on every
@@ -264,7 +273,7 @@ class PlyvelEngine(Engine):
                 "sync_writes": self.sync}
 
 
-class RocksdictEngine(Engine):
+class RocksdictEngine(_IteratorReads, Engine):
     name = "rocksdict"
 
     def open(self, path: str, sync: bool) -> None:
@@ -287,28 +296,17 @@ class RocksdictEngine(Engine):
         self.put = self.db.put
         self.get = self.db.get
         self.delete = self.db.delete
-        self._it = None
+
+    def _open_iterator(self):
+        return self.db.iter()
 
     def write_batch(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
         wb = self._wb(raw_mode=True)
-        put = wb.put
-        for k, v in pairs:
-            put(k, v)
+        _put_all(wb, pairs)
         self.db.write(wb, self._wopts)
 
     def scan(self) -> Iterable[tuple[bytes, bytes]]:
         return self.db.items()
-
-    @contextlib.contextmanager
-    def read_phase(self) -> Iterator[None]:
-        self._it = self.db.iter()
-        try:
-            yield
-        finally:
-            self._it = None
-
-    def seek_read(self, key: bytes, n: int) -> tuple[int, bytes | None]:
-        return _cursor_seek_read(self._it if self._it is not None else self.db.iter(), key, n)
 
     def flush(self) -> None:
         self.db.flush(True)
