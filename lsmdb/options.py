@@ -530,6 +530,23 @@ class Compaction(_OptionsNode):
     """Default 36. Number of L0 files at which writes stop until compaction catches up. Must be
     >= ``l0_slowdown``."""
 
+    soft_pending_compaction_bytes: int | None = None
+    """Default None (off). When the compaction debt (bytes compaction must rewrite to bring
+    every level back to its target, estimated as RocksDB's
+    ``estimated-pending-compaction-bytes``) reaches this, writes are slowed to
+    ``delayed_write_bytes_per_sec`` (a "pending_slowdown" stall). Keeps a write-heavy tree at
+    its level targets, as the cost model assumes. Leveled style only (other styles report a
+    debt of 0). At least 1 KiB."""
+
+    hard_pending_compaction_bytes: int | None = None
+    """Default None (off). Compaction debt at which writes stop until compaction catches up
+    (a "pending_stop" stall). Must be >= ``soft_pending_compaction_bytes`` when both are set.
+    At least 1 KiB."""
+
+    delayed_write_bytes_per_sec: int = 16 * MiB
+    """Default 16 MiB/s (RocksDB's delayed_write_rate). The write rate while the compaction
+    debt is over ``soft_pending_compaction_bytes``. At least 1 KiB."""
+
     base_level_bytes: int = 256 * MiB
     """Default 256 MiB. Target size of the first level below L0 (L1); later levels are larger
     by the size ratio. For "fifo", the cap on total table bytes. At least 1 KiB."""
@@ -577,6 +594,9 @@ class Compaction(_OptionsNode):
         "l0_trigger": _int(1, 10_000),
         "l0_slowdown": _int(1, 10_000),
         "l0_stop": _int(1, 10_000),
+        "soft_pending_compaction_bytes": _optional(_int(KiB)),
+        "hard_pending_compaction_bytes": _optional(_int(KiB)),
+        "delayed_write_bytes_per_sec": _int(KiB),
         "base_level_bytes": _int(KiB),
         "dynamic_level_bytes": _bool,
         "target_file_bytes": _int(KiB),
@@ -597,6 +617,12 @@ class Compaction(_OptionsNode):
         if self.l0_stop < self.l0_slowdown:
             problems.append((
                 "l0_stop", f"must be >= l0_slowdown ({self.l0_slowdown}), got {self.l0_stop}"
+            ))
+        soft, hard = self.soft_pending_compaction_bytes, self.hard_pending_compaction_bytes
+        if soft is not None and hard is not None and hard < soft:
+            problems.append((
+                "hard_pending_compaction_bytes",
+                f"must be >= soft_pending_compaction_bytes ({soft}), got {hard}",
             ))
         if self.max_levels < 2 and self.style != "fifo":
             problems.append((

@@ -110,6 +110,9 @@ BAD_VALUES = [
     (Compaction, "l0_trigger", 0),
     (Compaction, "l0_slowdown", False),
     (Compaction, "l0_stop", -5),
+    (Compaction, "soft_pending_compaction_bytes", 100),
+    (Compaction, "hard_pending_compaction_bytes", "64MiB"),
+    (Compaction, "delayed_write_bytes_per_sec", 0),
     (Compaction, "base_level_bytes", 1),
     (Compaction, "dynamic_level_bytes", "yes"),
     (Compaction, "target_file_bytes", 0),
@@ -181,6 +184,10 @@ def test_cross_field_checks():
         Compaction(l0_trigger=10, l0_slowdown=5, l0_stop=4)
     assert info.value.fields == ["compaction.l0_slowdown", "compaction.l0_stop"]
     Compaction(l0_trigger=5, l0_slowdown=5, l0_stop=5)
+    with pytest.raises(InvalidOptionsError) as info:
+        Compaction(soft_pending_compaction_bytes=8 << 20, hard_pending_compaction_bytes=4 << 20)
+    assert info.value.fields == ["compaction.hard_pending_compaction_bytes"]
+    Compaction(hard_pending_compaction_bytes=4 << 20)  # either limit alone is fine
     with pytest.raises(InvalidOptionsError, match="compression.per_level: has 4 entries"):
         Options(compression=Compression(per_level=(1, 2, 3, 4)),
                 compaction=Compaction(max_levels=3))

@@ -27,6 +27,9 @@ compaction.style "tiered"             universal compaction: T runs of similar si
                                       run trigger level0_file_num_compaction_trigger =
                                       max(l0_trigger, T)); max_space_amp = 1 + max_size_
                                       amplification_percent / 100
+compaction.soft/hard_pending_         soft/hard_pending_compaction_bytes_limit (RocksDB's
+compaction_bytes                      64/256 GiB defaults when None); the delayed write
+                                      rate stays RocksDB's 16 MiB/s
 compaction.style "fifo"               FIFO compaction, max_table_files_size =
                                       base_level_bytes
 "lazy_leveling", "fluid"              no RocksDB equivalent: refused
@@ -160,6 +163,15 @@ def rocks_options(options: Options) -> tuple[Any, dict[str, Any]]:
     apply("level0_stop_writes_trigger", "set_level_zero_stop_writes_trigger",
           max(c.l0_stop, slowdown))
     apply("max_background_jobs", "set_max_background_jobs", max(2, options.background_threads))
+    # Compaction-debt stalls: RocksDB's defaults (64 / 256 GiB) unless lsmdb sets a limit. The
+    # delayed write rate is not settable through rocksdict: RocksDB uses 16 MiB/s, lsmdb's
+    # default too.
+    if c.soft_pending_compaction_bytes is not None:
+        apply("soft_pending_compaction_bytes_limit", "set_soft_pending_compaction_bytes_limit",
+              c.soft_pending_compaction_bytes)
+    if c.hard_pending_compaction_bytes is not None:
+        apply("hard_pending_compaction_bytes_limit", "set_hard_pending_compaction_bytes_limit",
+              c.hard_pending_compaction_bytes)
     settings["wal_sync"] = options.wal_sync == "always"
     return opts, settings
 

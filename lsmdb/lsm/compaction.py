@@ -184,6 +184,36 @@ def level_targets(view: VersionView) -> tuple[int, list[float]]:
     return base, targets
 
 
+def pending_compaction_bytes(view: VersionView) -> int:
+    """Compaction debt of a leveled tree: the bytes compaction must read and write to bring
+    every level back within its target, estimated as RocksDB's
+    ``EstimateCompactionBytesNeeded``. L0, once at ``l0_trigger`` files, owes its bytes plus
+    the base level's; a level over its target owes its excess (plus what flows into it from
+    above) times (1 + next level bytes / level bytes), the rewrite of the overlapping part of
+    the level below."""
+    c = view.options.compaction
+    n = view.num_levels
+    if n < 2:
+        return 0
+    base, targets = level_targets(view)
+    debt = 0.0
+    incoming = 0.0
+    l0 = view.files(0)
+    if len(l0) >= c.l0_trigger:
+        incoming = float(sum(f.size for f in l0))
+        debt += incoming + view.level_bytes(base)
+    for level in range(base, n - 1):
+        size = view.level_bytes(level) + incoming
+        target = targets[level]
+        if size > target > 0:
+            excess = size - target
+            debt += excess * (1.0 + view.level_bytes(level + 1) / size)
+            incoming = excess
+        else:
+            incoming = 0.0
+    return int(debt)
+
+
 def l0_output_level(view: VersionView, base: int) -> int:
     """Where L0 compacts to: the base level, or a level above it that still holds data
     (writing below such a level would put newer data under older data)."""
@@ -289,6 +319,10 @@ class LeveledPolicy:
     densest file over it is pushed down (or rewritten in place at the bottom, where its
     tombstones can be dropped). Within a level the file is chosen by ``file_pick``.
     """
+
+    def pending_bytes(self, view: VersionView) -> int:
+        """Compaction debt, for the pending-bytes write stalls (:func:`pending_compaction_bytes`)."""
+        return pending_compaction_bytes(view)
 
     def pick(self, view: VersionView) -> CompactionJob | None:
         c = view.options.compaction

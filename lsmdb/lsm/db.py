@@ -228,6 +228,19 @@ class DB:
         self._max_value = self.options.max_value_bytes
         self._l0_slowdown = (self.options.compaction.l0_slowdown
                              if getattr(self._policy, "l0_stalls", True) else float("inf"))
+        # Compaction-debt stalls (RocksDB's pending-compaction-bytes limits): only for policies
+        # that can estimate their debt; the estimate is refreshed with every new Version.
+        c = self.options.compaction
+        self._debt_of = getattr(self._policy, "pending_bytes", None)
+        if c.soft_pending_compaction_bytes is None and c.hard_pending_compaction_bytes is None:
+            self._debt_of = None
+        inf = float("inf")
+        self._debt_soft = (inf if self._debt_of is None or c.soft_pending_compaction_bytes is None
+                           else c.soft_pending_compaction_bytes)
+        self._debt_hard = (inf if self._debt_of is None or c.hard_pending_compaction_bytes is None
+                           else c.hard_pending_compaction_bytes)
+        self._debt_gate = min(self._debt_soft, self._debt_hard)  # the fast path's bound
+        self._pending_compaction_bytes = 0
         from lsmdb._core.cache import BlockCache
 
         self._block_cache = BlockCache(self.options.block_cache_bytes)
@@ -450,7 +463,8 @@ class DB:
                 if (not self._writers and self._bg_error is None and not self._closed
                         and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
-                        and len(self._versions.current.levels[0]) < self._l0_slowdown):
+                        and len(self._versions.current.levels[0]) < self._l0_slowdown
+                        and self._pending_compaction_bytes < self._debt_gate):
                     # Uncontended non-sync write: all of it under the mutex. One write()
                     # of a record costs less than handing a queue turn over would.
                     batch.sequence = self._last_seq + 1
@@ -482,7 +496,7 @@ class DB:
                     raise BackgroundError(
                         f"a background error stopped writes: {self._bg_error}; call resume()"
                     ) from self._bg_error
-                self._make_room_for_write()
+                self._make_room_for_write(w.batch.byte_size)
                 group = self._take_group()
             except BaseException as exc:
                 self._writers.popleft()
@@ -543,10 +557,11 @@ class DB:
             group.append(w)
         return group
 
-    def _make_room_for_write(self) -> None:
-        """Called with the mutex held by the head writer: stall or switch memtables."""
+    def _make_room_for_write(self, nbytes: int = 0) -> None:
+        """Called with the mutex held by the head writer (of a batch of ``nbytes``): stall or
+        switch memtables."""
         c = self.options.compaction
-        slowed = False
+        slowed = debt_slowed = False
         while True:
             if self._bg_error is not None:
                 raise BackgroundError(
@@ -561,6 +576,26 @@ class DB:
                 t0 = time.perf_counter()
                 self._cv.wait(0.001)
                 self._stats.stall("slowdown", time.perf_counter() - t0)
+                continue
+            debt = self._pending_compaction_bytes
+            if debt >= self._debt_hard:
+                if self._inline:
+                    self._run_background_inline()
+                    if self._pending_compaction_bytes >= debt:
+                        return  # nothing left to run: the debt cannot shrink by waiting
+                    continue
+                t0 = time.perf_counter()
+                self._cv.wait(1.0)
+                self._stats.stall("pending_stop", time.perf_counter() - t0)
+                continue
+            if not debt_slowed and debt >= self._debt_soft and not self._inline:
+                # Hold this write to the delayed write rate (RocksDB's delayed_write_rate).
+                debt_slowed = True
+                t0 = time.perf_counter()
+                deadline = t0 + max(nbytes, 1) / c.delayed_write_bytes_per_sec
+                while (left := deadline - time.perf_counter()) > 0:
+                    self._cv.wait(left)
+                self._stats.stall("pending_slowdown", time.perf_counter() - t0)
                 continue
             if self._mem.mem.approximate_bytes < self.options.memtable_bytes:
                 return
@@ -612,6 +647,8 @@ class DB:
 
     def _publish(self) -> None:
         mem, imms, version = self._mem, tuple(self._imms), self._versions.current
+        if self._debt_of is not None:
+            self._pending_compaction_bytes = self._debt_of(VersionView(version, self.options))
         old = getattr(self, "_sv", None)
         if old is not None and old[0] is mem and old[1] == imms and old[2] is version:
             view = old[4]

@@ -62,6 +62,9 @@ class DBStats:
     block_cache_usage: int
     point_lookups: int = 0
     runs_probed_per_lookup: float | None = None
+    # Compaction debt (RocksDB's estimated-pending-compaction-bytes); 0 for styles that do
+    # not estimate it. Writes slow/stop at compaction.soft/hard_pending_compaction_bytes.
+    pending_compaction_bytes: int = 0
     extra: dict = field(default_factory=dict)
     # Cost-model figures for the current shape (lsmdb.lsm.costmodel, docs/compaction.md).
     predicted: dict = field(default_factory=dict)
@@ -211,6 +214,11 @@ class StatsCollector:
                 live = sum(f.raw_bytes for f in version.levels[last])
         cache = db._block_cache
         hits, misses = getattr(cache, "hits", 0), getattr(cache, "misses", 0)
+        debt_of = getattr(db._policy, "pending_bytes", None)
+        if debt_of is not None:
+            from lsmdb.lsm.compaction import VersionView
+
+            snapshot["pending_compaction_bytes"] = debt_of(VersionView(version, db.options))
         return DBStats(
             levels=levels, write_amp=(written / user) if user else 0.0, sst_bytes=sst_bytes,
             live_user_bytes=live, space_amp=(sst_bytes / live) if live else None,

@@ -270,3 +270,17 @@ def test_rocksdb_text_parsers():
     assert levels[0]["files"] == 3 and levels[0]["bytes"] == int(958.01 * 1024)
     assert levels[1]["write_amp"] == 3.5
     assert parse_stall_counts(cfstats) == {"slowdown": 2, "stop": 1}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("rocksdict") is None, reason="needs rocksdict")
+def test_rocksdb_gets_the_compaction_debt_limits():
+    from lsmdb.bench.rocks import rocks_options
+    from lsmdb.bench.runner import bench_options
+
+    _, settings = rocks_options(bench_options({}))
+    assert "soft_pending_compaction_bytes_limit" not in settings  # RocksDB's defaults
+    _, settings = rocks_options(bench_options({
+        "compaction.soft_pending_compaction_bytes": 64 << 20,
+        "compaction.hard_pending_compaction_bytes": 256 << 20}))
+    assert settings["soft_pending_compaction_bytes_limit"] == 64 << 20
+    assert settings["hard_pending_compaction_bytes_limit"] == 256 << 20
