@@ -221,7 +221,9 @@ def probe_levels(db_path: str, options: dict[str, Any], num: int, key_size: int,
     from lsmdb.options import Options
 
     rng = random.Random(5)
-    with lsmdb.open(db_path, Options.from_dict(options)) as db:
+    # Inline background work: opening and reading start no compaction that would change the
+    # tree under the probe.
+    with lsmdb.open(db_path, Options.from_dict(options), inline_background=True) as db:
         level_of = {f.number: lvl for lvl, f in db._versions.current.files()}
 
         def snap() -> dict[int, tuple[int, int, int]]:
@@ -292,7 +294,8 @@ def print_monkey(path: str, db_root: str | None, out: str | None,
                      amp["disk_blocks_per_lookup"], amp["tables_probed_per_lookup"],
                      amp["bloom_fp_rate"], pred.get("zero_result_lookup_io"),
                      pred.get("zero_result_lookup_io_uniform"),
-                     pred.get("zero_result_lookup_io_monkey"), round(last["ops_per_sec"])])
+                     pred.get("zero_result_lookup_io_monkey"),
+                     pred.get("zero_result_lookup_io_reach"), round(last["ops_per_sec"])])
         for lv in s["levels"]:
             if not lv["files"]:
                 continue
@@ -303,7 +306,8 @@ def print_monkey(path: str, db_root: str | None, out: str | None,
                   "readmissing blocks/get (1st pass)", "readmissing blocks/get (2nd pass)",
                   "disk blocks/get (2nd)", "tables/get", "measured FP rate",
                   "predicted R (this allocation)", "predicted R uniform",
-                  "predicted R Monkey", "readmissing ops/s (2nd)"], rows))
+                  "predicted R Monkey", "predicted R with reach (this allocation)",
+                  "readmissing ops/s (2nd)"], rows))
     print()
     print(_table(["allocation", "style", "level", "files", "runs", "entries",
                   "bits/key the next file gets", "FP rate (bench counters)"], level_rows))
@@ -329,9 +333,12 @@ def print_monkey(path: str, db_root: str | None, out: str | None,
         if "uniform" in pair and "monkey" in pair:
             u, m = pair["uniform"][5], pair["monkey"][5]
             pu, pm = pair["uniform"][9], pair["monkey"][9]
-            print(f"\n{style}: measured change in blocks per zero-result lookup (2nd pass), "
+            ru, rm = pair["uniform"][12], pair["monkey"][12]
+            reach = (f"; with reach: {(rm - ru) / ru * 100:+.1f}%  ({ru:.4f} -> {rm:.4f})"
+                     if ru and rm else "")
+            print(f"\n{style}: measured change in blocks per zero-result lookup (last pass), "
                   f"uniform -> Monkey: {(m - u) / u * 100:+.1f}%  ({u:.4f} -> {m:.4f}); "
-                  f"cost model: {(pm - pu) / pu * 100:+.1f}%  ({pu:.4f} -> {pm:.4f})")
+                  f"cost model: {(pm - pu) / pu * 100:+.1f}%  ({pu:.4f} -> {pm:.4f}){reach}")
     if out:
         with open(out, "w") as fh:
             json.dump({"source": path, "filters_built": filters, "reopen_probes": probes}, fh,

@@ -132,6 +132,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     r.add_argument("--executor", choices=("process", "dask"), default="process")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler (default with --executor dask: a local cluster)")
+    r.add_argument("--inline", action="store_true",
+                   help="lsmdb: run flushes and compactions inside the writing call, so runs "
+                        "that differ only in, e.g., --bloom-allocation build the same tree")
     r.add_argument("--label", default="", help="name of the configuration in reports")
     r.add_argument("--json", metavar="FILE", help="write all results as JSON")
     r.add_argument("--csv", metavar="FILE", help="write one CSV line per workload and config")
@@ -222,7 +225,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         benchmarks=benchmarks, seed=args.seed, db=args.db, engine=args.engine,
         option_overrides=overrides, workload=workload, preset=args.preset,
         mix=_mix_assignments(args.mix), label=args.label, progress=not args.quiet,
-        policy=args.policy)
+        policy=args.policy, inline=args.inline)
     grid = sweep.parse_sweep(args.sweep)
     try:
         if grid:

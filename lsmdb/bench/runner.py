@@ -174,6 +174,9 @@ class BenchConfig:
     progress: bool = False
     params: dict[str, Any] = field(default_factory=dict)  # the sweep point, for reports
     policy: str | None = None  # "MODULE:CLASS" or "FILE.py:CLASS": compaction.policy
+    # lsmdb only: flushes and compactions run inside the writing call (deterministic shapes:
+    # two runs that differ only in, e.g., filter allocation build the same tree).
+    inline: bool = False
 
 
     @property
@@ -242,6 +245,10 @@ class BenchConfig:
             raise bad("--engine", f"must be lsmdb or rocksdb, got {self.engine!r}")
         if self.policy and self.engine != "lsmdb":
             raise bad("--policy", "a Python compaction policy runs on lsmdb only")
+        if self.inline and self.engine != "lsmdb":
+            raise bad("--inline", "inline (deterministic) background work is lsmdb's only")
+        if self.inline and "readwhilewriting" in self.benchmarks:
+            raise bad("--inline", "readwhilewriting needs background compaction")
         self.options()  # option errors surface before any work
         if "mixed" in self.benchmarks:
             self.spec()
@@ -303,12 +310,12 @@ class LsmdbTarget:
 
     engine = "lsmdb"
 
-    def __init__(self, path: str, options: Options):
+    def __init__(self, path: str, options: Options, inline: bool = False):
         import lsmdb
 
         self.path = path
         self.options = options
-        self.db = lsmdb.open(path, options)
+        self.db = lsmdb.open(path, options, inline_background=inline)
         self.put = self.db.put
         self.get = self.db.get
         self.delete = self.db.delete
@@ -422,7 +429,7 @@ def make_target(cfg: BenchConfig, path: str, options: Options):
         from lsmdb.bench.rocks import RocksTarget
 
         return RocksTarget(path, options)
-    return LsmdbTarget(path, options)
+    return LsmdbTarget(path, options, inline=cfg.inline)
 
 
 # -- the runner -----------------------------------------------------------------------------

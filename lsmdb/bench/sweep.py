@@ -53,7 +53,7 @@ OPTION_KNOBS: dict[str, str] = {
 }
 # Bench flags that are BenchConfig fields rather than options.
 CONFIG_KNOBS = ("num", "reads", "key_size", "value_size", "batch_size", "seek_nexts", "threads",
-                "engine", "seed")
+                "engine", "seed", "inline")
 _SIZE_KNOBS = {"memtable_bytes", "target_file_bytes", "base_level_bytes", "bloom_budget",
                "block_bytes", "cache_bytes"}
 _SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)", re.I)
