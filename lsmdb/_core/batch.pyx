@@ -23,6 +23,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
+from lsmdb._core.coding cimport load_u32_le, store_u32_le
 from lsmdb._core.ikey cimport (
     TYPE_DELETE,
     TYPE_PUT,
@@ -59,18 +60,6 @@ cdef object borrow_bytes(object obj, str name, const uint8_t **ptr, Py_ssize_t *
     ptr[0] = <const uint8_t *>view.buf
     n[0] = view.len
     return mv
-
-
-cdef inline uint32_t load_u32_le(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) |
-            (<uint32_t>p[3] << 24))
-
-
-cdef inline void store_u32_le(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = <uint8_t>v
-    p[1] = <uint8_t>(v >> 8)
-    p[2] = <uint8_t>(v >> 16)
-    p[3] = <uint8_t>(v >> 24)
 
 
 cdef inline Py_ssize_t put_varint32(uint8_t *p, Py_ssize_t pos, uint32_t v) noexcept nogil:

@@ -25,51 +25,17 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
+from lsmdb._core.coding cimport (
+    decode_varint32,
+    encode_varint32,
+    load_u32_le,
+    store_u32_le,
+)
 from lsmdb._core.ikey cimport compare_internal
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 cdef uint64_t MAX_BLOCK_BYTES = 0xFFFFFFF0   # offsets inside a block are uint32
-
-
-cdef inline uint32_t _load32(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) |
-            (<uint32_t>p[3] << 24))
-
-
-cdef inline void _store32(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = <uint8_t>v
-    p[1] = <uint8_t>(v >> 8)
-    p[2] = <uint8_t>(v >> 16)
-    p[3] = <uint8_t>(v >> 24)
-
-
-# Decode a varint32 in [p, limit); NULL if truncated or longer than 5 bytes / 32 bits.
-cdef inline const uint8_t *_varint32(const uint8_t *p, const uint8_t *limit,
-                                     uint32_t *out) noexcept nogil:
-    cdef uint32_t result = 0
-    cdef uint32_t b
-    cdef int shift = 0
-    while shift <= 28 and p < limit:
-        b = p[0]
-        p += 1
-        if shift == 28 and b > 0x0F:
-            return NULL
-        result |= (b & 0x7F) << shift
-        if not (b & 0x80):
-            out[0] = result
-            return p
-        shift += 7
-    return NULL
-
-
-cdef inline uint8_t *_put_varint32(uint8_t *p, uint32_t v) noexcept nogil:
-    while v >= 0x80:
-        p[0] = <uint8_t>(v | 0x80)
-        v >>= 7
-        p += 1
-    p[0] = <uint8_t>v
-    return p + 1
 
 
 cdef int _grow(uint8_t **buf, size_t *cap, size_t need) except -1:
@@ -128,13 +94,13 @@ cdef class Block:
         if n < 4:
             raise CorruptionError(f"block of {n} bytes is shorter than its restart count",
                                   self.file, self.offset)
-        num = _load32(d + n - 4)
+        num = load_u32_le(d + n - 4)
         if num > (n - 4) // 4:
             raise CorruptionError(f"block restart count {num} does not fit in {n} bytes",
                                   self.file, _at(self.offset, n - 4))
         limit = n - 4 - 4 * num
         if limit == 0:
-            if num > 1 or (num == 1 and _load32(d) != 0):
+            if num > 1 or (num == 1 and load_u32_le(d) != 0):
                 raise CorruptionError("empty block has invalid restart points", self.file,
                                       _at(self.offset, 0))
         else:
@@ -143,18 +109,18 @@ cdef class Block:
                                       _at(self.offset, n - 4))
             prev_r = 0
             for i in range(num):
-                r = _load32(d + limit + 4 * i)
+                r = load_u32_le(d + limit + 4 * i)
                 if r >= limit or (i == 0 and r != 0) or (i > 0 and r <= prev_r):
                     raise CorruptionError(f"block restart point {i} has invalid offset {r}",
                                           self.file, _at(self.offset, limit + 4 * i))
                 prev_r = r
         try:
             while off < limit:
-                q = _varint32(d + off, d + limit, &shared)
+                q = decode_varint32(d + off, d + limit, &shared)
                 if q != NULL:
-                    q = _varint32(q, d + limit, &non_shared)
+                    q = decode_varint32(q, d + limit, &non_shared)
                 if q != NULL:
-                    q = _varint32(q, d + limit, &vlen)
+                    q = decode_varint32(q, d + limit, &vlen)
                 if q == NULL:
                     raise CorruptionError("truncated block entry header", self.file,
                                           _at(self.offset, off))
@@ -166,12 +132,12 @@ cdef class Block:
                     raise CorruptionError(
                         f"block entry shares {shared} bytes of a {prev_len}-byte key",
                         self.file, _at(self.offset, off))
-                if ri < num and _load32(d + limit + 4 * ri) == off:
+                if ri < num and load_u32_le(d + limit + 4 * ri) == off:
                     if shared != 0:
                         raise CorruptionError("block restart entry has a shared prefix",
                                               self.file, _at(self.offset, off))
                     ri += 1
-                elif ri < num and _load32(d + limit + 4 * ri) < off:
+                elif ri < num and load_u32_le(d + limit + 4 * ri) < off:
                     raise CorruptionError("block restart point is not at an entry",
                                           self.file, _at(self.offset, limit + 4 * ri))
                 key_len = <uint64_t>shared + non_shared
@@ -226,7 +192,7 @@ cdef class Block:
 # ---- cursor (trusted: the block was validated) ------------------------------------------
 
 cdef inline uint32_t _restart(const BlockCursor *c, uint32_t i) noexcept nogil:
-    return _load32(c.data + c.limit + 4 * i)
+    return load_u32_le(c.data + c.limit + 4 * i)
 
 
 cdef inline void _invalidate(BlockCursor *c) noexcept nogil:
@@ -240,9 +206,9 @@ cdef inline void _invalidate(BlockCursor *c) noexcept nogil:
 cdef inline void _parse(BlockCursor *c, uint32_t off) noexcept nogil:
     cdef uint32_t shared = 0, non_shared = 0, vlen = 0
     cdef const uint8_t *end = c.data + c.limit
-    cdef const uint8_t *p = _varint32(c.data + off, end, &shared)
-    p = _varint32(p, end, &non_shared)
-    p = _varint32(p, end, &vlen)
+    cdef const uint8_t *p = decode_varint32(c.data + off, end, &shared)
+    p = decode_varint32(p, end, &non_shared)
+    p = decode_varint32(p, end, &vlen)
     memcpy(c.key + shared, p, non_shared)
     c.key_len = shared + non_shared
     c.val = p + non_shared
@@ -314,9 +280,9 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
     right = c.num_restarts - 1
     while left < right:
         mid = (left + right + 1) // 2
-        p = _varint32(c.data + _restart(c, mid), end, &shared)
-        p = _varint32(p, end, &non_shared)
-        p = _varint32(p, end, &vlen)
+        p = decode_varint32(c.data + _restart(c, mid), end, &shared)
+        p = decode_varint32(p, end, &non_shared)
+        p = decode_varint32(p, end, &vlen)
         if compare_internal(p, non_shared, target, n) < 0:
             left = mid
         else:
@@ -488,9 +454,9 @@ cdef class BlockBuilder:
         non_shared = kn - shared
         _grow(&self.buf, &self.buf_cap, self.buf_len + 15 + non_shared + vn)
         p = self.buf + self.buf_len
-        p = _put_varint32(p, <uint32_t>shared)
-        p = _put_varint32(p, <uint32_t>non_shared)
-        p = _put_varint32(p, <uint32_t>vn)
+        p = encode_varint32(p, <uint32_t>shared)
+        p = encode_varint32(p, <uint32_t>non_shared)
+        p = encode_varint32(p, <uint32_t>vn)
         if non_shared:
             memcpy(p, k + shared, non_shared)
         p += non_shared
@@ -513,9 +479,9 @@ cdef class BlockBuilder:
             _grow(&self.buf, &self.buf_cap, self.buf_len + 4 * self.num_restarts + 4)
             p = self.buf + self.buf_len
             for i in range(self.num_restarts):
-                _store32(p, self.restarts[i])
+                store_u32_le(p, self.restarts[i])
                 p += 4
-            _store32(p, <uint32_t>self.num_restarts)
+            store_u32_le(p, <uint32_t>self.num_restarts)
             self.buf_len += 4 * self.num_restarts + 4
             self.finished = True
         return PyBytes_FromStringAndSize(<const char *>self.buf, self.buf_len)

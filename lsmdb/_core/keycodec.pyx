@@ -24,8 +24,10 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy
+
+from lsmdb._core.coding cimport ByteBuf, buf_reserve
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
@@ -53,30 +55,12 @@ cdef uint64_t CANONICAL_NAN = 0x7FF8000000000000ULL
 MAX_TUPLE_DEPTH = MAX_DEPTH
 
 
-cdef struct Buf:
-    uint8_t *p
-    size_t n
-    size_t cap
+cdef inline int _reserve(ByteBuf *b, size_t extra) except -1:
+    """Room for ``extra`` more bytes after the ``b.n`` in use."""
+    return buf_reserve(b, b.n + extra)
 
 
-cdef int _reserve(Buf *b, size_t extra) except -1:
-    cdef size_t need = b.n + extra
-    cdef size_t cap
-    cdef uint8_t *q
-    if need <= b.cap:
-        return 0
-    cap = b.cap * 2 if b.cap else 64
-    while cap < need:
-        cap *= 2
-    q = <uint8_t *>realloc(b.p, cap)
-    if q == NULL:
-        raise MemoryError()
-    b.p = q
-    b.cap = cap
-    return 0
-
-
-cdef inline int _put(Buf *b, uint8_t c) except -1:
+cdef inline int _put(ByteBuf *b, uint8_t c) except -1:
     if b.n >= b.cap:
         _reserve(b, 1)
     b.p[b.n] = c
@@ -84,7 +68,7 @@ cdef inline int _put(Buf *b, uint8_t c) except -1:
     return 0
 
 
-cdef int _put_u64_be(Buf *b, uint64_t v) except -1:
+cdef int _put_u64_be(ByteBuf *b, uint64_t v) except -1:
     cdef int i
     _reserve(b, 8)
     for i in range(8):
@@ -93,7 +77,7 @@ cdef int _put_u64_be(Buf *b, uint64_t v) except -1:
     return 0
 
 
-cdef int _put_escaped(Buf *b, const uint8_t *p, size_t n) except -1:
+cdef int _put_escaped(ByteBuf *b, const uint8_t *p, size_t n) except -1:
     cdef const uint8_t *z
     cdef size_t run
     _reserve(b, n + 2)
@@ -118,7 +102,7 @@ cdef int _put_escaped(Buf *b, const uint8_t *p, size_t n) except -1:
     return 0
 
 
-cdef int _put_bigint(Buf *b, object v) except -1:
+cdef int _put_bigint(ByteBuf *b, object v) except -1:
     cdef bint neg = v < 0
     cdef object mag = -v if neg else v
     cdef Py_ssize_t nbytes = (mag.bit_length() + 7) // 8
@@ -139,7 +123,7 @@ cdef int _put_bigint(Buf *b, object v) except -1:
     return 0
 
 
-cdef int _encode_element(Buf *b, object x, Py_ssize_t index, int depth) except -1:
+cdef int _encode_element(ByteBuf *b, object x, Py_ssize_t index, int depth) except -1:
     cdef int overflow = 0
     cdef long long iv
     cdef double d
@@ -197,7 +181,7 @@ cdef int _encode_element(Buf *b, object x, Py_ssize_t index, int depth) except -
     return 0
 
 
-cdef int _encode_tuple(Buf *b, object tup) except -1:
+cdef int _encode_tuple(ByteBuf *b, object tup) except -1:
     cdef Py_ssize_t i = 0
     if not isinstance(tup, tuple):
         raise TypeError(f"key must be a tuple, not {type(tup).__name__}")
@@ -209,7 +193,7 @@ cdef int _encode_tuple(Buf *b, object tup) except -1:
 
 def encode_key(tup) -> bytes:
     """The order-preserving encoding of a tuple of None/bool/int/float/str/bytes/tuple."""
-    cdef Buf b
+    cdef ByteBuf b
     b.p = NULL
     b.n = 0
     b.cap = 0
@@ -222,7 +206,7 @@ def encode_key(tup) -> bytes:
 
 def encode_key_into(bytearray out, tup) -> int:
     """Appends the encoding of ``tup`` to ``out``; returns the number of bytes appended."""
-    cdef Buf b
+    cdef ByteBuf b
     b.p = NULL
     b.n = 0
     b.cap = 0
@@ -242,7 +226,7 @@ cdef class _Decoder:
     cdef Py_ssize_t pos
     cdef object file
     cdef Py_ssize_t base
-    cdef Buf scratch
+    cdef ByteBuf scratch
     cdef const uint8_t *sp
     cdef Py_ssize_t sn
 

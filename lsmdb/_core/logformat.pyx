@@ -17,6 +17,7 @@ from libc.stdint cimport uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+from lsmdb._core.coding cimport load_u32_le
 from lsmdb._core.crc32 cimport lsmdb_crc32_init, lsmdb_crc32_update
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
@@ -47,11 +48,6 @@ cdef inline uint32_t _record_crc(int rtype, const uint8_t *p, size_t n) noexcept
     if n:
         c = lsmdb_crc32_update(c, p, n)
     return c
-
-
-cdef inline uint32_t _load_u32(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) |
-            (<uint32_t>p[3] << 24))
 
 
 cdef Py_ssize_t _encoded_size(Py_ssize_t n, Py_ssize_t block_offset) noexcept nogil:
@@ -306,7 +302,7 @@ cdef class LogReader:
             h = &self._view[self._pos]
             length = <Py_ssize_t>h[4] | (<Py_ssize_t>h[5] << 8)
             rtype = h[6]
-            if rtype == ZERO_TYPE and length == 0 and _load_u32(h) == 0:
+            if rtype == ZERO_TYPE and length == 0 and load_u32_le(h) == 0:
                 self._freason = "zero-filled (preallocated) area"
                 self._skip_block()
                 return FRAG_BAD
@@ -324,7 +320,7 @@ cdef class LogReader:
                 self._freason = f"unknown record type {rtype}"
                 self._pos += HEADER_SIZE + length
                 return FRAG_BAD
-            if _record_crc(rtype, h + HEADER_SIZE, <size_t>length) != _load_u32(h):
+            if _record_crc(rtype, h + HEADER_SIZE, <size_t>length) != load_u32_le(h):
                 self._freason = "record checksum mismatch"
                 # The length fits the block and the file: step over just this record, so a
                 # valid record after it (damage in the middle of the log, not a torn tail)

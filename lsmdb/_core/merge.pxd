@@ -2,14 +2,9 @@
 # CompactionIterator). Every per-entry step runs through the C vtable of InternalIterator.
 from libc.stdint cimport uint8_t, uint64_t
 
+from lsmdb._core.coding cimport ByteBuf
 from lsmdb._core.iterator cimport InternalIterator
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
-
-
-cdef struct KeyBuf:
-    uint8_t *p
-    size_t n
-    size_t cap
 
 
 cdef class ListIterator(InternalIterator):
@@ -50,9 +45,9 @@ cdef class VisibleIterator:
     cdef bint _valid
     cdef bint _forward
     cdef bint _positioned
-    cdef KeyBuf _skey             # reverse: current key; forward: key being skipped
-    cdef KeyBuf _sval             # reverse: current value
-    cdef KeyBuf _target
+    cdef ByteBuf _skey             # reverse: current key; forward: key being skipped
+    cdef ByteBuf _sval             # reverse: current value
+    cdef ByteBuf _target
 
     cdef int c_seek_to_first(self) except -1
     cdef int c_seek_to_last(self) except -1
@@ -78,7 +73,7 @@ cdef class CompactionIterator(InternalIterator):
     cdef Py_ssize_t _nsnaps
     cdef FragmentedRangeTombstones _tombstones
     cdef bint _bottommost
-    cdef KeyBuf _cur_user
+    cdef ByteBuf _cur_user
     cdef bint _has_cur
     cdef Py_ssize_t _last_stripe
     cdef bint _valid

@@ -16,9 +16,10 @@ Python-level objects (memtable, SSTable readers) whose methods may raise.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport uint8_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+from lsmdb._core.coding cimport ByteBuf, buf_free, buf_reserve, buf_set
 from lsmdb._core.ikey cimport (
     TYPE_DELETE,
     TYPE_MAX,
@@ -35,40 +36,6 @@ from lsmdb._core.ikey cimport (
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 MAX_SEQNO = (1 << 56) - 1
-
-
-# Growable byte buffer -----------------------------------------------------------------
-
-cdef int _buf_reserve(KeyBuf *b, size_t n) except -1:
-    cdef size_t cap
-    cdef uint8_t *q
-    if n <= b.cap and b.p != NULL:
-        return 0
-    cap = b.cap * 2 if b.cap else 64
-    while cap < n:
-        cap *= 2
-    q = <uint8_t *>realloc(b.p, cap)
-    if q == NULL:
-        raise MemoryError()
-    b.p = q
-    b.cap = cap
-    return 0
-
-
-cdef inline int _buf_set(KeyBuf *b, const uint8_t *p, size_t n) except -1:
-    if n > b.cap or b.p == NULL:
-        _buf_reserve(b, n)
-    if n:
-        memcpy(b.p, p, n)
-    b.n = n
-    return 0
-
-
-cdef inline void _buf_free(KeyBuf *b) noexcept:
-    free(b.p)
-    b.p = NULL
-    b.n = 0
-    b.cap = 0
 
 
 cdef inline int _parse(const uint8_t *k, Py_ssize_t n, Py_ssize_t *ulen, uint64_t *seq,
@@ -427,9 +394,9 @@ cdef class VisibleIterator:
         self._target.n = self._target.cap = 0
 
     def __dealloc__(self):
-        _buf_free(&self._skey)
-        _buf_free(&self._sval)
-        _buf_free(&self._target)
+        buf_free(&self._skey)
+        buf_free(&self._sval)
+        buf_free(&self._target)
 
     def __init__(self, InternalIterator source not None, uint64_t snapshot_seqno=MAX_SEQNO,
                  FragmentedRangeTombstones tombstones=None, *, lower_bound=None,
@@ -473,7 +440,7 @@ cdef class VisibleIterator:
 
     cdef int _set_target(self, const uint8_t *uk, Py_ssize_t n, uint64_t seq,
                          int vtype) except -1:
-        _buf_reserve(&self._target, n + 8)
+        buf_reserve(&self._target, n + 8)
         if n:
             memcpy(self._target.p, uk, n)
         store_u64_le(self._target.p + n, pack_trailer(seq, vtype))
@@ -495,12 +462,12 @@ cdef class VisibleIterator:
                 break
             if seq <= self._snapshot and vtype != TYPE_RANGE_DELETE:
                 if vtype == TYPE_DELETE:
-                    _buf_set(&self._skey, k, ulen)
+                    buf_set(&self._skey, k, ulen)
                     skipping = True
                 elif skipping and compare_user(k, ulen, self._skey.p, self._skey.n) <= 0:
                     pass
                 elif self._range_deleted(k, ulen, seq):
-                    _buf_set(&self._skey, k, ulen)
+                    buf_set(&self._skey, k, ulen)
                     skipping = True
                 else:
                     self._valid = True
@@ -529,9 +496,9 @@ cdef class VisibleIterator:
                     break
                 if vtype == TYPE_PUT and not self._range_deleted(k, ulen, seq):
                     found = True
-                    _buf_set(&self._skey, k, ulen)
+                    buf_set(&self._skey, k, ulen)
                     v = src.c_value(&vn)
-                    _buf_set(&self._sval, v, vn)
+                    buf_set(&self._sval, v, vn)
                 else:
                     found = False
             src.c_prev()
@@ -603,7 +570,7 @@ cdef class VisibleIterator:
                 src.c_seek_to_first()
         else:
             k = src.c_key(&kn)
-            _buf_set(&self._skey, k, kn - 8)
+            buf_set(&self._skey, k, kn - 8)
             src.c_next()
         return self._find_next(True)
 
@@ -616,7 +583,7 @@ cdef class VisibleIterator:
         if self._forward:
             # Step the source back to the last entry of a smaller user key.
             k = src.c_key(&kn)
-            _buf_set(&self._skey, k, kn - 8)
+            buf_set(&self._skey, k, kn - 8)
             while True:
                 src.c_prev()
                 if not src.c_valid():
@@ -733,7 +700,7 @@ cdef class CompactionIterator(InternalIterator):
 
     def __dealloc__(self):
         free(self._snaps)
-        _buf_free(&self._cur_user)
+        buf_free(&self._cur_user)
 
     def __init__(self, InternalIterator source not None, snapshots=(),
                  FragmentedRangeTombstones tombstones=None, bint bottommost=False):
@@ -789,7 +756,7 @@ cdef class CompactionIterator(InternalIterator):
                     src.c_next()
                     continue
             else:
-                _buf_set(&self._cur_user, k, ulen)
+                buf_set(&self._cur_user, k, ulen)
                 self._has_cur = True
             self._last_stripe = stripe
             stripe_top = self._snaps[stripe] if stripe < self._nsnaps else max_seqno()

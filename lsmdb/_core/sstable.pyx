@@ -65,6 +65,7 @@ from lsmdb._core.block cimport (
 )
 from lsmdb._core.bloom cimport BloomFilter, BloomFilterBuilder, bloom_hash
 from lsmdb._core.cache cimport BlockCache
+from lsmdb._core.coding cimport decode_varint64 as _varint64, encode_varint64 as _put_varint64
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init, lsmdb_crc32_update
 from lsmdb._core.ikey cimport (
     TYPE_DELETE,
@@ -104,32 +105,6 @@ _tls = threading.local()
 
 
 # ---- small codecs --------------------------------------------------------------------------
-
-cdef inline uint8_t *_put_varint64(uint8_t *p, uint64_t v) noexcept nogil:
-    while v >= 0x80:
-        p[0] = <uint8_t>(v | 0x80)
-        v >>= 7
-        p += 1
-    p[0] = <uint8_t>v
-    return p + 1
-
-
-cdef inline const uint8_t *_varint64(const uint8_t *p, const uint8_t *limit,
-                                     uint64_t *out) noexcept nogil:
-    cdef uint64_t result = 0, b
-    cdef int shift = 0
-    while shift <= 63 and p < limit:
-        b = p[0]
-        p += 1
-        if shift == 63 and b > 1:
-            return NULL
-        result |= (b & 0x7F) << shift
-        if not (b & 0x80):
-            out[0] = result
-            return p
-        shift += 7
-    return NULL
-
 
 cdef bytes _encode_handle(uint64_t offset, uint64_t size):
     cdef uint8_t buf[20]
