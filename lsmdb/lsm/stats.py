@@ -113,6 +113,7 @@ class StatsCollector:
         self.compactions = 0
         self.trivial_moves = 0
         self.level_read: dict[int, int] = {}
+        self.level_read_into: dict[int, int] = {}  # per output level: bytes read from above
         self.level_written: dict[int, int] = {}
         self.level_compactions: dict[int, int] = {}
         self.stalls: dict[str, int] = {}
@@ -142,6 +143,10 @@ class StatsCollector:
                 self.level_read[level] = self.level_read.get(level, 0) + nbytes
             out = job.output_level
             self.level_written[out] = self.level_written.get(out, 0) + stats.bytes_written
+            # RocksDB's Rn: what a compaction into ``out`` read from the levels above it.
+            from_above = sum(n for lvl, n in (stats.bytes_read_per_level or {}).items()
+                             if lvl != out)
+            self.level_read_into[out] = self.level_read_into.get(out, 0) + from_above
             src = min(level for level, fs in job.inputs) if job.inputs else out
             self.level_compactions[src] = self.level_compactions.get(src, 0) + 1
 
@@ -172,9 +177,13 @@ class StatsCollector:
                                 compaction_bytes_read=self.level_read.get(level, 0),
                                 compaction_bytes_written=self.level_written.get(level, 0),
                                 compactions=self.level_compactions.get(level, 0))
-                # RocksDB: W-Amp(Ln+1) = bytes written into Ln+1 / bytes read from Ln.
-                if level > 0:
-                    read_from_above = self.level_read.get(level - 1, 0)
+                # RocksDB's per-level W-Amp: bytes written into the level by compactions /
+                # bytes those compactions read from the levels above it (Rn; L0 feeds the
+                # base level directly under dynamic sizing). L0 holds flushes only: 1.0.
+                if level == 0:
+                    ls.write_amp = 1.0 if ls.compaction_bytes_written else 0.0
+                else:
+                    read_from_above = self.level_read_into.get(level, 0)
                     if read_from_above:
                         ls.write_amp = ls.compaction_bytes_written / read_from_above
                 ls.bloom_bits_per_key = bits[level]  # what the next file there gets
