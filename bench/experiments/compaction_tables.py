@@ -303,11 +303,11 @@ def print_monkey(path: str, db_root: str | None, out: str | None,
                                f"L{lv['level']}", lv["files"], lv["sorted_runs"],
                                lv["entries"], lv["bloom_bits_per_key"], lv["bloom_fp_rate"]])
     print(_table(["allocation", "style", "sorted runs per level", "filter bits/key built (all SSTs)",
-                  "readmissing blocks/get (1st pass)", "readmissing blocks/get (2nd pass)",
-                  "disk blocks/get (2nd)", "tables/get", "measured FP rate",
+                  "readmissing blocks/get (first pass)", "readmissing blocks/get (last pass)",
+                  "disk blocks/get (last)", "tables/get", "measured FP rate",
                   "predicted R (this allocation)", "predicted R uniform",
                   "predicted R Monkey", "predicted R with reach (this allocation)",
-                  "readmissing ops/s (2nd)"], rows))
+                  "readmissing ops/s (last)"], rows))
     print()
     print(_table(["allocation", "style", "level", "files", "runs", "entries",
                   "bits/key the next file gets", "FP rate (bench counters)"], level_rows))
