@@ -249,18 +249,32 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         return 0
 
     machine = report.machine_facts()
+    command = "lsmdb bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "lsmdb bench"
     if len(configs) == 1:
         runs = [run_benchmark(configs[0])]
         print(report.format_run(runs[0]), file=out)
     else:
-        done, close = sweep.progress_callback(len(configs), not args.quiet)
+        bar_done, close = sweep.progress_callback(len(configs), not args.quiet)
+        finished: dict[int, dict[str, Any]] = {}
+
+        def done(i: int, result: dict[str, Any]) -> None:
+            # A long sweep keeps what it has: the JSON holds every finished point, marked
+            # incomplete, until the last one replaces it with the whole report.
+            finished[i] = result
+            if args.json and len(finished) < len(configs):
+                partial = report.build_report([finished[k] for k in sorted(finished)],
+                                              command=command, machine=machine)
+                partial["incomplete"] = {"done": len(finished), "of": len(configs)}
+                report.write_json(args.json, partial)
+            if bar_done is not None:
+                bar_done(i, result)
+
         try:
             runs = sweep.run_configs(configs, jobs=args.jobs, executor=args.executor,
                                      scheduler=args.scheduler, on_done=done)
         finally:
             close()
         print(report.format_sweep(runs), file=out)
-    command = "lsmdb bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "lsmdb bench"
     doc = report.build_report(runs, command=command, machine=machine)
     if args.json:
         report.write_json(args.json, doc)

@@ -148,3 +148,23 @@ def test_as_a_real_command():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "readmissing" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_an_interrupted_sweep_keeps_the_finished_points(capsys, tmp_path, monkeypatch):
+    from lsmdb.bench import runner, sweep
+
+    def run_two_then_stop(configs, *, jobs=1, executor="process", scheduler=None,
+                          on_done=None, **_kw):
+        for i, cfg in enumerate(configs[:2]):
+            on_done(i, runner.run_benchmark(cfg))
+        raise KeyboardInterrupt  # e.g. Ctrl-C during the third point
+
+    monkeypatch.setattr(sweep, "run_configs", run_two_then_stop)
+    out_json = tmp_path / "r.json"
+    argv = ["bench", "--num", "300", "--benchmarks", "fillrandom", "--sweep",
+            "size_ratio=2,3,4", "--json", str(out_json), "--quiet", *TINY]
+    assert cli.main(argv) != 0
+    assert "interrupted" in capsys.readouterr().err
+    doc = json.loads(out_json.read_text())
+    assert doc["incomplete"] == {"done": 2, "of": 3}
+    assert [r["params"] for r in doc["runs"]] == [{"size_ratio": 2}, {"size_ratio": 3}]
