@@ -6,14 +6,15 @@
 # compaction.soft/hard_pending_compaction_bytes, RocksDB: soft/hard_pending_compaction_
 # bytes_limit; writes slowed to 16 MiB/s over the soft limit, stopped over the hard one)
 # and an L0 that stalls early (slowdown 8, stop 12 files), so the trees stay near their
-# level targets. T = 4, leveled with dynamic level sizing on both engines.
+# level targets. T = 4, leveled with dynamic level sizing on both engines; lsmdb with two
+# background threads, as RocksDB's two background jobs (max_background_jobs = 2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/results}
 NUM=${NUM:-2000000}
 BENCHMARKS=fillrandom$(printf ',overwrite%.0s' $(seq 9))
 lsmdb bench --quiet --num "$NUM" --batch-size 100 --benchmarks "$BENCHMARKS" --jobs 2 \
-    --size-ratio 4 --set compaction.l0_slowdown=8 --set compaction.l0_stop=12 \
+    --size-ratio 4 --set background_threads=2 --set compaction.l0_slowdown=8 --set compaction.l0_stop=12 \
     --set compaction.soft_pending_compaction_bytes=32MiB \
     --set compaction.hard_pending_compaction_bytes=128MiB \
     --sweep engine=lsmdb,rocksdb \
