@@ -23,4 +23,5 @@ if [ "${RUN_SMALL:-0}" = 1 ]; then
 fi
 SEED=301 NAME=compaction_monkey "$here/monkey.sh"
 SEED=302 NAME=compaction_monkey_rep2 "$here/monkey.sh"
+"$here/monkey_equal_memory.sh"
 "$here/custom_policy.sh"
