@@ -52,6 +52,20 @@ def is_bottommost(version, job: CompactionJob) -> bool:
     return True
 
 
+def grandparent_boundaries(version, job: CompactionJob) -> list[bytes] | None:
+    """First user keys of the files of the level below the output (the "grandparents"), in
+    the job's key range, when that level is one sorted run: the output files are cut there
+    once they hold half their target, so each spans whole grandparent files and its own
+    later compaction rewrites no partly-overlapped neighbour (RocksDB cuts compaction output
+    at grandparent boundaries the same way). None for L0 outputs and multi-run levels."""
+    below = job.output_level + 1
+    if job.output_level == 0 or below >= version.num_levels or version.num_runs(below) != 1:
+        return None
+    lo, hi = key_range(job.input_files())
+    keys = [f.smallest_user_key for f in version.overlapping_files(below, lo, hi)]
+    return keys[1:] or None  # cutting before the first grandparent gains nothing
+
+
 def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[VersionEdit,
                                                                           CompactionStats]:
     from lsmdb._core.leveliter import LevelIterator
@@ -122,7 +136,8 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
     citer = CompactionIterator(merged, snapshots, frag, bottommost)
     out = TableOutput(db.env, db.path, db.options, job.output_level, db._new_output_number,
                       target_file_bytes=job.target_file_bytes, run=job.output_run,
-                      tombstones=kept_tombstones, bits_per_key=bits)
+                      tombstones=kept_tombstones, bits_per_key=bits,
+                      boundaries=grandparent_boundaries(version, job))
     try:
         citer.seek_to_first()
         out.copy_from(citer)

@@ -36,7 +36,8 @@ class TableOutput:
                  *, target_file_bytes: int, run: int = 0,
                  tombstones: list[tuple[bytes, bytes, int]] | None = None,
                  on_new_file: Callable[[int], None] | None = None,
-                 bits_per_key: float | None = None):
+                 bits_per_key: float | None = None,
+                 boundaries: list[bytes] | None = None):
         self.env = env
         self.dbdir = dbdir
         self.options = options
@@ -49,6 +50,9 @@ class TableOutput:
         self.on_new_file = on_new_file
         # Monkey/budgeted allocations are computed per job (lsmdb.lsm.bloom_alloc).
         self.bits_per_key = bits_per_key
+        # First user keys of the next level's files: once a file holds half its target, it
+        # ends where one of them starts (grandparent-aligned cut; see _core/tablecopy.pyx).
+        self.boundaries = sorted(boundaries) if boundaries else None
         self.files: list[FileMetaData] = []
         self.bytes_written = 0
         self._builder = None
@@ -90,7 +94,8 @@ class TableOutput:
         while src.valid():
             if self._builder is None:
                 self._open()
-            _, exhausted = copy_entries(src, self._builder, self.target)
+            _, exhausted = copy_entries(src, self._builder, self.target, self.boundaries,
+                                        self.target // 2)
             if exhausted:
                 break
             boundary = src.key()[:-8]
