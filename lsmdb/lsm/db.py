@@ -356,9 +356,24 @@ class DB:
         if not segments:
             return None
         ref = _MemRef(Memtable(), segments[-1])
+        # Every MANIFEST edit records the last sequence at the time, and the live WAL
+        # segments hold the writes since the last flush, so their first record is at most
+        # one past it. A larger gap means MANIFEST records are missing (e.g. the file was
+        # cut exactly at a record boundary, which its checksums cannot see): the tables
+        # those records listed would silently disappear. The strict modes refuse; the
+        # lossy modes (point_in_time, skip_any_corrupted) accept losing data by design.
+        check_gap = mode in ("tolerate_corrupted_tail", "absolute_consistency")
+        manifest_last = self._versions.last_sequence
         for i, number in enumerate(segments):
             replay, stop = walmod.read_segment(env, self.path, number, mode)
             for batch in replay.batches:
+                if check_gap and batch.sequence > manifest_last + 1:
+                    raise CorruptionError(
+                        f"MANIFEST is missing records: it ends at sequence {manifest_last}, "
+                        f"but WAL segment {number:06d}.log continues from sequence "
+                        f"{batch.sequence}; the tables written in between are not listed",
+                        file=getattr(self._versions, "recovered_manifest", None))
+                check_gap = False
                 # Segments at or after log_number hold only writes no SSTable has yet.
                 ref.mem.add_batch(batch)
                 self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)

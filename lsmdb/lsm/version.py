@@ -199,6 +199,7 @@ class VersionSet:
         self.next_file_number = next_file
         self.last_sequence = last_seq
         self.manifest_number = int(name.split("-", 1)[1])
+        self.recovered_manifest = path  # the file this state was read from (for errors)
         self.mark_file_number_used(self.manifest_number)
         for _, f in version.files():
             self.mark_file_number_used(f.number)

@@ -294,3 +294,32 @@ def test_damaged_file_gives_corruption_error_or_right_answer(kind, pristine, tal
 
 if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
     _worker()
+
+
+def test_manifest_cut_at_a_record_boundary_is_detected_by_the_sequence_gap(tmp_path):
+    """A MANIFEST truncated exactly after a record passes every checksum; the WAL then
+    continues from a sequence far past the MANIFEST's last one, which recovery reports
+    (the strict WAL modes) instead of opening without the tables of the lost records."""
+    import lsmdb
+    from lsmdb.errors import CorruptionError
+    from lsmdb.testing.presets import small_options
+
+    path = tmp_path / "db"
+    with lsmdb.open(path, small_options(), inline_background=True) as db:
+        for i in range(3000):
+            db.put(b"k%05d" % i, b"v" * 30)
+        db.flush()
+        for i in range(50):  # left in the WAL
+            db.put(b"w%03d" % i, b"x")
+    name = (path / "CURRENT").read_text().strip()
+    data = (path / name).read_bytes()
+    first = 7 + int.from_bytes(data[4:6], "little")  # header: crc32, length, type
+    assert first < len(data)
+    (path / name).write_bytes(data[:first])
+    with pytest.raises(CorruptionError, match="MANIFEST is missing records") as info:
+        lsmdb.open(path, small_options(), inline_background=True)
+    assert name in str(info.value)
+    # The lossy modes accept the loss by design and open.
+    lossy = small_options(wal_recovery="point_in_time")
+    with lsmdb.open(path, lossy, inline_background=True) as db:
+        assert db.get(b"w000") == b"x"
