@@ -77,14 +77,24 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def whole_number(minimum: int, *, underscores: bool = False) -> Callable[[str], int]:
+    """An argparse ``type`` for integers >= ``minimum`` (``underscores``: accept ``1_000``),
+    with the one-line messages every lsmdb command uses."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", "") if underscores else text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = whole_number(0)
 
 
 def require_file(path: str) -> str:

@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from lsmdb.cli import whole_number
+
 __all__ = ["configure_parser", "run_command"]
 
 _EPILOG = """\
@@ -38,14 +40,7 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_count = whole_number(0, underscores=True)
 
 
 def _number(text: str) -> float:

@@ -47,6 +47,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 
 import lsmdb
+from lsmdb.cli import whole_number
 from lsmdb.errors import BackgroundError, Error, StorageIOError
 from lsmdb.testing.oracle import (
     ExpectedLog,
@@ -662,14 +663,7 @@ def _faults_arg(text: str) -> int:
     return int(value)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_count = whole_number(1)
 
 
 def _seconds(text: str) -> float:
