@@ -156,12 +156,11 @@ class StatsCollector:
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
     def snapshot(self, db, exact: bool = False) -> DBStats:
-        from lsmdb.lsm.bloom_alloc import allocate, lookup_probes, shape_of
         from lsmdb.lsm.costmodel import predict
 
         version = db._versions.current
-        probes = lookup_probes(version) if db.options.bloom.allocation == "monkey" else None
-        bits = allocate(db.options, shape_of(version), probes)
+        prediction = predict(db.options, version)
+        bits = prediction.bloom_bits_per_key  # the allocation, as a flush/compaction gets it
         levels = []
         readers = {r.file_number: r for r in db._tables.readers()} if hasattr(
             db._tables, "readers") else {}
@@ -235,4 +234,4 @@ class StatsCollector:
             block_cache_hits=hits, block_cache_misses=misses,
             block_cache_hit_rate=(hits / (hits + misses)) if hits + misses else None,
             block_cache_usage=getattr(cache, "usage", 0),
-            predicted=predict(db.options, version).to_dict(), **snapshot)
+            predicted=prediction.to_dict(), **snapshot)
