@@ -36,8 +36,11 @@ with atheris.instrument_imports(include=["lsmdb"]):
 KEYS = [b"", b"a", b"a\x00", b"ab", b"abc", b"b", b"ba", b"c", b"d", b"d\xff", b"e", b"f",
         b"g", b"h", b"k", b"k1", b"k2", b"m", b"x", b"y", b"z", b"\xff", b"\xff\xff", b"q"]
 OPTIONS = small_options(memtable_bytes=1024, block_bytes=256, block_cache_bytes=64 << 10)
-# libFuzzer leaves with exit(), which runs no Python cleanup: each run removes the
-# directories of runs whose process is gone.
+# Each input gets a fresh DB in RUN_DIR, removed when the input is done (TestOneInput's
+# finally): libFuzzer leaves with exit(), which runs no Python cleanup (no atexit, no
+# finally around atheris.Fuzz()), so nothing may be left for the end of the process. Only a
+# process killed in the middle of an input (a crash, a timeout) leaves its directory; each
+# run removes those of processes that are gone.
 _BASE = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
 for _old in glob.glob(os.path.join(_BASE, "lsmdb-fuzz-api-*")):
     try:
@@ -46,7 +49,8 @@ for _old in glob.glob(os.path.join(_BASE, "lsmdb-fuzz-api-*")):
         shutil.rmtree(_old, ignore_errors=True)
     except PermissionError:
         pass
-PATH = os.path.join(_BASE, f"lsmdb-fuzz-api-{os.getpid()}", "db")
+RUN_DIR = os.path.join(_BASE, f"lsmdb-fuzz-api-{os.getpid()}")
+PATH = os.path.join(RUN_DIR, "db")
 
 
 class _Input:
@@ -220,7 +224,10 @@ def TestOneInput(data: bytes) -> None:
             pass
         session.check_all("at the end")
     finally:
-        session.close()
+        try:
+            session.close()
+        finally:
+            shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 def make_corpus(directory: str) -> None:
