@@ -11,7 +11,9 @@ __all__ = ["DBIterator", "Snapshot"]
 
 
 class Snapshot:
-    """A consistent read view at one sequence number; same read API as the DB."""
+    """A consistent read view at one sequence number; same read API as the DB (get, [],
+    in, items/keys/values/iterator, exact len() and bool()). Close it (or use ``with``) to let
+    compaction drop the versions it pins; a closed snapshot raises ClosedError."""
 
     def __init__(self, db, seqno: int):
         self._db = db
@@ -44,14 +46,17 @@ class Snapshot:
 
     def keys(self, start=None, stop=None, *, prefix=None, reverse: bool = False
              ) -> Iterator[bytes]:
+        """Keys in the bounds, as :meth:`lsmdb.DB.iterator` defines them."""
         return self._db.keys(start, stop, prefix=prefix, reverse=reverse, snapshot=self)
 
     def values(self, start=None, stop=None, *, prefix=None, reverse: bool = False
                ) -> Iterator[bytes]:
+        """Values in the bounds, in key order, as :meth:`lsmdb.DB.iterator` defines them."""
         return self._db.values(start, stop, prefix=prefix, reverse=reverse, snapshot=self)
 
     def iterator(self, start=None, stop=None, *, prefix=None, reverse: bool = False
                  ) -> DBIterator:
+        """An iterator over this snapshot; bounds as :meth:`lsmdb.DB.iterator` defines them."""
         return self._db.iterator(start, stop, prefix=prefix, reverse=reverse, snapshot=self)
 
     def __iter__(self) -> Iterator[bytes]:

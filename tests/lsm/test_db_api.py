@@ -6,6 +6,7 @@ import gc
 import inspect
 import os
 import pathlib
+import random
 import warnings
 
 import pytest
@@ -373,3 +374,59 @@ def test_seek_stays_inside_the_bounds(keyed):
         assert it.key() == b"abd"  # above the range: its last key
         it.seek_for_prev(b"0")
         assert not it.valid()
+
+
+def test_bounds_match_a_model_on_random_ranges(tmp_path):
+    # Short keys over a tiny alphabet (b"\x00", b"\xff" included) so that random bounds and
+    # prefixes often coincide with keys and with each other's prefix ranges.
+    rnd = random.Random(12)
+
+    def key():
+        return b"".join(rnd.choice((b"a", b"b", b"\x00", b"\xff")) for _ in range(rnd.randrange(4)))
+
+    model: dict = {}
+    with lsmdb.open(tmp_path / "db", small_options(), inline_background=True) as d:
+        for _ in range(2000):
+            r = rnd.random()
+            if r < 0.5:
+                k = key()
+                d.put(k, k)
+                model[k] = k
+            elif r < 0.6:
+                k = key()
+                d.delete(k)
+                model.pop(k, None)
+            elif r < 0.65:
+                lo, hi = sorted((key(), key()))
+                d.delete_range(lo, hi)
+                for k in [k for k in model if lo <= k < hi]:
+                    del model[k]
+            elif r < 0.67:
+                d.flush()
+            else:
+                start, stop, prefix = (key() if rnd.random() < p else None for p in (.6, .6, .4))
+                want = sorted(k for k in model if (start is None or start <= k)
+                              and (stop is None or k < stop)
+                              and (prefix is None or k.startswith(prefix)))
+                reverse = rnd.random() < 0.5
+                got = list(d.keys(start, stop, prefix=prefix, reverse=reverse))
+                assert got == (want[::-1] if reverse else want), (start, stop, prefix, reverse)
+                target = key()
+                with d.iterator(start, stop, prefix=prefix) as it:
+                    it.seek(target)
+                    assert (it.key() if it.valid() else None) == next(
+                        (k for k in want if k >= target), None), ("seek", start, stop, target)
+                    it.seek_for_prev(target)
+                    assert (it.key() if it.valid() else None) == next(
+                        (k for k in reversed(want) if k <= target), None), ("seek_for_prev",)
+        assert len(d) == len(model)
+
+
+def test_bound_semantics_are_in_the_docstrings():
+    doc = lsmdb.DB.iterator.__doc__
+    for phrase in ("``start`` is inclusive, ``stop`` exclusive", "``prefix``",
+                   "``reverse=True``", "``start >= stop`` is an empty range"):
+        assert phrase in doc, phrase
+    for name in ("items", "keys", "values"):
+        assert ":meth:`iterator`" in getattr(lsmdb.DB, name).__doc__, name
+    assert "lsmdb.DB.iterator" in lsmdb.Snapshot.items.__doc__
