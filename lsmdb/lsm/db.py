@@ -862,9 +862,9 @@ class DB:
         - ``start`` is inclusive, ``stop`` exclusive: keys ``start <= k < stop``; either may
           be None (unbounded). ``start >= stop`` is an empty range, not an error.
         - ``prefix`` keeps the keys that start with it, intersected with ``start``/``stop``:
-          ``prefix=b"user:", start=b"user:m"`` yields the ``user:`` keys from ``user:m`` on;
-          a ``start`` or ``stop`` outside the prefix's range narrows nothing / empties it.
-          ``prefix=b""`` is every key.
+          ``prefix=b"user:", start=b"user:m"`` yields the ``user:`` keys from ``user:m`` on.
+          A ``start`` below every key with the prefix changes nothing, one above them all
+          leaves nothing (and the mirror for ``stop``). ``prefix=b""`` is every key.
         - ``reverse=True`` yields the same keys in descending order: it starts at the last
           key below ``stop`` and ends at ``start`` (still inclusive).
         - ``it.seek(k)`` / ``it.seek_for_prev(k)`` stay inside the bounds: a target below
