@@ -291,6 +291,11 @@ def test_keyword_overrides_flatten_dicts_dotted_keys_and_groups():
                                               "bloom.allocation": "monkey"}))
     assert o.compaction.style == "tiered" and o.bloom.allocation == "monkey"
     assert o.compaction.size_ratio == Options().compaction.size_ratio
+    policy = PickNothing()
+    with_policy = Options().override(keyword_overrides({"compaction": Compaction(policy=policy)}))
+    assert with_policy == Options(compaction=Compaction(policy=policy))
+    kept = with_policy.override(keyword_overrides({"compaction": {"size_ratio": 5}}))
+    assert kept.compaction.policy is policy and kept.compaction.size_ratio == 5
 
 
 def test_keyword_overrides_report_duplicates_and_leave_unknowns_to_override():
