@@ -194,12 +194,11 @@ class WriteBatchContext:
                 self._close("discarded")
         return False
 
-    def __del__(self):
+    def __del__(self, _warn=warnings.warn):  # bound early: module globals may be gone at exit
         batch = getattr(self, "_batch", None)
         if batch is not None and not self._closed and batch.count:
-            warnings.warn(
-                f"a write batch with {batch.count} operations was never written; call "
-                f"wb.write() or use 'with db.write_batch() as wb:'", ResourceWarning, 2, self)
+            _warn(f"a write batch with {batch.count} operations was never written; call "
+                  f"wb.write() or use 'with db.write_batch() as wb:'", ResourceWarning, 2, self)
 
     def __repr__(self) -> str:
         state = self._fate or "open"
