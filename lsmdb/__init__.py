@@ -1,6 +1,7 @@
 """lsmdb: an embeddable LSM storage engine with Cython-accelerated hot paths."""
 
 from lsmdb.errors import (
+    BackgroundError,
     ClosedError,
     ConstraintError,
     ContractError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "BackgroundError",
     "ClosedError",
     "ConstraintError",
     "ContractError",
