@@ -22,8 +22,11 @@ def test_no_directory_is_left_after_the_run(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(FUZZ_DIR / "corpus" / "db_api", corpus)
     # libFuzzer's exit() after -runs runs no Python cleanup: only a per-input cleanup works.
+    env = dict(os.environ)  # this checkout's lsmdb, whatever the working directory
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUZZ_DIR.parent),
+                                                      env.get("PYTHONPATH")]))
     proc = subprocess.Popen([sys.executable, str(FUZZ_DIR / "fuzz_db_api.py"), "-runs=40",
-                             str(corpus)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             str(corpus)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
