@@ -65,6 +65,9 @@ def plot_runs(runs: Sequence[dict[str, Any]], path: str, title: str | None = Non
     ax.bar([x + width / 2 for x in xs], series("blocks_per_lookup"), width,
            label="data blocks / get")
     model(ax, [x + width / 2 for x in xs], predicted("nonzero_result_lookup_io"))
+    if not any(v == v for v in series("read_amp") + series("blocks_per_lookup")):
+        ax.text(0.5, 0.5, "no point-lookup workload in these runs", transform=ax.transAxes,
+                ha="center", va="center", color="grey")
     ax.set_ylabel("read amp")
     ax.set_title("read amplification (point lookups; model: I/Os per lookup of a key that "
                  "exists)")
