@@ -454,8 +454,9 @@ def check_db_root(path: str) -> str:
         return root
     parent = os.path.dirname(root)
     if not os.path.isdir(parent):
-        raise InvalidArgumentError(f"--db: {parent} does not exist (the bench creates the "
-                                   "last directory of --db, not its parents)")
+        what = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise InvalidArgumentError(f"--db: {parent} {what} (the bench creates the last "
+                                   "directory of --db, not its parents)")
     return root
 
 
