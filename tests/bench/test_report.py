@@ -14,7 +14,8 @@ def _level(level: int, files: int, runs: int | None = None) -> dict:
 
 def test_shallow_tree_conditions():
     assert shallow_tree({}) is None  # unknown shape: no claim
-    assert "never left L0" in shallow_tree({"levels": [_level(0, 3, 3), _level(1, 0, 0)]})
+    l0_only = {"levels": [_level(0, 3, 3), _level(1, 0, 0)], "compactions": 0}
+    assert shallow_tree(l0_only) == "the tree never left L0 (no compaction ran)"
     one_below = {"levels": [_level(0, 2, 2), _level(6, 4, 1)]}
     assert "one sorted run in L6" in shallow_tree(one_below)
     two_levels = {"levels": [_level(0, 1, 1), _level(5, 2, 1), _level(6, 9, 1)]}
@@ -39,3 +40,10 @@ def test_notes_in_run_and_sweep_reports():
     mixed = format_sweep([small, deep])
     assert "note: in 1 of 2 configurations (a)" in mixed
     assert "note:" not in format_sweep([deep, deep])
+
+
+def test_no_note_for_rocksdb_runs():
+    rocks = _run("rocksdb universal", [_level(0, 5)])
+    rocks["engine"] = "rocksdb"  # universal merges runs inside L0: L0 alone proves nothing
+    assert "note:" not in format_run(rocks)
+    assert "note:" not in format_sweep([rocks, rocks])
