@@ -354,11 +354,29 @@ cdef _Spec _compile(object spec, int depth):
     return s
 
 
+cdef bint _identical(object a, object b):
+    """Equal with the same types throughout: (True,) == (1,) in Python, but True is not a
+    type code, so the caches must not treat them as the same spec."""
+    cdef Py_ssize_t i
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        if len(<tuple>a) != len(<tuple>b):
+            return False
+        for i in range(len(<tuple>a)):
+            if not _identical((<tuple>a)[i], (<tuple>b)[i]):
+                return False
+        return True
+    return a == b
+
+
 cdef _Spec _spec_of(object spec):
     cdef object s = None
     if isinstance(spec, tuple):
         try:
             s = _spec_cache.get(spec)
+            if s is not None and not _identical((<_Spec>s).spec, spec):
+                s = None
         except TypeError:
             raise InvalidArgumentError(f"a type spec is a tuple of ints and specs, got "
                                        f"{_spec_repr(spec)}") from None
@@ -366,7 +384,8 @@ cdef _Spec _spec_of(object spec):
         s = _compile(spec, 0)
         if len(_spec_cache) > 4096:
             _spec_cache.clear()
-        _spec_cache[spec] = s
+        if _spec_cache.get(spec) is None:
+            _spec_cache[spec] = s
     return <_Spec>s
 
 
@@ -385,12 +404,16 @@ cdef tuple _specs_of(object specs):
         compiled = _specs_cache.get(specs)
     except TypeError:
         compiled = None
+    if compiled is not None and not _identical(
+            tuple([(<_Spec>c).spec for c in <tuple>compiled]), specs):
+        compiled = None
     if compiled is None:
         compiled = tuple([_spec_of(s) for s in <tuple>specs])
         if len(_specs_cache) > 4096:
             _specs_cache.clear()
         try:
-            _specs_cache[specs] = compiled
+            if _specs_cache.get(specs) is None:
+                _specs_cache[specs] = compiled
         except TypeError:
             pass    # unhashable but valid (a list inside): compiled, just not cached
     _last_specs = (specs, compiled)
