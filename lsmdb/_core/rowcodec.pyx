@@ -1691,7 +1691,7 @@ cdef object _get_numeric_key(Cur *c, ByteBuf *scratch, bint as_json):
     cdef uint8_t saved = c.mask, byte, cent
     cdef uint8_t e4[4]
     cdef int64_t e100, exp
-    cdef object dec
+    cdef object dec, f
     if tag == NUM_ZERO:
         return 0 if as_json else _Decimal(0)
     if not as_json:
@@ -1745,7 +1745,14 @@ cdef object _get_numeric_key(Cur *c, ByteBuf *scratch, bint as_json):
         exp = 0
     dec = _make_decimal(tag == NUM_NEG, scratch.p + lo, nd, exp)
     if as_json:
-        return int(dec) if exp == 0 else float(dec)
+        if exp == 0:
+            return int(dec)
+        # JSON fractions are Python floats, written as repr(float): any other decimal is
+        # not a key this codec writes (and would not read back as itself).
+        f = float(dec)
+        if _Decimal(repr(f)) != dec:
+            _corrupt("JSONB number is not the shortest form of a float", at)
+        return f
     return dec
 
 
@@ -1798,6 +1805,17 @@ cdef object _get_json_key(Cur *c, ByteBuf *scratch, int depth, bint top):
     _corrupt(f"unknown JSONB key tag 0x{tag:02x}", at)
 
 
+cdef float _f32_from_key(uint32_t u32, Py_ssize_t at) except? -1.0:
+    """Inverse of _f32_key; only the forms it writes (one NaN, no -0.0) are accepted."""
+    cdef float f
+    u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
+    if u32 == SIGN32 or ((u32 & 0x7F800000) == 0x7F800000 and (u32 & 0x007FFFFF)
+                         and u32 != 0x7FC00000):
+        _corrupt("non-canonical REAL (-0.0 or a NaN payload)", at)
+    memcpy(&f, &u32, 4)
+    return f
+
+
 cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
     """Decode the kbody of one non-NULL value (the cursor's mask undoes DESC)."""
     cdef int code = s.code
@@ -1821,13 +1839,16 @@ cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
     if code == C_REAL or code == C_DOUBLE:
         if code == C_REAL:
             _take(c, 4, v, "REAL")
-            u32 = load_u32_be(v)
-            u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
-            memcpy(&f, &u32, 4)
+            f = _f32_from_key(load_u32_be(v), at)
             return <double>f
         _take(c, 8, v, "DOUBLE")
         u64 = load_u64_be(v)
         u64 = (u64 & ~SIGN64) if (u64 & SIGN64) else ~u64
+        # Only the forms the encoder writes: one NaN, no -0.0.
+        if u64 == SIGN64 or ((u64 & 0x7FF0000000000000ULL) == 0x7FF0000000000000ULL
+                             and (u64 & 0x000FFFFFFFFFFFFFULL)
+                             and u64 != 0x7FF8000000000000ULL):
+            _corrupt("non-canonical DOUBLE (-0.0 or a NaN payload)", at)
         memcpy(&d, &u64, 8)
         return d
     if code == C_TEXT or code == C_BLOB:
@@ -1878,9 +1899,7 @@ cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
         out = arr
         for i in range(s.dims):
             _take(c, 4, v, "VECTOR")
-            u32 = load_u32_be(v)
-            u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
-            memcpy(&f, &u32, 4)
+            f = _f32_from_key(load_u32_be(v), c.pos - 4)
             if not isfinite(f):
                 _corrupt("non-finite VECTOR element", c.pos - 4)
             out[i] = f
