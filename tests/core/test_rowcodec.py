@@ -748,3 +748,21 @@ def test_sorting_matches_reference_for_mixed_jsonb():
     by_key = sorted(values, key=lambda v: encode_key((JSONB,), (v,), (0,)))
     by_ref = sorted(values, key=functools.cmp_to_key(jsonb_cmp))
     assert [jsonb_cmp(a, b) for a, b in zip(by_key, by_ref, strict=True)] == [0] * len(values)
+
+
+def test_key_decoding_accepts_only_canonical_forms():
+    # -0.0 and NaN payloads are never written (the encoder folds them), so they are corrupt.
+    neg_zero_double = b"\x02" + bytes(255 - b for b in struct.pack(">d", -0.0))
+    with pytest.raises(CorruptionError, match="non-canonical"):
+        decode_key((DOUBLE,), (0,), neg_zero_double, 1)
+    with pytest.raises(CorruptionError, match="non-canonical"):
+        decode_key((DOUBLE,), (0,), b"\x02\xff\xf8\x00\x00\x00\x00\x00\x01", 1)
+    with pytest.raises(CorruptionError, match="non-canonical"):
+        decode_key((REAL,), (0,), b"\x02\x7f\xff\xff\xff", 1)
+    with pytest.raises(CorruptionError, match="non-canonical"):
+        decode_key((VECTOR(1),), (0,), b"\x02\x7f\xff\xff\xff", 1)
+    # A JSON fraction that is not the shortest form of a float would not read back as itself.
+    num = encode_key((NUMERIC,), (Decimal("0.1000000000000000000001"),), (0,))
+    with pytest.raises(CorruptionError, match="shortest"):
+        decode_key((JSONB,), (0,), b"\x02\x30" + num[1:], 1)
+    assert key_rt(JSONB, 0.1) == 0.1
