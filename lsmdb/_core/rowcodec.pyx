@@ -573,7 +573,7 @@ cdef int64_t _as_int(_Spec s, object v) except? -1:
 
 cdef double _as_float(_Spec s, object v) except? -1.0:
     """DOUBLE: the value as a double; REAL: rounded to float32 (finite overflow rejected)."""
-    cdef double d
+    cdef double d = 0.0
     cdef float f
     if type(v) is float:
         d = v
@@ -648,7 +648,7 @@ cdef bytes _uuid_bytes(_Spec s, object v):
 
 
 cdef const char *_utf8(_Spec s, object v, Py_ssize_t *n) except NULL:
-    cdef const char *p
+    cdef const char *p = NULL
     if not isinstance(v, str):
         _bad(s, v)
     try:
@@ -1051,7 +1051,7 @@ cdef object _text(const uint8_t *p, Py_ssize_t n, Py_ssize_t at):
 cdef object _get_numeric_row(Cur *c, Py_ssize_t end):
     cdef Py_ssize_t at = c.pos, nd = 0, i
     cdef uint8_t kind = _byte(c, "NUMERIC kind")
-    cdef uint64_t zz
+    cdef uint64_t zz = 0
     cdef int64_t exp
     cdef const uint8_t *q
     cdef uint8_t hi, lo
@@ -1098,7 +1098,7 @@ cdef object _get_numeric_row(Cur *c, Py_ssize_t end):
 cdef object _get_json_row(Cur *c, int depth):
     cdef Py_ssize_t at = c.pos, k, i, i2
     cdef uint8_t tag
-    cdef uint64_t zz
+    cdef uint64_t zz = 0
     cdef const uint8_t *q
     cdef double d
     cdef object v, key
