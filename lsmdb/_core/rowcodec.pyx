@@ -102,9 +102,9 @@ from lsmdb._core.coding cimport (
     load_u32_be,
     load_u32_le,
     load_u64_be,
-    store_u32_le,
 )
 
+import datetime as _dt
 import decimal
 import numbers
 import operator
@@ -263,9 +263,7 @@ cdef object _Decimal = decimal.Decimal
 cdef object _UUID = uuid.UUID
 cdef object _Real = numbers.Real
 cdef object _index = operator.index
-cdef object _UTC = None
-import datetime as _dt
-_UTC = _dt.timezone.utc
+cdef object _UTC = _dt.timezone.utc
 cdef object _date_type = _dt.date
 cdef object _time_type = _dt.time
 cdef object _datetime_type = _dt.datetime
