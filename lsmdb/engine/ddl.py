@@ -18,7 +18,7 @@ from lsmdb.engine.catalog import (
     encode_table,
     pk_descriptor,
 )
-from lsmdb.engine.keys import PK_INDEX_BIT, index_key, stats_key, table_key
+from lsmdb.engine.keys import NAME_TAG, PK_INDEX_BIT, index_key, stats_key, table_key
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import (
     ConstraintError,
@@ -38,6 +38,13 @@ def _touch_table(txn: Transaction, info: TableInfo) -> None:
     txn.checks.setdefault(info.prefix, txn.write_ts())
 
 
+def _claim_name(txn: Transaction, kind: bytes, name: str) -> None:
+    """Two concurrent transactions creating (or renaming to) one name conflict at commit."""
+    key = NAME_TAG + kind + name.encode()
+    txn.checks.setdefault(key, txn.write_ts())
+    txn.marks.add(key)
+
+
 def create_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
     if not isinstance(desc, TableStorageDescriptor):
         raise InvalidArgumentError(f"expected a TableStorageDescriptor, got {desc!r}")
@@ -53,11 +60,13 @@ def create_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
     info = TableInfo(desc, 1)
+    _claim_name(txn, b"T", desc.name)
     pk = pk_descriptor(desc)
     if pk is not None:
         if pk.name in cat.index_names:
             raise SchemaError(f"index {pk.name!r} already exists")
         info = info.with_indexes([kind_for(pk, desc, primary=True)])
+        _claim_name(txn, b"I", pk.name)
     new = cat.with_table(info, desc.table_id)
     txn.set_catalog(new, desc.table_id, info)
     _touch_table(txn, info)
@@ -98,6 +107,7 @@ def create_index(txn: Transaction, desc: IndexStorageDescriptor):
             raise ConstraintError(f"could not create unique index {desc.name!r}: table "
                                   f"{t.name!r} holds duplicate key {ix.decode_leading(k, len(ix.key_specs))!r}")
         entries[k] = v
+    _claim_name(txn, b"I", desc.name)
     new = cat.with_index(ix, desc.index_id, desc.table_id)
     txn.set_catalog(new, desc.table_id, new.tables[desc.table_id], desc.index_id, ix)
     _touch_table(txn, new.tables[desc.table_id])
@@ -151,6 +161,8 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
     if desc.name != old.name and desc.name in cat.table_names:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
+    if desc.name != old.name:
+        _claim_name(txn, b"T", desc.name)
     old_cols = {c.column_id: c for c in old.columns}
     new_ids = {c.column_id for c in desc.columns}
     for c in desc.columns:

@@ -14,7 +14,8 @@ change them.
 
 A primary key is a unique B-tree index with id ``PK_INDEX_BIT | table_id``; user index ids are
 below PK_INDEX_BIT. ``0x10 u64 table_id`` alone (9 bytes, never a row key) names the table in
-the engine's in-memory conflict tracking (a DML marker), never stored.
+the engine's in-memory conflict tracking (a DML marker), and ``0x01 'N' kind name`` a table
+('T') or index ('I') name; neither is ever stored.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ TABLE_TAG = b"\x01T"
 INDEX_TAG = b"\x01I"
 STATS_TAG = b"\x01S"
 META_TAG = b"\x01M"
+NAME_TAG = b"\x01N"  # conflict tracking only, never stored
 PK_INDEX_BIT = 1 << 63
 FORMAT_VERSION = 1
 
