@@ -146,8 +146,8 @@ class Savepoint:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if not self._session.active:
-            return False
+        if not self._session.active or self.id not in self._session._t().savepoints:
+            return False  # the transaction ended, or the savepoint was released inside
         if exc_type is not None:
             self.rollback()
         self.release()
@@ -181,12 +181,14 @@ class Session:
             self._engine.rollback_txn(self.txn_id)
 
     def __enter__(self) -> Session:
+        if not self.active:
+            raise TransactionError(f"transaction {self.txn_id} already ended")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if not self.active:
+            return False  # committed or rolled back explicitly inside the block
         if exc_type is None:
-            if not self.active:
-                raise TransactionError(f"transaction {self.txn_id} already ended")
             self.commit()
         else:
             self.rollback()

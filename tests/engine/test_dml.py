@@ -33,7 +33,7 @@ def test_every_type_roundtrips(engine):
              "TIME", "TIMESTAMP", "TIMESTAMPTZ", "INTERVAL", "UUID", "JSONB", "vector(3)",
              "int[][]"]
     engine.create_table("t", [(f"c{i}", t) for i, t in enumerate(types)])
-    tz = datetime.timezone.utc
+    tz = datetime.UTC
     row = (True, -5, 1 << 40, 1.5, 2.25, decimal.Decimal("1.25"), "héllo", b"\x00\xff",
            datetime.date(2024, 2, 29), datetime.time(1, 2, 3), datetime.datetime(2024, 1, 1),
            datetime.datetime(2024, 1, 1, tzinfo=tz), datetime.timedelta(days=1, seconds=5),
