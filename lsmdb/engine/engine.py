@@ -345,6 +345,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
                 self._tracker.record(ts, keys, {k: v is not None for k, v in
                                                 txn.overlay.items() if k[0] == INDEX})
                 self._commit_ts = ts
+                self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
                 self._since_prune += 1
@@ -356,7 +357,6 @@ class StorageEngine(StorageSurface, PythonicSurface):
             except BaseException as exc:
                 self._fatal = exc  # validated state (catalog, stats) is ahead of the data
                 raise
-            self._metrics.committed += 1
         except BaseException:
             self._end(txn, aborted=True)
             raise
