@@ -176,3 +176,44 @@ def test_conflict_tracker_prunes_below_oldest_snapshot(accounts):
         with accounts.transaction() as tx:
             tx.update("accounts", tids[0], {"balance": i})
     assert len(accounts._tracker.log) < 100  # pruned as no snapshot needed them
+
+
+def test_read_only_commit_ends_the_transaction(accounts):
+    _seed(accounts)
+    with accounts.transaction() as tx:
+        assert tx.count("accounts") == 3
+    tx = accounts.transaction("serializable")
+    list(tx.scan("accounts"))
+    tx.commit()
+    assert accounts.metrics().active_transaction_count == 0
+    assert accounts._horizons == {}  # no snapshot left pinned
+
+
+def test_loser_waits_for_the_winner_to_be_visible(mem):
+    """A transaction losing to a commit that is validated but still being written returns
+    its SerializationError only once that commit is visible, so a retry sees it."""
+    mem.create_table("t", [("a", "INT", False), ("v", "INT")], primary_key="a")
+    tid = mem.insert(0, "t", (1, 0))
+    real_write = mem._backend.write
+    entered, go = threading.Event(), threading.Event()
+
+    def slow_write(batch, sync):
+        entered.set()
+        go.wait()
+        real_write(batch, sync)
+
+    a = mem.transaction()
+    b = mem.transaction()
+    a.update("t", tid, {"v": 1})
+    b.update("t", tid, {"v": 2})
+    mem._backend.write = slow_write
+    winner = threading.Thread(target=a.commit)
+    winner.start()
+    entered.wait()
+    mem._backend.write = real_write
+    threading.Timer(0.2, go.set).start()  # lets the winner finish while b waits
+    with pytest.raises(SerializationError):
+        b.commit()
+    with mem.transaction() as retry:
+        assert retry.fetch("t", tid) == (1, 1)
+    winner.join()
