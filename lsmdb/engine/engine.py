@@ -292,9 +292,11 @@ class StorageEngine(StorageSurface, PythonicSurface):
                     and tracker.recent_put.get(key)):
                 ix = self._catalog_latest.indexes.get(unpack_u64(key, 1))
                 if ix is not None and ix.unique:
-                    raise ConstraintError(
+                    exc = ConstraintError(
                         f"duplicate key value violates unique index {ix.name!r}: a concurrent "
                         f"transaction committed the same key")
+                    exc.winner_ts = winner_ts
+                    raise exc
             self._metrics.serialization_failures += 1
             exc = SerializationError(
                 f"could not serialize transaction {txn.txn_id}: a concurrent transaction "
@@ -374,7 +376,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
             except BaseException as exc:
                 self._fatal = exc  # validated state (catalog, stats) is ahead of the data
                 raise
-        except SerializationError as exc:
+        except (SerializationError, ConstraintError) as exc:
             self._end(txn, aborted=True)
             self._wait_published(getattr(exc, "winner_ts", 0))
             raise
