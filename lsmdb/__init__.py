@@ -43,6 +43,15 @@ __all__ = [
     "TransactionError",
 ]
 
+_ENGINE_NAMES = ("StorageEngine", "StorageOptions", "WalConfig", "WalCommitPolicy")
+_STORAGE_API_NAMES = (
+    "IsolationLevel", "DataType", "DataKind", "StorageColumn", "TableStorageDescriptor",
+    "IndexKeyColumn", "IndexStorageDescriptor", "KeyRange", "Included", "Excluded",
+    "UNBOUNDED", "TupleRecord", "HnswStorageOptions", "IvfFlatStorageOptions",
+    "StoredVectorMetric", "StoredQuantizationKind", "StorageShardConfig", "ShardHashFunction",
+    "CheckpointInfo", "StorageMetrics", "RecoveryReport", "RecoveredStatistics",
+)
+
 
 def __getattr__(name):
     # The DB layer imports the Cython core; load it on first use so `import lsmdb.errors`
@@ -51,6 +60,15 @@ def __getattr__(name):
         from lsmdb.lsm import db as _db
 
         return getattr(_db, name)
+    if name in _ENGINE_NAMES:
+        from lsmdb.engine import engine as _engine
+        from lsmdb.engine import options as _engine_options
+
+        return getattr(_engine_options if hasattr(_engine_options, name) else _engine, name)
+    if name in _STORAGE_API_NAMES:
+        from lsmdb import storage_api as _api
+
+        return getattr(_api, name)
     if name == "Options":
         from lsmdb.options import Options
 
