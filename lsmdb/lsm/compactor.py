@@ -10,12 +10,12 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.bloom_alloc import output_bits_per_key
 from lsmdb.lsm.compaction import CompactionJob, key_range
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
-from lsmdb.testing.killpoints import kill_point
 
 
 @dataclass

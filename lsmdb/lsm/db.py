@@ -44,6 +44,7 @@ from lsmdb.errors import (
     InvalidArgumentError,
     LockError,
 )
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
 from lsmdb.lsm.compactor import run_compaction
@@ -54,7 +55,6 @@ from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options
-from lsmdb.testing.killpoints import kill_point
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 from lsmdb._core.ikey import MAX_SEQNO, RANGE_DELETE
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.version_edit import FileMetaData
-from lsmdb.testing.killpoints import kill_point
 
 SENTINEL_TRAILER = ((MAX_SEQNO << 8) | RANGE_DELETE).to_bytes(8, "little")
 

@@ -15,8 +15,8 @@ import weakref
 
 from lsmdb.env import Env, WritableFile
 from lsmdb.errors import CorruptionError, FormatVersionError
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
-from lsmdb.testing.killpoints import kill_point
 
 
 class Version:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from lsmdb.env import Env
 from lsmdb.errors import CorruptionError
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.killpoint import kill_point
 
 _SEGMENT_RE = re.compile(r"^(\d+)\.log$")
 
