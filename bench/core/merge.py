@@ -16,11 +16,11 @@ import time
 from lsmdb._core.ikey import PUT, make_internal_key
 from lsmdb._core.merge import (
     CompactionIterator,
-    ListIterator,
     MergingIterator,
     VisibleIterator,
     scan_count,
 )
+from lsmdb.testing.list_iterator import ListIterator
 
 SOURCES = 8
 

@@ -7,19 +7,6 @@ from lsmdb._core.iterator cimport InternalIterator
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
 
 
-cdef class ListIterator(InternalIterator):
-    cdef list _keys
-    cdef list _values
-    cdef const uint8_t **_kp
-    cdef Py_ssize_t *_kn
-    cdef const uint8_t **_vp
-    cdef Py_ssize_t *_vn
-    cdef Py_ssize_t _n
-    cdef Py_ssize_t _pos          # current entry; -1 or _n when invalid
-
-    cdef Py_ssize_t _lower_bound(self, const uint8_t *t, Py_ssize_t n) noexcept
-
-
 cdef class MergingIterator(InternalIterator):
     cdef list _children
     cdef Py_ssize_t _n

@@ -5,10 +5,6 @@ from lsmdb._core.rangedel import FragmentedRangeTombstones
 
 MAX_SEQNO: int
 
-class ListIterator(InternalIterator):
-    def __init__(self, entries: Iterable[tuple[bytes, bytes]], *, sort: bool = False) -> None: ...
-    def __len__(self) -> int: ...
-
 class MergingIterator(InternalIterator):
     def __init__(self, children: Iterable[InternalIterator]) -> None: ...
     @property
