@@ -68,8 +68,9 @@ def grandparent_boundaries(version, job: CompactionJob) -> list[bytes] | None:
 
 def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[VersionEdit,
                                                                           CompactionStats]:
+    from lsmdb._core.compaction_iterator import CompactionIterator
     from lsmdb._core.leveliter import LevelIterator
-    from lsmdb._core.merge import CompactionIterator, MergingIterator
+    from lsmdb._core.merging_iterator import MergingIterator
     from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
 
     t0 = time.perf_counter()

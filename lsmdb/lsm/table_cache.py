@@ -39,7 +39,7 @@ class TableCache:
         return reader if reader is not None else self._open(number)
 
     def _open(self, number: int):
-        from lsmdb._core.sstable import SSTableReader
+        from lsmdb._core.sstable_reader import SSTableReader
 
         with self._lock:
             reader = self._readers.get(number)

@@ -72,7 +72,7 @@ class TableOutput:
         return float(self.options.bloom.bits_for(self.level))
 
     def _open(self) -> None:
-        from lsmdb._core.sstable import SSTableBuilder
+        from lsmdb._core.sstable_builder import SSTableBuilder
 
         self._number = self.new_file_number()
         if self.on_new_file is not None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lsmdb._core.compaction_iterator import CompactionIterator
 from lsmdb._core.ikey import (
     DELETE,
     MAX_SEQNO,
@@ -15,8 +16,9 @@ from lsmdb._core.ikey import (
     parse_internal_key,
     seek_key,
 )
-from lsmdb._core.merge import CompactionIterator, MergingIterator, VisibleIterator
+from lsmdb._core.merging_iterator import MergingIterator
 from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
+from lsmdb._core.visible_iterator import VisibleIterator
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 from lsmdb.testing.list_iterator import ListIterator
 
