@@ -130,6 +130,40 @@ def test_lsm_and_below_never_import_the_engine_floors():
     assert wrong == []
 
 
+# The floors of docs/architecture.md, lowest first. An arrow may stay on its floor or go down.
+FLOORS = [
+    ("lsmdb.errors", "lsmdb.options", "lsmdb.env", "lsmdb.killpoint", "lsmdb._version"),
+    ("lsmdb._core",),
+    ("lsmdb.wal", "lsmdb.sstable"),
+    ("lsmdb.lsm",),
+    ("lsmdb.backends",),
+    ("lsmdb.indexes",),
+    ("lsmdb.engine", "lsmdb.storage_api"),
+    ("lsmdb",),  # the package facade: re-exports the public API of the floors below
+    TOOLS,
+]
+
+
+def floor_of(module: str) -> int:
+    for number, packages in enumerate(FLOORS):
+        if module in packages or any(_in(module, p) for p in packages if p != "lsmdb"):
+            return number
+    raise AssertionError(f"{module} is on no floor: add it to FLOORS")
+
+
+def test_every_arrow_runs_down_or_level():
+    """Function-level imports count too: hiding an upward import in a function is still one."""
+    upward = [(a, b) for a, b, _ in import_arrows() if floor_of(b) > floor_of(a)]
+    assert upward == []
+
+
+def test_floor_of():
+    assert floor_of("lsmdb") == 7
+    assert floor_of("lsmdb.lsm.db") == 3
+    assert floor_of("lsmdb._core.batch") == 1
+    assert floor_of("lsmdb.testing.stress") == 8
+
+
 def _cycles(arrows: list[tuple[str, str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan)."""
     graph: dict[str, set[str]] = {}
@@ -170,6 +204,12 @@ def _cycles(arrows: list[tuple[str, str]]) -> list[list[str]]:
 
 def test_no_import_cycles_at_module_level():
     assert _cycles([(a, b) for a, b, at_top in import_arrows() if at_top]) == []
+
+
+def test_no_import_cycles_below_the_tools_even_through_function_level_imports():
+    below = [(a, b) for a, b, _ in import_arrows()
+             if not _in(a, *TOOLS) and not _in(b, *TOOLS)]
+    assert _cycles(below) == []
 
 
 def test_cycle_finder_finds_a_cycle():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from lsmdb._core.logformat import LogWriter
 from lsmdb.errors import InvalidArgumentError
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.table_cache import table_path
@@ -38,8 +39,6 @@ def make_checkpoint(db, target: str) -> None:
         record = versions.snapshot_record()
         segments = [n for n in walmod.list_segments(env, db.path) if n >= versions.log_number]
         manifest_number = versions.next_file_number + 1
-    from lsmdb._core.logformat import LogWriter
-
     for n in segments:
         src = walmod.segment_path(db.path, n)
         if env.exists(src):

@@ -27,12 +27,12 @@ import threading
 import time
 from collections import deque
 
-from lsmdb import __version__
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
+from lsmdb._version import __version__
 from lsmdb.env import Env, default_env
 from lsmdb.errors import (
     BackgroundError,
@@ -46,9 +46,10 @@ from lsmdb.errors import (
 )
 from lsmdb.killpoint import kill_point
 from lsmdb.lsm import wal as walmod
-from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
+from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
+from lsmdb.lsm.policies import policy_for
 from lsmdb.lsm.stats import DBStats, StatsCollector
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
@@ -895,8 +896,6 @@ class DB:
     def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
         """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import manual_job
-
         return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
 
     # background machinery ---------------------------------------------------------------

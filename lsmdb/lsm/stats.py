@@ -13,6 +13,9 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field
 
+from lsmdb.lsm.compaction import VersionView
+from lsmdb.lsm.costmodel import predict
+
 
 @dataclass
 class LevelStats:
@@ -156,8 +159,6 @@ class StatsCollector:
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
     def snapshot(self, db, exact: bool = False) -> DBStats:
-        from lsmdb.lsm.costmodel import predict
-
         version = db._versions.current
         prediction = predict(db.options, version)
         bits = prediction.bloom_bits_per_key  # the allocation, as a flush/compaction gets it
@@ -224,8 +225,6 @@ class StatsCollector:
         hits, misses = getattr(cache, "hits", 0), getattr(cache, "misses", 0)
         debt_of = getattr(db._policy, "pending_bytes", None)
         if debt_of is not None:
-            from lsmdb.lsm.compaction import VersionView
-
             snapshot["pending_compaction_bytes"] = debt_of(VersionView(version, db.options))
         return DBStats(
             levels=levels, write_amp=(written / user) if user else 0.0, sst_bytes=sst_bytes,

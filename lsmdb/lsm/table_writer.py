@@ -72,6 +72,8 @@ class TableOutput:
         return float(self.options.bloom.bits_for(self.level))
 
     def _open(self) -> None:
+        # Imported on first use, like the reader in table_cache: the builder pulls in
+        # zstandard (~7 ms), which a process that never writes a table need not pay for.
         from lsmdb._core.sstable_builder import SSTableBuilder
 
         self._number = self.new_file_number()
@@ -89,7 +91,7 @@ class TableOutput:
 
     def copy_from(self, src) -> None:
         """Write every entry of the positioned InternalIterator ``src`` (C loop)."""
-        from lsmdb._core.tablecopy import copy_entries
+        from lsmdb._core.tablecopy import copy_entries  # cimports the builder: see _open
 
         while src.valid():
             if self._builder is None:

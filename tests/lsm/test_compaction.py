@@ -19,13 +19,13 @@ from lsmdb.lsm.compaction import (
     level_targets,
     manual_job,
     next_run_id,
-    policy_for,
 )
 from lsmdb.lsm.policies import (
     FIFOPolicy,
     FluidPolicy,
     LazyLevelingPolicy,
     TieredPolicy,
+    policy_for,
     run_caps,
 )
 from lsmdb.lsm.version import Version
