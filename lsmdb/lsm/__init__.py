@@ -4,7 +4,7 @@ Where things are (docs/architecture.md has the whole map):
 
 - ``db``: ``DB`` and ``open`` (the orchestrator: write path, read path, background work)
 - ``iterators``: ``DBIterator`` and ``Snapshot`` handed to users
-- ``wal``: the write-ahead log's writer and reader
+- the write-ahead log lives one floor down, in ``lsmdb.wal``; tables in ``lsmdb.sstable``
 - ``version``, ``version_edit``: the MANIFEST, ``VersionSet`` and the immutable ``Version``
 - ``table_cache``, ``table_writer``: open readers; write (and cut) new tables
 - ``compaction``: ``CompactionPolicy``, ``VersionView``, ``CompactionJob``, the leveled policy

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
+from lsmdb import wal as walmod
 from lsmdb._core.logformat import LogWriter
 from lsmdb.errors import InvalidArgumentError
-from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.version import manifest_name
 

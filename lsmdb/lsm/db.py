@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 
+from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
@@ -45,7 +46,6 @@ from lsmdb.errors import (
     LockError,
 )
 from lsmdb.killpoint import kill_point
-from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
@@ -56,6 +56,7 @@ from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options
+from lsmdb.wal.commit_policy import WalCommitPolicy
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
@@ -181,7 +182,6 @@ class DB:
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
         self._wal = None
-        self._wal_commits = 0
         self._wal_failed = False
         self._open(options, create, error_if_exists)
 
@@ -223,7 +223,8 @@ class DB:
         self._check_contract(exists)
         self.options = self._resolve_options(options, exists)
         self._policy = policy_for(self.options)
-        self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
+        self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
         self._memtable_limit = self.options.memtable_bytes
         self._max_key = self.options.max_key_bytes
         self._max_value = self.options.max_value_bytes
@@ -470,14 +471,13 @@ class DB:
             if not isinstance(sync, bool):
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
-        return self._sync_interval == 1
+        return self._commit_schedule.syncs_by_default
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
-        if not want_sync and self._sync_interval != 1 and not self._writers:
+        if not want_sync and self._commit_schedule.never_syncs and not self._writers:
             with self._mutex:
                 if (not self._writers and self._bg_error is None and not self._closed
-                        and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
                         and self._pending_compaction_bytes < self._debt_gate):
@@ -520,7 +520,7 @@ class DB:
                 raise exc
             merged = group[0].batch if len(group) == 1 else _merge_batches(group)
             merged.sequence = self._last_seq + 1
-            need_sync = any(x.sync for x in group) or self._periodic_sync_due()
+            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
             mem = self._mem
             wal = self._wal
         error: BaseException | None = None
@@ -547,15 +547,6 @@ class DB:
             self._cv.notify_all()
         if error is not None:
             raise error
-
-    def _periodic_sync_due(self) -> bool:
-        interval = self._sync_interval
-        if interval > 1:
-            self._wal_commits += 1
-            if self._wal_commits >= interval:
-                self._wal_commits = 0
-                return True
-        return False
 
     def _take_group(self) -> list[_Writer]:
         first = self._writers[0]
@@ -1149,7 +1140,8 @@ class DB:
         try:
             if self._wal is not None:
                 try:
-                    if self._wal.unsynced_records and self.options.wal_sync != "never":
+                    if (self._wal.unsynced_records
+                            and not self._commit_schedule.never_syncs):
                         self._wal.sync()
                 finally:
                     self._wal.close()

@@ -52,11 +52,11 @@ ENV_SEED = "LSMDB_KILL_POINTS_SEED"
 # Every kill point in the engine: name -> where it is and what a crash there leaves behind.
 # tests/crash/test_killpoints.py checks that each one is reached and survived.
 KILL_POINTS: dict[str, str] = {
-    "wal.segment:created": "wal.py WalWriter: segment file created, its name not yet fsynced",
-    "wal.append:before": "wal.py WalWriter.add: batch encoded, nothing written",
-    "wal.append:after": "wal.py WalWriter.add: record written (page cache), not synced",
-    "wal.sync:before": "wal.py WalWriter.sync: record written, fsync not started",
-    "wal.sync:after": "wal.py WalWriter.sync: fsync returned, write not yet acknowledged",
+    "wal.segment:created": "wal/writer.py WalWriter: segment file created, its name not yet fsynced",
+    "wal.append:before": "wal/writer.py WalWriter.add: batch encoded, nothing written",
+    "wal.append:after": "wal/writer.py WalWriter.add: record written (page cache), not synced",
+    "wal.sync:before": "wal/writer.py WalWriter.sync: record written, fsync not started",
+    "wal.sync:after": "wal/writer.py WalWriter.sync: fsync returned, write not yet acknowledged",
     "memtable.switch": "db.py _switch_memtable: new segment created, old one not yet synced",
     "sst.write:mid": "table_writer.py: data blocks written, no index/footer yet",
     "sst.finish:before_sync": "table_writer.py: footer written, file not fsynced",
