@@ -50,7 +50,7 @@ from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
 from lsmdb.lsm.policies import policy_for
-from lsmdb.lsm.stats import DBStats, StatsCollector
+from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet
@@ -1114,14 +1114,18 @@ class DB:
     def checkpoint(self, target: str) -> None:
         """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
         the WAL tail copied."""
-        from lsmdb.lsm.checkpoint import make_checkpoint
+        from lsmdb.lsm.checkpoint import CheckpointSource, make_checkpoint
 
         self._check_open()
-        make_checkpoint(self, os.fspath(target))
+        make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
+                                         self.flush, self._versions, self._version_lock),
+                        os.fspath(target))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
-        return self._stats.snapshot(self, exact=exact)
+        sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
+                               self._block_cache, self._policy, self.items)
+        return self._stats.snapshot(sources, exact=exact)
 
     # ------------------------------------------------------------------ close
 
