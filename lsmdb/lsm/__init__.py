@@ -8,7 +8,7 @@ Where things are (docs/architecture.md has the whole map):
 - ``version``, ``version_edit``: the MANIFEST, ``VersionSet`` and the immutable ``Version``
 - ``table_cache``, ``table_writer``: open readers; write (and cut) new tables
 - ``compaction``: ``CompactionPolicy``, ``VersionView``, ``CompactionJob``, the leveled policy
-- ``policies``: tiered, lazy leveling, fluid and FIFO; ``policy_for`` picks one from options
+- ``policies``: tiered, lazy leveling, fluid and FIFO; ``styles.policy_for`` picks one
 - ``compactor``: runs one job (merge, write outputs, build the edit)
 - ``bloom_alloc``, ``costmodel``: per-level bloom bits and the cost model behind them
 - ``stats``, ``checkpoint``: ``DB.stats()`` and ``DB.checkpoint()``

@@ -14,8 +14,8 @@ Ordering invariant every policy keeps (reads depend on it): for any user key, da
 newer than data in L1, L1 newer than L2, ...; within a level, a run with a higher run id is
 newer. So a job may only (a) move a level's *oldest* runs down, (b) merge a level's newest
 runs in place, or (c) merge into the next level's newest run; its output gets a run id above
-every run of the output level it does not consume. The tiered styles, and ``policy_for``
-(which maps ``compaction.style`` to a policy object), live in ``lsmdb.lsm.policies``.
+every run of the output level it does not consume. The tiered styles live in
+``lsmdb.lsm.policies``; ``lsmdb.lsm.styles.policy_for`` maps ``compaction.style`` to a policy.
 """
 
 from __future__ import annotations

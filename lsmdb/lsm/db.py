@@ -49,8 +49,8 @@ from lsmdb.killpoint import kill_point
 from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
-from lsmdb.lsm.policies import policy_for
 from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lsmdb.lsm.compaction import VersionView
-from lsmdb.lsm.costmodel import predict
 from lsmdb.lsm.version import Version
 from lsmdb.options import Options
 
@@ -176,6 +175,10 @@ class StatsCollector:
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
     def snapshot(self, db: StatsSources, exact: bool = False) -> DBStats:
+        # The cost model (and the fluid policy it sizes runs with) loads on the first
+        # stats() call: ~3 ms of start-up a DB that is never asked need not pay.
+        from lsmdb.lsm.costmodel import predict
+
         version = db.version
         prediction = predict(db.options, version)
         bits = prediction.bloom_bits_per_key  # the allocation, as a flush/compaction gets it

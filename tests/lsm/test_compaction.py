@@ -25,9 +25,9 @@ from lsmdb.lsm.policies import (
     FluidPolicy,
     LazyLevelingPolicy,
     TieredPolicy,
-    policy_for,
     run_caps,
 )
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.version import Version
 from lsmdb.lsm.version_edit import FileMetaData
 from lsmdb.options import Compaction, Options
