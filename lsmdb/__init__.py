@@ -2,6 +2,7 @@
 
 from lsmdb._version import __version__
 from lsmdb.errors import (
+    BackgroundError,
     ClosedError,
     ConstraintError,
     ContractError,
@@ -22,6 +23,7 @@ from lsmdb.errors import (
 
 __all__ = [
     "__version__",
+    "BackgroundError",
     "ClosedError",
     "ConstraintError",
     "ContractError",
