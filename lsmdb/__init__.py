@@ -1,5 +1,6 @@
 """lsmdb: an embeddable LSM storage engine with Cython-accelerated hot paths."""
 
+from lsmdb._version import __version__
 from lsmdb.errors import (
     BackgroundError,
     ClosedError,
@@ -19,8 +20,6 @@ from lsmdb.errors import (
     StorageIOError,
     TransactionError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

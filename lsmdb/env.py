@@ -20,7 +20,7 @@ import shutil
 from contextlib import contextmanager
 
 from lsmdb.errors import InvalidArgumentError, LockError, StorageIOError
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.killpoint import kill_point
 
 __all__ = ["Env", "WritableFile", "RandomAccessFile", "FileLock", "default_env", "fs_path"]
 

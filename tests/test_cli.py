@@ -137,7 +137,7 @@ def test_console_entry_point_runs(tmp_path):
 
 
 def _write_sstable(path, n=50):
-    sstable = pytest.importorskip("lsmdb._core.sstable")
+    sstable = pytest.importorskip("lsmdb._core.sstable_builder")
     from lsmdb._core.ikey import PUT, make_internal_key
     from lsmdb.env import default_env
 

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsmdb.bench.limits import INT_BOUNDS
+from lsmdb.bench.range_read import seek_read
+from lsmdb.bench.rocks import RocksTarget
 from lsmdb.bench.workload import (
     DELETE,
     INSERT,
@@ -343,19 +345,7 @@ class LsmdbTarget:
     def new_iterator(self):
         return self.db.iterator()
 
-    @staticmethod
-    def seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
-        """Seek ``it`` to ``key`` and read up to ``n`` entries: (count, first key)."""
-        it.seek(key)
-        count = 0
-        first = None
-        while count < n and it.valid():
-            if first is None:
-                first = it.key()
-            it.value()
-            count += 1
-            it.next()
-        return count, first
+    seek_read = staticmethod(seek_read)
 
     def flush(self) -> None:
         self.db.flush()
@@ -431,8 +421,6 @@ def read_amp_from(before: dict, after: dict, lookups: int) -> dict[str, float] |
 
 def make_target(cfg: BenchConfig, path: str, options: Options):
     if cfg.engine == "rocksdb":
-        from lsmdb.bench.rocks import RocksTarget
-
         return RocksTarget(path, options)
     return LsmdbTarget(path, options, inline=cfg.inline)
 

@@ -29,12 +29,13 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 
-from lsmdb import __version__
+from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
+from lsmdb._version import __version__
 from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
     BackgroundError,
@@ -46,17 +47,18 @@ from lsmdb.errors import (
     InvalidArgumentError,
     LockError,
 )
-from lsmdb.lsm import wal as walmod
-from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
+from lsmdb.killpoint import kill_point
+from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
-from lsmdb.lsm.stats import DBStats, StatsCollector
+from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version import VersionSet
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options, keyword_overrides
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.wal.commit_policy import WalCommitPolicy
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
@@ -235,7 +237,6 @@ class DB:
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
         self._wal = None
-        self._wal_commits = 0
         self._wal_failed = False
         self._open(options, create, error_if_exists)
 
@@ -277,7 +278,8 @@ class DB:
         self._check_contract(exists)
         self.options = self._resolve_options(options, exists)
         self._policy = policy_for(self.options)
-        self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
+        self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
         self._memtable_limit = self.options.memtable_bytes
         self._max_key = self.options.max_key_bytes
         self._max_value = self.options.max_value_bytes
@@ -548,14 +550,13 @@ class DB:
             if not isinstance(sync, bool):
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
-        return self._sync_interval == 1
+        return self._commit_schedule.syncs_by_default
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
-        if not want_sync and self._sync_interval != 1 and not self._writers:
+        if not want_sync and self._commit_schedule.never_syncs and not self._writers:
             with self._mutex:
                 if (not self._writers and self._bg_error is None and not self._closed
-                        and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
                         and self._pending_compaction_bytes < self._debt_gate):
@@ -598,7 +599,7 @@ class DB:
                 raise exc
             merged = group[0].batch if len(group) == 1 else _merge_batches(group)
             merged.sequence = self._last_seq + 1
-            need_sync = any(x.sync for x in group) or self._periodic_sync_due()
+            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
             mem = self._mem
             wal = self._wal
         error: BaseException | None = None
@@ -625,15 +626,6 @@ class DB:
             self._cv.notify_all()
         if error is not None:
             raise error
-
-    def _periodic_sync_due(self) -> bool:
-        interval = self._sync_interval
-        if interval > 1:
-            self._wal_commits += 1
-            if self._wal_commits >= interval:
-                self._wal_commits = 0
-                return True
-        return False
 
     def _take_group(self) -> list[_Writer]:
         first = self._writers[0]
@@ -1025,8 +1017,6 @@ class DB:
     def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
         """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import manual_job
-
         return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
 
     # background machinery ---------------------------------------------------------------
@@ -1254,14 +1244,18 @@ class DB:
     def checkpoint(self, target: _Path) -> None:
         """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
         the WAL tail copied."""
-        from lsmdb.lsm.checkpoint import make_checkpoint
+        from lsmdb.lsm.checkpoint import CheckpointSource, make_checkpoint
 
         self._check_open()
-        make_checkpoint(self, fs_path(target, "checkpoint target"))
+        make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
+                                         self.flush, self._versions, self._version_lock),
+                        fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
-        return self._stats.snapshot(self, exact=exact)
+        sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
+                               self._block_cache, self._policy, self.items)
+        return self._stats.snapshot(sources, exact=exact)
 
     # ------------------------------------------------------------------ close
 
@@ -1280,7 +1274,8 @@ class DB:
         try:
             if self._wal is not None:
                 try:
-                    if self._wal.unsynced_records and self.options.wal_sync != "never":
+                    if (self._wal.unsynced_records
+                            and not self._commit_schedule.never_syncs):
                         self._wal.sync()
                 finally:
                     self._wal.close()

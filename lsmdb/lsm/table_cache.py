@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 
+from lsmdb._core.rangedel import FragmentedRangeTombstones
 from lsmdb.env import Env
 from lsmdb.lsm.version_edit import FileMetaData
 
@@ -39,7 +40,9 @@ class TableCache:
         return reader if reader is not None else self._open(number)
 
     def _open(self, number: int):
-        from lsmdb._core.sstable import SSTableReader
+        # Imported on first open: the reader pulls in zstandard (~7 ms), which a process that
+        # never reads a table (a fresh DB, a tool) need not pay for.
+        from lsmdb._core.sstable_reader import SSTableReader
 
         with self._lock:
             reader = self._readers.get(number)
@@ -61,8 +64,6 @@ class TableCache:
             return None
         frag = self._tombstones.get(meta.number)
         if frag is None:
-            from lsmdb._core.rangedel import FragmentedRangeTombstones
-
             frag = FragmentedRangeTombstones(self.get(meta).range_tombstones())
             self._tombstones[meta.number] = frag
         return frag

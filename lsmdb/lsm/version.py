@@ -13,10 +13,11 @@ import os
 import threading
 import weakref
 
+from lsmdb._core.logformat import LogReader, LogWriter
 from lsmdb.env import Env, WritableFile
 from lsmdb.errors import CorruptionError, FormatVersionError
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
-from lsmdb.testing.killpoints import kill_point
 
 
 class Version:
@@ -145,8 +146,6 @@ class VersionSet:
 
     def recover(self, write_manifest: bool = True) -> None:
         """Rebuild the current Version from CURRENT -> MANIFEST; open a fresh MANIFEST."""
-        from lsmdb._core.logformat import LogReader
-
         current_path = os.path.join(self.dbdir, "CURRENT")
         name = self.env.read_file(current_path).decode("ascii", "replace").strip()
         if not name.startswith("MANIFEST-") or "/" in name:
@@ -223,8 +222,6 @@ class VersionSet:
 
     def _write_snapshot_manifest(self) -> None:
         """Start a new MANIFEST holding the whole current state, then point CURRENT at it."""
-        from lsmdb._core.logformat import LogWriter
-
         old_number = self.manifest_number
         number = self.new_file_number()
         path = os.path.join(self.dbdir, manifest_name(number))

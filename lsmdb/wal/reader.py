@@ -1,74 +1,15 @@
-"""Write-ahead log segments: ``<dir>/wal/<number>.log``, one write batch per log record.
-
-A segment is the log format of docs/format/log.md; each record's payload is a write batch
-(docs/format/write_batch.md), whose header carries its first sequence number. Each memtable
-owns one segment; once the memtable is flushed to an SSTable and the MANIFEST records the
-next segment's number as ``log_number``, the segment is obsolete and deleted.
-"""
+"""Reading a WAL segment back at open: its write batches, under one of the ``wal_recovery``
+modes (what a torn tail or a corrupt record means: docs/reliability.md)."""
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 
+from lsmdb._core.batch import WriteBatch
+from lsmdb._core.logformat import LogReader
 from lsmdb.env import Env
 from lsmdb.errors import CorruptionError
-from lsmdb.testing.killpoints import kill_point
-
-_SEGMENT_RE = re.compile(r"^(\d+)\.log$")
-
-
-def segment_path(dbdir: str, number: int) -> str:
-    return os.path.join(dbdir, "wal", f"{number:06d}.log")
-
-
-def list_segments(env: Env, dbdir: str) -> list[int]:
-    waldir = os.path.join(dbdir, "wal")
-    if not env.exists(waldir):
-        return []
-    out = []
-    for name in env.listdir(waldir):
-        m = _SEGMENT_RE.match(name)
-        if m:
-            out.append(int(m.group(1)))
-    return sorted(out)
-
-
-class WalWriter:
-    """Appends batches to one segment. Not thread-safe: the DB's write leader calls it."""
-
-    def __init__(self, env: Env, dbdir: str, number: int):
-        from lsmdb._core.logformat import LogWriter
-
-        self.number = number
-        self.path = segment_path(dbdir, number)
-        self._file = env.open_writable(self.path)
-        kill_point("wal.segment:created")
-        # Make the segment's name durable now, or synced records in it could vanish with it.
-        env.fsync_dir(os.path.dirname(self.path))
-        self._writer = LogWriter(self._file)
-        self.bytes_written = 0
-        self.syncs = 0
-        self.unsynced_records = 0
-
-    def add(self, payload: bytes) -> int:
-        kill_point("wal.append:before")
-        n = self._writer.add_record(payload)
-        kill_point("wal.append:after")
-        self.bytes_written += n
-        self.unsynced_records += 1
-        return n
-
-    def sync(self) -> None:
-        kill_point("wal.sync:before")
-        self._file.sync()
-        kill_point("wal.sync:after")
-        self.syncs += 1
-        self.unsynced_records = 0
-
-    def close(self) -> None:
-        self._file.close()
+from lsmdb.wal.segment import segment_path
 
 
 @dataclass
@@ -90,9 +31,6 @@ def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentR
     Returns (replay, stop): ``stop`` is True when point_in_time recovery must not replay
     any later segment. Raises CorruptionError where the mode forbids going on.
     """
-    from lsmdb._core.batch import WriteBatch
-    from lsmdb._core.logformat import LogReader
-
     path = segment_path(dbdir, number)
     data = env.read_file(path)
     replay = SegmentReplay(number)
