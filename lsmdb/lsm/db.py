@@ -21,6 +21,7 @@ Concurrency model:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -36,6 +37,7 @@ from lsmdb._core.memtable import Memtable
 from lsmdb.env import Env, default_env
 from lsmdb.errors import (
     BackgroundError,
+    BusyError,
     ClosedError,
     ContractError,
     CorruptionError,
@@ -43,6 +45,7 @@ from lsmdb.errors import (
     FormatVersionError,
     InvalidArgumentError,
     LockError,
+    StorageIOError,
 )
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
@@ -51,12 +54,21 @@ from lsmdb.lsm.iterators import DBIterator, Snapshot
 from lsmdb.lsm.stats import DBStats, StatsCollector
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
+from lsmdb.lsm.unlisted_tables import (
+    STRICT_MODES,
+    find_unlisted_tables,
+    lost_records_error,
+    salvage,
+)
 from lsmdb.lsm.version import VersionSet
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options
 from lsmdb.testing.killpoints import kill_point
 
 CONTRACT_FORMAT_VERSION = 1
+# A read-only open that keeps seeing a writer replace the files it reads gives up after this
+# many attempts (with backoff from 1 ms to 50 ms: about a second in all) with BusyError.
+READ_ONLY_OPEN_ATTEMPTS = 25
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
 
@@ -179,6 +191,10 @@ class DB:
         self._snapshots: dict[int, int] = {}
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
+        self._recovery_info = walmod.WalRecoveryInfo()
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read: dict[int, int] = {}  # WAL segment -> size before replay read it
+        self._kept_tables: frozenset[int] = frozenset()  # unlisted, not provably obsolete
         self._wal = None
         self._wal_commits = 0
         self._wal_failed = False
@@ -209,13 +225,63 @@ class DB:
                 self._unregister()
                 raise
         try:
-            self._open_locked(options, exists)
+            if self.read_only:
+                self._open_read_only_view(options, exists)
+            else:
+                self._open_locked(options, exists)
         except BaseException:
             self._release_resources()
             raise
         self._closed = False
         if not self.read_only:
             self._start_background()
+
+    def _open_read_only_view(self, options: Options | None, exists: bool) -> None:
+        """Open read-only beside a possible writer process.
+
+        The view is read file by file (CURRENT, the MANIFEST, the tables it lists, the WAL),
+        and a writer may replace any of them in between: a table compacted away, a WAL
+        segment deleted after a flush, a MANIFEST rewritten. Such a race is retried from
+        the start; bytes that read the same twice and are still bad are corruption."""
+        delay = 0.001
+        last: BaseException | None = None
+        for _ in range(READ_ONLY_OPEN_ATTEMPTS):
+            try:
+                self._open_locked(options, exists)
+                return
+            except (CorruptionError, StorageIOError) as exc:
+                tables = getattr(self, "_tables", None)
+                if tables is not None:
+                    tables.close()
+                if not self._read_only_race(exc):
+                    raise
+                last = exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {READ_ONLY_OPEN_ATTEMPTS} attempts: "
+            f"a writer kept replacing the files being read (last: {last})") from last
+
+    def _read_only_race(self, exc: BaseException) -> bool:
+        """Did a writer change what the failed read-only open attempt read?"""
+        if isinstance(exc, StorageIOError):
+            return exc.errno == errno.ENOENT  # a file vanished between listing and reading
+        vs = getattr(self, "_versions", None)
+        if vs is None or vs.read_current is None:
+            return False
+        env = self.env
+        try:
+            if env.read_file(os.path.join(self.path, "CURRENT")) != vs.read_current:
+                return True
+            if vs.read_manifest is not None and vs.read_manifest_path is not None \
+                    and env.read_file(vs.read_manifest_path) != vs.read_manifest:
+                return True
+            for number, size in self._wal_sizes_read.items():
+                if env.file_size(walmod.segment_path(self.path, number)) != size:
+                    return True  # e.g. a record half appended when it was read
+        except StorageIOError as again:
+            return again.errno == errno.ENOENT
+        return False
 
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
@@ -258,11 +324,25 @@ class DB:
         else:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
-            self._versions.recover()
+            # The fresh MANIFEST is written by the first edit below, once the WAL replay
+            # and the unlisted tables were checked: an open that refuses changes nothing.
+            self._versions.recover(write_manifest=False)
         if not self.read_only:
             self._write_options_file()
         self._last_seq = self._versions.last_sequence
         replayed = self._replay_wal()
+        if exists:
+            replayed = self._account_for_unlisted_tables(replayed)
+        self._recovery_info = walmod.WalRecoveryInfo(
+            records_replayed=self.recovery_report["records_replayed"],
+            bytes_replayed=self.recovery_report["bytes_replayed"],
+            last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
+        if self.read_only:
+            # Open every listed table now: the descriptors keep the files readable after
+            # a writer's compaction deletes them (a point-in-time view, as RocksDB's
+            # secondary instances do).
+            for _, f in self._versions.current.files():
+                self._tables.get(f)
         if not self.read_only:
             self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
             self._mem = _MemRef(Memtable(), self._wal.number)
@@ -350,9 +430,12 @@ class DB:
         mode = self.options.wal_recovery
         segments = [n for n in walmod.list_segments(env, self.path)
                     if n >= self._versions.log_number]
-        report = {"segments": [], "records_replayed": 0, "last_seqno": self._last_seq,
-                  "torn_tail": False, "corruptions": [], "stopped_early": False}
+        report = {"segments": [], "records_replayed": 0, "bytes_replayed": 0,
+                  "last_seqno": self._last_seq, "torn_tail": False, "corruptions": [],
+                  "stopped_early": False}
         self.recovery_report = report
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read = {}
         if not segments:
             return None
         ref = _MemRef(Memtable(), segments[-1])
@@ -365,6 +448,9 @@ class DB:
         check_gap = mode in ("tolerate_corrupted_tail", "absolute_consistency")
         manifest_last = self._versions.last_sequence
         for i, number in enumerate(segments):
+            if self.read_only:  # a writer may append meanwhile: see _read_only_race
+                self._wal_sizes_read[number] = env.file_size(
+                    walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
@@ -376,10 +462,12 @@ class DB:
                 check_gap = False
                 # Segments at or after log_number hold only writes no SSTable has yet.
                 ref.mem.add_batch(batch)
+                self._replayed.add(batch.sequence, batch.count)
                 self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
             report["segments"].append({"number": number, "records": replay.records,
                                        "torn_tail_offset": replay.torn_tail_offset})
             report["records_replayed"] += replay.records
+            report["bytes_replayed"] += replay.bytes
             if replay.torn_tail_offset is not None:
                 report["torn_tail"] = True
             report["corruptions"].extend(
@@ -391,6 +479,41 @@ class DB:
         report["last_seqno"] = self._last_seq
         self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
         return ref
+
+    def _account_for_unlisted_tables(self, replayed: _MemRef | None) -> _MemRef | None:
+        """Tables the MANIFEST does not list: keep those it cannot prove obsolete, and
+        refuse or salvage any that holds writes recovery did not find elsewhere
+        (lsm/unlisted_tables.py). Returns the recovery memtable."""
+        vs = self._versions
+        tables = find_unlisted_tables(self.env, self.path, vs.current.file_numbers(),
+                                      vs.table_numbers_on_disk, vs.manifest_next_file_number,
+                                      vs.manifest_mtime_ns)
+        self._kept_tables = frozenset(t.number for t in tables if t.protected)
+        listed_max = max((f.max_seqno for _, f in vs.current.files()), default=0)
+        lost = [(t, span) for t in tables
+                if (span := t.unrecovered(listed_max, self._replayed)) is not None]
+        if not lost:
+            return replayed
+        log_number = vs.log_number
+        if log_number and self.env.exists(walmod.segment_path(self.path, log_number)):
+            # The WAL chain is whole, so no durable MANIFEST record was lost: these are
+            # outputs whose edit a power cut tore, with writes it also took from the WAL.
+            return replayed
+        salvageable = all(t.meta.min_seqno > listed_max for t, _ in lost)
+        if self.options.wal_recovery in STRICT_MODES or not salvageable:
+            torn = vs.manifest_torn_offset
+            raise lost_records_error(
+                lost, vs.recovered_manifest, torn if torn is not None else len(vs.read_manifest),
+                torn is not None, log_number, salvageable)
+        if replayed is None:
+            replayed = _MemRef(Memtable(), 0)
+        last = salvage(self.env, self.path, [t.meta for t, _ in lost], replayed.mem,
+                       listed_max, self._replayed)
+        self._last_seq = max(self._last_seq, last)
+        vs.last_sequence = max(vs.last_sequence, self._last_seq)
+        self.recovery_report["last_seqno"] = self._last_seq
+        self.recovery_report["salvaged_tables"] = [t.number for t, _ in lost]
+        return replayed
 
     def _flush_memtable_now(self, ref: _MemRef, log_number: int) -> None:
         meta_files, nbytes = self._build_l0(ref)
@@ -1072,7 +1195,7 @@ class DB:
                 number = int(name[:-4])
             except ValueError:
                 continue
-            if number not in live and number < horizon:
+            if number not in live and number < horizon and number not in self._kept_tables:
                 kill_point("obsolete.delete_sst")
                 self._tables.evict(number)
                 self._remove_quietly(os.path.join(sst_dir, name))
@@ -1176,6 +1299,11 @@ class DB:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def recovery_info(self) -> walmod.WalRecoveryInfo:
+        """What the WAL replay at open found (zeros and False for a new database)."""
+        return self._recovery_info
 
     def __enter__(self):
         return self

@@ -16,6 +16,7 @@ import weakref
 from lsmdb.env import Env, WritableFile
 from lsmdb.errors import CorruptionError, FormatVersionError
 from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
+from lsmdb.lsm.wal import list_segments
 from lsmdb.testing.killpoints import kill_point
 
 
@@ -101,6 +102,18 @@ def manifest_name(number: int) -> str:
     return f"MANIFEST-{number:06d}"
 
 
+def table_numbers(env: Env, dbdir: str) -> set[int]:
+    """Numbers of the sst/<n>.sst files present (other names are ignored)."""
+    sst_dir = os.path.join(dbdir, "sst")
+    if not env.exists(sst_dir):
+        return set()
+    out = set()
+    for name in env.listdir(sst_dir):
+        if name.endswith(".sst") and name[:-4].isdigit():
+            out.add(int(name[:-4]))
+    return out
+
+
 class VersionSet:
     """The current Version, file numbering and the MANIFEST log that persists them."""
 
@@ -119,6 +132,16 @@ class VersionSet:
         self._lock = threading.Lock()
         self.manifest_bytes = 0
         self.recovered_edits = 0
+        # What recover() read, for the checks the DB makes after WAL replay and for a
+        # read-only open to tell a writer's file replacement from corruption.
+        self.recovered_manifest: str | None = None  # path of the MANIFEST read
+        self.read_current: bytes | None = None  # CURRENT's bytes as read
+        self.read_manifest_path: str | None = None  # the MANIFEST CURRENT named
+        self.read_manifest: bytes | None = None  # its bytes as read
+        self.manifest_next_file_number = 0  # as recorded in the MANIFEST (before any bump)
+        self.manifest_torn_offset: int | None = None  # offset of a torn last record
+        self.manifest_mtime_ns = 0
+        self.table_numbers_on_disk: set[int] = set()  # every sst/<n>.sst found
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -148,13 +171,17 @@ class VersionSet:
         from lsmdb._core.logformat import LogReader
 
         current_path = os.path.join(self.dbdir, "CURRENT")
-        name = self.env.read_file(current_path).decode("ascii", "replace").strip()
+        self.read_current = self.read_manifest_path = self.read_manifest = None
+        current = self.read_current = self.env.read_file(current_path)
+        name = current.decode("ascii", "replace").strip()
         if not name.startswith("MANIFEST-") or "/" in name:
             raise CorruptionError(f"CURRENT names {name!r}, not a MANIFEST", current_path, 0)
-        path = os.path.join(self.dbdir, name)
+        path = self.read_manifest_path = os.path.join(self.dbdir, name)
         if not self.env.exists(path):
             raise CorruptionError(f"CURRENT names missing {name}", current_path, 0)
-        data = self.env.read_file(path)
+        # The modification time first: a table written after it is newer than this MANIFEST.
+        mtime_ns = self.env.modified_time_ns(path)
+        data = self.read_manifest = self.env.read_file(path)
         reader = LogReader(data, file_name=path)
         version = Version(self.num_levels)
         seen_any = False
@@ -188,10 +215,9 @@ class VersionSet:
             # whose WAL segments or input files are already deleted (a silent wrong answer).
             raise CorruptionError(f"MANIFEST ends in a damaged record: {tail}", path,
                                   reader.torn_tail_offset)
-        sst_dir = os.path.join(self.dbdir, "sst")
-        present = set(self.env.listdir(sst_dir)) if self.env.exists(sst_dir) else set()
+        tables = table_numbers(self.env, self.dbdir)
         for level, f in version.files():
-            if f"{f.number:06d}.sst" not in present:
+            if f.number not in tables:
                 raise CorruptionError(f"MANIFEST lists missing table sst/{f.number:06d}.sst "
                                       f"at level {level}", path, None)
         self.current = version
@@ -200,9 +226,18 @@ class VersionSet:
         self.last_sequence = last_seq
         self.manifest_number = int(name.split("-", 1)[1])
         self.recovered_manifest = path  # the file this state was read from (for errors)
+        self.manifest_next_file_number = next_file
+        self.manifest_torn_offset = reader.torn_tail_offset if tail is not None else None
+        self.manifest_mtime_ns = mtime_ns
+        self.table_numbers_on_disk = tables
         self.mark_file_number_used(self.manifest_number)
-        for _, f in version.files():
-            self.mark_file_number_used(f.number)
+        # Every file found, listed or not, keeps its number: a table the MANIFEST does not
+        # list may hold writes whose MANIFEST record was lost, and a new file given its
+        # number would overwrite it (lsm/unlisted_tables.py).
+        for number in tables:
+            self.mark_file_number_used(number)
+        for number in list_segments(self.env, self.dbdir):
+            self.mark_file_number_used(number)
         if write_manifest:
             self._write_snapshot_manifest()
 
