@@ -60,7 +60,7 @@ from lsmdb.lsm.unlisted_tables import (
     lost_records_error,
     salvage,
 )
-from lsmdb.lsm.version import VersionSet
+from lsmdb.lsm.version import VersionSet, missing_table_error
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options
 from lsmdb.testing.killpoints import kill_point
@@ -69,6 +69,7 @@ CONTRACT_FORMAT_VERSION = 1
 # A read-only open that keeps seeing a writer replace the files it reads gives up after this
 # many attempts (with backoff from 1 ms to 50 ms: about a second in all) with BusyError.
 READ_ONLY_OPEN_ATTEMPTS = 25
+READ_ONLY_CATCH_UP_ROUNDS = 200  # MANIFEST catch-ups per attempt to pin a listed Version
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
 
@@ -250,9 +251,8 @@ class DB:
                 self._open_locked(options, exists)
                 return
             except (CorruptionError, StorageIOError) as exc:
-                tables = getattr(self, "_tables", None)
-                if tables is not None:
-                    tables.close()
+                # The next attempt reads only the MANIFEST records appended meanwhile and
+                # keeps the tables already open, so it catches up with even a busy writer.
                 if not self._read_only_race(exc):
                     raise
                 last = exc
@@ -262,9 +262,28 @@ class DB:
             f"{self.path}: read-only open gave up after {READ_ONLY_OPEN_ATTEMPTS} attempts: "
             f"a writer kept replacing the files being read (last: {last})") from last
 
-    def _read_only_race(self, exc: BaseException) -> bool:
+    def _pin_read_only_version(self) -> None:
+        """Read the MANIFEST and open every table it lists. The open descriptors keep the
+        files readable after a writer's compaction deletes them (a point-in-time view, as
+        RocksDB's secondary instances hold theirs). A listed table already deleted means
+        the writer moved on: read the records appended since (which drop it) and pin the
+        tables they add, until every listed table is open."""
+        vs = self._versions
+        for _ in range(READ_ONLY_CATCH_UP_ROUNDS):
+            vs.recover_read_only()
+            missing = self._tables.retain(vs.current.files())
+            if not missing:
+                return
+            if not self._read_only_race(None):
+                level, number = missing[0]
+                raise missing_table_error(number, level, vs.recovered_manifest)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {READ_ONLY_CATCH_UP_ROUNDS} reads of "
+            f"the MANIFEST: a writer kept deleting the tables listed before they were opened")
+
+    def _read_only_race(self, exc: BaseException | None) -> bool:
         """Did a writer change what the failed read-only open attempt read?"""
-        if isinstance(exc, StorageIOError):
+        if exc is not None and isinstance(exc, StorageIOError):
             return exc.errno == errno.ENOENT  # a file vanished between listing and reading
         vs = getattr(self, "_versions", None)
         if vs is None or vs.read_current is None:
@@ -309,18 +328,20 @@ class DB:
         self._pending_compaction_bytes = 0
         from lsmdb._core.cache import BlockCache
 
-        self._block_cache = BlockCache(self.options.block_cache_bytes)
-        self._tables = TableCache(env, self.path, self._block_cache,
-                                  verify_checksums=self.options.paranoid_checks)
         n_levels = self.options.compaction.max_levels
-        self._versions = VersionSet(self.path, env, n_levels)
+        if not (self.read_only and getattr(self, "_versions", None) is not None
+                and self._versions.num_levels == n_levels):
+            self._block_cache = BlockCache(self.options.block_cache_bytes)
+            self._tables = TableCache(env, self.path, self._block_cache,
+                                      verify_checksums=self.options.paranoid_checks)
+            self._versions = VersionSet(self.path, env, n_levels)
         if not exists:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
             env.fsync_dir(self.path)
             self._versions.create_new(self.options.compaction.style)
         elif self.read_only:
-            self._versions.recover_read_only()
+            self._pin_read_only_version()
         else:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
@@ -337,12 +358,6 @@ class DB:
             records_replayed=self.recovery_report["records_replayed"],
             bytes_replayed=self.recovery_report["bytes_replayed"],
             last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
-        if self.read_only:
-            # Open every listed table now: the descriptors keep the files readable after
-            # a writer's compaction deletes them (a point-in-time view, as RocksDB's
-            # secondary instances do).
-            for _, f in self._versions.current.files():
-                self._tables.get(f)
         if not self.read_only:
             self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
             self._mem = _MemRef(Memtable(), self._wal.number)

@@ -102,6 +102,11 @@ def manifest_name(number: int) -> str:
     return f"MANIFEST-{number:06d}"
 
 
+def missing_table_error(number: int, level: int, manifest: str | None) -> CorruptionError:
+    return CorruptionError(f"MANIFEST lists missing table sst/{number:06d}.sst at level {level}",
+                           manifest, None)
+
+
 def table_numbers(env: Env, dbdir: str) -> set[int]:
     """Numbers of the sst/<n>.sst files present (other names are ignored)."""
     sst_dir = os.path.join(dbdir, "sst")
@@ -112,6 +117,22 @@ def table_numbers(env: Env, dbdir: str) -> set[int]:
         if name.endswith(".sst") and name[:-4].isdigit():
             out.add(int(name[:-4]))
     return out
+
+
+class _ManifestProgress:
+    """How far recovery has read one MANIFEST: the state its complete records add up to."""
+
+    __slots__ = ("path", "data", "version", "last_offset", "log_number", "next_file",
+                 "last_seq")
+
+    def __init__(self, path: str, version: Version):
+        self.path = path
+        self.data = b""
+        self.version = version
+        self.last_offset = -1  # offset of the last record applied
+        self.log_number: int | None = None
+        self.next_file: int | None = None
+        self.last_seq: int | None = None
 
 
 class VersionSet:
@@ -142,6 +163,7 @@ class VersionSet:
         self.manifest_torn_offset: int | None = None  # offset of a torn last record
         self.manifest_mtime_ns = 0
         self.table_numbers_on_disk: set[int] = set()  # every sst/<n>.sst found
+        self._progress: _ManifestProgress | None = None
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -163,13 +185,20 @@ class VersionSet:
         self._write_snapshot_manifest()
 
     def recover_read_only(self) -> None:
-        """Rebuild the current Version without writing anything."""
-        self.recover(write_manifest=False)
+        """Rebuild the current Version without writing anything; called again, apply only
+        the records appended since (a read-only view catching up with a writer). Listed
+        tables are not checked here: the reader pins them and tells a writer's deletion
+        from a missing file (DB._pin_read_only_version)."""
+        self._recover(self._progress, check_tables=False)
 
     def recover(self, write_manifest: bool = True) -> None:
         """Rebuild the current Version from CURRENT -> MANIFEST; open a fresh MANIFEST."""
-        from lsmdb._core.logformat import LogReader
+        self._recover(None)
+        if write_manifest:
+            self._write_snapshot_manifest()
 
+    def _read_current(self) -> str:
+        """The path of the MANIFEST that CURRENT names."""
         current_path = os.path.join(self.dbdir, "CURRENT")
         self.read_current = self.read_manifest_path = self.read_manifest = None
         current = self.read_current = self.env.read_file(current_path)
@@ -179,14 +208,23 @@ class VersionSet:
         path = self.read_manifest_path = os.path.join(self.dbdir, name)
         if not self.env.exists(path):
             raise CorruptionError(f"CURRENT names missing {name}", current_path, 0)
+        return path
+
+    def _recover(self, progress: _ManifestProgress | None, check_tables: bool = True) -> None:
+        from lsmdb._core.logformat import LogReader
+
+        path = self._read_current()
         # The modification time first: a table written after it is newer than this MANIFEST.
         mtime_ns = self.env.modified_time_ns(path)
         data = self.read_manifest = self.env.read_file(path)
+        p = progress
+        if p is None or p.path != path or data[:p.last_offset] != p.data[:p.last_offset]:
+            p = self._progress = _ManifestProgress(path, Version(self.num_levels))
+        p.data = data
         reader = LogReader(data, file_name=path)
-        version = Version(self.num_levels)
-        seen_any = False
-        log_number = next_file = last_seq = None
         for offset, payload in reader:
+            if offset <= p.last_offset:
+                continue  # applied by an earlier read of this append-only file
             edit = VersionEdit.decode(payload, path, offset)
             if edit.format_version is not None and edit.format_version > MANIFEST_FORMAT_VERSION:
                 raise FormatVersionError(
@@ -197,16 +235,17 @@ class VersionSet:
                     raise CorruptionError(
                         f"file {meta.number} at level {level} but max_levels is "
                         f"{self.num_levels}", path, offset)
-            version = version.apply(edit)
-            seen_any = True
+            p.version = p.version.apply(edit)
+            p.last_offset = offset
             if edit.log_number is not None:
-                log_number = edit.log_number
+                p.log_number = edit.log_number
             if edit.next_file_number is not None:
-                next_file = edit.next_file_number
+                p.next_file = edit.next_file_number
             if edit.last_sequence is not None:
-                last_seq = edit.last_sequence
+                p.last_seq = edit.last_sequence
             self.recovered_edits += 1
-        if not seen_any or next_file is None or last_seq is None or log_number is None:
+        version, log_number, next_file, last_seq = p.version, p.log_number, p.next_file, p.last_seq
+        if p.last_offset < 0 or next_file is None or last_seq is None or log_number is None:
             raise CorruptionError("MANIFEST has no complete snapshot record", path, 0)
         tail = reader.tail_error
         if tail is not None and not tail.startswith(_CRASH_TAIL_REASONS):
@@ -216,15 +255,14 @@ class VersionSet:
             raise CorruptionError(f"MANIFEST ends in a damaged record: {tail}", path,
                                   reader.torn_tail_offset)
         tables = table_numbers(self.env, self.dbdir)
-        for level, f in version.files():
+        for level, f in version.files() if check_tables else ():
             if f.number not in tables:
-                raise CorruptionError(f"MANIFEST lists missing table sst/{f.number:06d}.sst "
-                                      f"at level {level}", path, None)
+                raise missing_table_error(f.number, level, path)
         self.current = version
         self.log_number = log_number
         self.next_file_number = next_file
         self.last_sequence = last_seq
-        self.manifest_number = int(name.split("-", 1)[1])
+        self.manifest_number = int(os.path.basename(path).split("-", 1)[1])
         self.recovered_manifest = path  # the file this state was read from (for errors)
         self.manifest_next_file_number = next_file
         self.manifest_torn_offset = reader.torn_tail_offset if tail is not None else None
@@ -238,8 +276,6 @@ class VersionSet:
             self.mark_file_number_used(number)
         for number in list_segments(self.env, self.dbdir):
             self.mark_file_number_used(number)
-        if write_manifest:
-            self._write_snapshot_manifest()
 
     # -- logging edits ------------------------------------------------------------------
 
