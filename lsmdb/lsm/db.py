@@ -1356,6 +1356,14 @@ def open(path, options: Options | None = None, *, create: bool = True,  # noqa: 
     ``overrides`` are option fields applied on top of ``options`` (e.g. ``wal_sync="always"``).
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
+
+    ``read_only=True`` takes no lock, writes nothing and may run beside a writer process.
+    It is a point-in-time view: the tables the MANIFEST lists at open (all opened at once,
+    so a writer's compactions cannot pull them away) plus the WAL records present then;
+    later writes are not seen until the next open. A race with the writer replacing files
+    is retried; ``BusyError`` (a ``LockError``) if the writer kept replacing them through
+    every retry, ``CorruptionError`` only for damage that reads the same twice. Writes raise
+    ``FeatureNotSupportedError``. See docs/reliability.md, "Read-only opens".
     """
     if overrides:
         options = (options or Options()).replace(**overrides)

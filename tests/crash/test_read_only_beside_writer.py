@@ -16,7 +16,13 @@ import random
 import subprocess
 import sys
 
+import pytest
+
 import lsmdb
+from lsmdb._core.logformat import LogWriter
+from lsmdb.env import Env
+from lsmdb.errors import BusyError, CorruptionError
+from lsmdb.lsm.version_edit import VersionEdit
 
 OPENS = 60
 FIXED = 200  # keys written once before the readers start, never changed
@@ -96,6 +102,45 @@ def test_fresh_read_only_opens_beside_a_writer_report_no_false_errors(scratch):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _db_with_a_missing_table(path: str) -> None:
+    from lsmdb.testing.presets import small_options
+
+    with lsmdb.open(path, small_options()) as db:
+        for i in range(2000):
+            db.put(b"k%05d" % i, b"v" * 20)
+        db.flush()
+    sst = os.path.join(path, "sst")
+    os.remove(os.path.join(sst, sorted(os.listdir(sst))[0]))
+
+
+def test_a_missing_table_that_reads_the_same_twice_is_corruption(scratch):
+    path = os.path.join(scratch, "db")
+    _db_with_a_missing_table(path)
+    with pytest.raises(CorruptionError, match="MANIFEST lists missing table"):
+        lsmdb.open(path, read_only=True)
+
+
+class _EverGrowingManifest(Env):
+    """Each read of the MANIFEST first appends one more record, as a writer that never
+    stops would: the view never settles."""
+
+    def read_file(self, path: str) -> bytes:
+        if os.path.basename(path).startswith("MANIFEST-"):
+            f = self.open_appendable(path)
+            try:
+                LogWriter(f, f.size).add_record(VersionEdit().encode())
+            finally:
+                f.close()
+        return super().read_file(path)
+
+
+def test_a_view_that_never_settles_gives_busy_error_not_corruption(scratch):
+    path = os.path.join(scratch, "db")
+    _db_with_a_missing_table(path)
+    with pytest.raises(BusyError, match="a writer kept deleting"):
+        lsmdb.open(path, read_only=True, env=_EverGrowingManifest())
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--writer"]:
