@@ -21,7 +21,6 @@ Concurrency model:
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import threading
@@ -47,6 +46,7 @@ from lsmdb.errors import (
     LockError,
     StorageIOError,
 )
+from lsmdb.lsm import read_only_view
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
 from lsmdb.lsm.compactor import run_compaction
@@ -66,10 +66,6 @@ from lsmdb.options import Options
 from lsmdb.testing.killpoints import kill_point
 
 CONTRACT_FORMAT_VERSION = 1
-# A read-only open that keeps seeing a writer replace the files it reads gives up after this
-# many attempts (with backoff from 1 ms to 50 ms: about a second in all) with BusyError.
-READ_ONLY_OPEN_ATTEMPTS = 25
-READ_ONLY_CATCH_UP_ROUNDS = 200  # MANIFEST catch-ups per attempt to pin a listed Version
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
 
@@ -246,7 +242,7 @@ class DB:
         the start; bytes that read the same twice and are still bad are corruption."""
         delay = 0.001
         last: BaseException | None = None
-        for _ in range(READ_ONLY_OPEN_ATTEMPTS):
+        for _ in range(read_only_view.OPEN_ATTEMPTS):
             try:
                 self._open_locked(options, exists)
                 return
@@ -259,8 +255,8 @@ class DB:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         raise BusyError(
-            f"{self.path}: read-only open gave up after {READ_ONLY_OPEN_ATTEMPTS} attempts: "
-            f"a writer kept replacing the files being read (last: {last})") from last
+            f"{self.path}: read-only open gave up after {read_only_view.OPEN_ATTEMPTS} "
+            f"attempts: a writer kept replacing the files being read (last: {last})") from last
 
     def _pin_read_only_version(self) -> None:
         """Read the MANIFEST and open every table it lists. The open descriptors keep the
@@ -269,7 +265,7 @@ class DB:
         the writer moved on: read the records appended since (which drop it) and pin the
         tables they add, until every listed table is open."""
         vs = self._versions
-        for _ in range(READ_ONLY_CATCH_UP_ROUNDS):
+        for _ in range(read_only_view.CATCH_UP_ROUNDS):
             vs.recover_read_only()
             missing = self._tables.retain(vs.current.files())
             if not missing:
@@ -278,29 +274,13 @@ class DB:
                 level, number = missing[0]
                 raise missing_table_error(number, level, vs.recovered_manifest)
         raise BusyError(
-            f"{self.path}: read-only open gave up after {READ_ONLY_CATCH_UP_ROUNDS} reads of "
-            f"the MANIFEST: a writer kept deleting the tables listed before they were opened")
+            f"{self.path}: read-only open gave up after {read_only_view.CATCH_UP_ROUNDS} "
+            f"reads of the MANIFEST: a writer kept deleting the tables listed before they "
+            f"were opened")
 
     def _read_only_race(self, exc: BaseException | None) -> bool:
-        """Did a writer change what the failed read-only open attempt read?"""
-        if exc is not None and isinstance(exc, StorageIOError):
-            return exc.errno == errno.ENOENT  # a file vanished between listing and reading
-        vs = getattr(self, "_versions", None)
-        if vs is None or vs.read_current is None:
-            return False
-        env = self.env
-        try:
-            if env.read_file(os.path.join(self.path, "CURRENT")) != vs.read_current:
-                return True
-            if vs.read_manifest is not None and vs.read_manifest_path is not None \
-                    and env.read_file(vs.read_manifest_path) != vs.read_manifest:
-                return True
-            for number, size in self._wal_sizes_read.items():
-                if env.file_size(walmod.segment_path(self.path, number)) != size:
-                    return True  # e.g. a record half appended when it was read
-        except StorageIOError as again:
-            return again.errno == errno.ENOENT
-        return False
+        return read_only_view.is_race(exc, self.env, self.path,
+                                      getattr(self, "_versions", None), self._wal_sizes_read)
 
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
@@ -519,7 +499,7 @@ class DB:
             torn = vs.manifest_torn_offset
             raise lost_records_error(
                 lost, vs.recovered_manifest, torn if torn is not None else len(vs.read_manifest),
-                torn is not None, log_number, salvageable)
+                torn is not None, log_number, listed_max)
         if replayed is None:
             replayed = _MemRef(Memtable(), 0)
         last = salvage(self.env, self.path, [t.meta for t, _ in lost], replayed.mem,

@@ -111,19 +111,22 @@ def read_table_meta(env: Env, dbdir: str, number: int) -> FileMetaData | None:
 
 def lost_records_error(tables: list[tuple[UnlistedTable, tuple[int, int]]], manifest: str | None,
                        offset: int | None, torn: bool, log_number: int,
-                       salvageable: bool) -> CorruptionError:
+                       listed_max: int) -> CorruptionError:
+    """The error for unlisted tables holding writes that records lost from the MANIFEST
+    installed; names first a table that cannot be salvaged, if any."""
+    tables = sorted(tables, key=lambda t: t[0].meta.min_seqno > listed_max)
     (first, (lo, hi)), more = tables[0], len(tables) - 1
-    ends = "ends in a torn record" if torn else "ends"
+    salvageable = first.meta.min_seqno > listed_max
     also = f" (and {more} more table{'s' if more > 1 else ''})" if more else ""
-    gone = (f"WAL segment {log_number:06d}.log it names is gone" if log_number
+    gone = (f"the WAL segment {log_number:06d}.log it names is gone" if log_number
             else "it names no WAL segment")
     hint = ("; wal_recovery='point_in_time' or 'skip_any_corrupted' recovers them from the "
             "table" if salvageable else
             "; the table merges them with listed writes, so it cannot be salvaged")
     return CorruptionError(
-        f"MANIFEST lost records: it {ends} here, the {gone}, and sst/{first.number:06d}.sst"
-        f"{also} holds writes (sequences {lo}..{hi}) that no listed table and no WAL segment "
-        f"holds{hint}", manifest, offset)
+        f"MANIFEST lost records after the offset below{' (a torn record)' if torn else ''}: "
+        f"{gone}, and sst/{first.number:06d}.sst{also} holds writes (sequences {lo}..{hi}) "
+        f"that no listed table and no WAL segment holds{hint}", manifest, offset)
 
 
 def salvage(env: Env, dbdir: str, tables: list[FileMetaData], mem, listed_max: int,
