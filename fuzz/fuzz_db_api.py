@@ -112,7 +112,7 @@ class Session:
             db.delete(k)
             model.pop(k, None)
         elif op == 3:
-            lo, hi = inp.key(), inp.key()
+            lo, hi = sorted((inp.key(), inp.key()))  # start > end is InvalidArgumentError
             db.delete_range(lo, hi)
             _range_delete(model, lo, hi)
         elif op == 4:
@@ -125,7 +125,7 @@ class Session:
                 elif kind == 1:
                     subs.append((1, inp.key(), b""))
                 else:
-                    subs.append((2, inp.key(), inp.key()))
+                    subs.append((2, *sorted((inp.key(), inp.key()))))
             with db.write_batch() as wb:
                 for kind, a, b in subs:
                     if kind == 0:

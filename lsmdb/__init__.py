@@ -1,6 +1,8 @@
 """lsmdb: an embeddable LSM storage engine with Cython-accelerated hot paths."""
 
 from lsmdb.errors import (
+    BackgroundError,
+    BusyError,
     ClosedError,
     ConstraintError,
     ContractError,
@@ -23,6 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "BackgroundError",
+    "BusyError",
     "ClosedError",
     "ConstraintError",
     "ContractError",

@@ -171,6 +171,10 @@ cdef class DBIterator:
             pass
 
     def __enter__(self):
+        if self._closed:
+            raise ClosedError("iterator is closed")
+        if self._db._closed:
+            raise ClosedError("database is closed")
         return self
 
     def __exit__(self, *exc):

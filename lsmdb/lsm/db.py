@@ -25,7 +25,9 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import deque
+from collections.abc import Iterator
 
 from lsmdb import __version__
 from lsmdb._core.batch import WriteBatch
@@ -33,7 +35,7 @@ from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
-from lsmdb.env import Env, default_env
+from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
     BackgroundError,
     BusyError,
@@ -62,12 +64,14 @@ from lsmdb.lsm.unlisted_tables import (
 )
 from lsmdb.lsm.version import VersionSet, missing_table_error
 from lsmdb.lsm.version_edit import VersionEdit
-from lsmdb.options import Options
+from lsmdb.options import Options, keyword_overrides
 from lsmdb.testing.killpoints import kill_point
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
+_Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
+_Path = str | bytes | os.PathLike
 
 
 def _as_bytes(obj, name: str) -> bytes:
@@ -80,6 +84,14 @@ def _as_bytes(obj, name: str) -> bytes:
         except TypeError:
             pass
     raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
+
+
+def _check_range(start: bytes, end: bytes) -> None:
+    """A range delete needs start <= end (RocksDB: InvalidArgument); start == end is empty."""
+    if start > end:
+        raise InvalidArgumentError(
+            f"delete_range: start {start[:40]!r} is after end {end[:40]!r}; the range is "
+            f"[start, end) and needs start <= end")
 
 
 class _MemRef:
@@ -116,13 +128,22 @@ class _Writer:
 
 
 class WriteBatchContext:
-    """``with db.write_batch() as wb:`` — applied atomically on success, dropped on error."""
+    """A write batch from :meth:`DB.write_batch`: its operations apply atomically, all or none.
+
+    Apply it with :meth:`write` (or ``db.write(wb)``), or use it as a context manager —
+    ``with db.write_batch() as wb:`` writes it when the block ends cleanly and discards it when
+    the block raises. A batch is applied at most once: writing it again, adding to it or
+    entering it after it was written or discarded raises ClosedError. A batch still holding
+    operations when it is garbage-collected emits a ResourceWarning: they were never applied
+    (call :meth:`clear` to drop them on purpose).
+    """
 
     def __init__(self, db: DB, sync: bool | None):
         self._db = db
         self._sync = sync
         self._batch = WriteBatch()
         self._closed = False
+        self._fate = ""  # "written" or "discarded" once closed
 
     def put(self, key, value) -> None:
         if self._closed:
@@ -138,34 +159,68 @@ class WriteBatchContext:
         self._batch.delete(self._db._check_key(key))
 
     def delete_range(self, start, end) -> None:
+        """Delete every key in [start, end); start > end raises InvalidArgumentError
+        (nothing is added), start == end is an empty range."""
         self._check()
-        self._batch.delete_range(self._db._check_key(start, "start"),
-                                 self._db._check_key(end, "end"))
+        start = self._db._check_key(start, "start")
+        end = self._db._check_key(end, "end")
+        _check_range(start, end)
+        self._batch.delete_range(start, end)
+
+    def clear(self) -> None:
+        """Drop every operation collected so far; the batch stays usable."""
+        self._check()
+        self._batch.clear()
+
+    def write(self) -> None:
+        """Apply every operation atomically, with the ``sync`` given to ``write_batch``."""
+        self._db.write(self)
 
     def __len__(self) -> int:
         return self._batch.count
 
     def _check(self) -> None:
         if self._closed:
-            raise ClosedError("write batch was already applied or discarded")
+            raise ClosedError(
+                f"write batch was already {self._fate}; make a new one with db.write_batch()")
 
-    def __enter__(self):
+    def _close(self, fate: str) -> None:
+        self._closed = True
+        self._fate = fate
+
+    def __enter__(self) -> WriteBatchContext:
+        self._check()
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._closed = True
-        if exc_type is None and self._batch.count:
-            self._db._write(self._batch, self._sync)
+        if self._closed:  # written inside the block
+            return False
+        try:
+            if exc_type is None:
+                self._db.write(self)
+        finally:
+            if not self._closed:
+                self._close("discarded")
         return False
+
+    def __del__(self, _warn=warnings.warn):  # bound early: module globals may be gone at exit
+        batch = getattr(self, "_batch", None)
+        if batch is not None and not self._closed and batch.count:
+            _warn(f"a write batch with {batch.count} operations was never written; call "
+                  f"wb.write() or use 'with db.write_batch() as wb:'", ResourceWarning, 2, self)
+
+    def __repr__(self) -> str:
+        state = self._fate or "open"
+        return f"<lsmdb write batch: {self._batch.count} operations, {state}>"
 
 
 class DB:
     """An open LSM database. Use :func:`lsmdb.open`."""
 
-    def __init__(self, path: str, options: Options | None = None, *, create: bool = True,
+    def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
                  inline_background: bool = False):
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = fs_path(path)
         self.env = env or default_env()
         self.read_only = read_only
         self._closed = True
@@ -562,19 +617,43 @@ class DB:
         self._write(b, sync)
 
     def delete_range(self, start, end, *, sync: bool | None = None) -> None:
-        """Delete every key in [start, end) (one range tombstone)."""
+        """Delete every key in [start, end) (one range tombstone): ``start`` included, ``end``
+        excluded. ``start > end`` raises InvalidArgumentError (as RocksDB's InvalidArgument);
+        ``start == end`` is an empty range and a valid no-op."""
         self._check_writable()
         start = self._check_key(start, "start")
         end = self._check_key(end, "end")
-        if start >= end:
+        _check_range(start, end)
+        if start == end:
             return
         b = WriteBatch()
         b.delete_range(start, end)
         self._write(b, sync)
 
     def write_batch(self, *, sync: bool | None = None) -> WriteBatchContext:
+        """A new, empty write batch; apply it with ``wb.write()``, ``db.write(wb)`` or
+        ``with db.write_batch() as wb:`` (see :class:`WriteBatchContext`)."""
         self._check_writable()
         return WriteBatchContext(self, sync)
+
+    def write(self, batch: WriteBatchContext, *, sync: bool | None = None) -> None:
+        """Apply ``batch`` atomically (all its operations or none) and close it.
+
+        ``sync`` None keeps the one given to :meth:`write_batch`. A batch already written or
+        discarded raises ClosedError; one made by another DB, InvalidArgumentError. A write
+        that raises applied nothing and leaves the batch open, so it can be retried.
+        """
+        if not isinstance(batch, WriteBatchContext):
+            raise TypeError(
+                f"batch must be a write batch from db.write_batch(), not {type(batch).__name__}")
+        if batch._db is not self:
+            raise InvalidArgumentError(f"the write batch belongs to another database "
+                                       f"({batch._db.path}), not {self.path}")
+        batch._check()
+        self._check_writable()
+        if batch._batch.count:
+            self._write(batch._batch, batch._sync if sync is None else sync)
+        batch._close("written")
 
     def __setitem__(self, key, value) -> None:
         self.put(key, value)
@@ -811,8 +890,20 @@ class DB:
         sv = self._sv
         if snapshot is None:
             return sv[4].get(key, sv[3], default)
+        return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+
+    def _snapshot_seqno(self, snapshot: Snapshot) -> int:
+        """The sequence number a read at ``snapshot`` sees, once the snapshot is checked:
+        a Snapshot of this DB (InvalidArgumentError otherwise), not closed (ClosedError)."""
+        if not isinstance(snapshot, Snapshot):
+            raise InvalidArgumentError(
+                f"snapshot must be an lsmdb Snapshot (from db.snapshot()) or None, "
+                f"not {type(snapshot).__name__}")
+        if snapshot._db is not self:
+            raise InvalidArgumentError(
+                f"snapshot belongs to another database ({snapshot._db.path}), not {self.path}")
         snapshot._check()
-        return sv[4].get(key, snapshot.seqno, default)
+        return snapshot.seqno
 
     def __getitem__(self, key):
         value = self.get(key, _MISSING)
@@ -878,13 +969,30 @@ class DB:
             children.append(LevelIterator(largest, opener))
         return children, tombstones, (mem, imms, version)
 
-    def iterator(self, *, start=None, stop=None, prefix=None, reverse: bool = False,
+    def iterator(self, start: _Key | None = None, stop: _Key | None = None, *,
+                 prefix: _Key | None = None, reverse: bool = False,
                  snapshot: Snapshot | None = None) -> DBIterator:
+        """An ordered iterator over the live keys in the bounds (all of them by default).
+
+        Bounds (the same for :meth:`items`, :meth:`keys`, :meth:`values` and snapshots):
+
+        - ``start`` is inclusive, ``stop`` exclusive: keys ``start <= k < stop``; either may
+          be None (unbounded). ``start >= stop`` is an empty range, not an error.
+        - ``prefix`` keeps the keys that start with it, intersected with ``start``/``stop``:
+          ``prefix=b"user:", start=b"user:m"`` yields the ``user:`` keys from ``user:m`` on.
+          A ``start`` below every key with the prefix changes nothing, one above them all
+          leaves nothing (and the mirror for ``stop``). ``prefix=b""`` is every key.
+        - ``reverse=True`` yields the same keys in descending order: it starts at the last
+          key below ``stop`` and ends at ``start`` (still inclusive).
+        - ``it.seek(k)`` / ``it.seek_for_prev(k)`` stay inside the bounds: a target below
+          the range lands on its first key, one above it leaves the iterator invalid
+          (``seek_for_prev`` mirrors this: above the range lands on the last key).
+
+        The iterator reads one consistent view (``snapshot``, or now) and keeps it across
+        flushes and compactions; close it (or use ``with``) to release the files it pins.
+        """
         self._check_open()
-        seq = self._sv[3]
-        if snapshot is not None:
-            snapshot._check()
-            seq = snapshot.seqno
+        seq = self._sv[3] if snapshot is None else self._snapshot_seqno(snapshot)
         lower = None if start is None else _as_bytes(start, "start")
         upper = None if stop is None else _as_bytes(stop, "stop")
         if prefix is not None:
@@ -897,35 +1005,57 @@ class DB:
         it = DBIterator(self, children, seq, tombstones, pins, lower, upper, reverse)
         return it
 
-    def items(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-              snapshot: Snapshot | None = None):
-        it = self.iterator(start=start, stop=stop, prefix=prefix, reverse=reverse,
-                           snapshot=snapshot)
-        return it.items()
+    def items(self, start: _Key | None = None, stop: _Key | None = None, *,
+              prefix: _Key | None = None, reverse: bool = False,
+              snapshot: Snapshot | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """``(key, value)`` pairs in the bounds; see :meth:`iterator` for their meaning."""
+        return self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                             snapshot=snapshot).items()
 
-    def keys(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-             snapshot: Snapshot | None = None):
-        for k, _ in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
-            yield k
+    def keys(self, start: _Key | None = None, stop: _Key | None = None, *,
+             prefix: _Key | None = None, reverse: bool = False,
+             snapshot: Snapshot | None = None) -> Iterator[bytes]:
+        """Keys in the bounds; see :meth:`iterator` for their meaning."""
+        return _keys_of(self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                                      snapshot=snapshot))
 
-    def values(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-               snapshot: Snapshot | None = None):
-        for _, v in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
-            yield v
+    def values(self, start: _Key | None = None, stop: _Key | None = None, *,
+               prefix: _Key | None = None, reverse: bool = False,
+               snapshot: Snapshot | None = None) -> Iterator[bytes]:
+        """Values in the bounds, in key order; see :meth:`iterator` for their meaning."""
+        return _values_of(self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                                        snapshot=snapshot))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return self.keys()
 
     def count(self) -> int:
-        """Exact number of live keys (a full scan)."""
-        n = 0
-        for _ in self.items():
-            n += 1
-        return n
+        """Exact number of live keys; the same full scan as ``len(db)``."""
+        return self._count_live(None)
+
+    def _count_live(self, snapshot: Snapshot | None) -> int:
+        with self.iterator(snapshot=snapshot) as it:
+            return sum(1 for _ in it)
+
+    def _any_live(self, snapshot: Snapshot | None) -> bool:
+        with self.iterator(snapshot=snapshot) as it:
+            return it.valid()
 
     def __len__(self) -> int:
-        """An ESTIMATE of the number of live keys (entries minus deletes, may be off by
-        overwritten versions); use count() for an exact figure."""
+        """Exact number of live keys. Cost: a full scan of the DB with the Cython iterator
+        (every table read, overwritten and deleted versions skipped on the way), O(entries)
+        — millions of keys a second, but not free on a big DB. For a cheap figure use
+        :meth:`estimate_num_keys`; to test emptiness use ``bool(db)`` (one seek)."""
+        return self._count_live(None)
+
+    def __bool__(self) -> bool:
+        """True if any live key exists: exact, and cheap (positions on the first key)."""
+        return self._any_live(None)
+
+    def estimate_num_keys(self) -> int:
+        """A cheap ESTIMATE of the live keys from table and memtable counters (entries minus
+        point deletes); overwrites and range deletes make it too high. O(tables), no I/O.
+        ``len(db)`` is the exact count."""
         self._check_open()
         mem, imms, version = self._sv[:3]
         n = sum(r.mem.num_entries - 2 * r.mem.num_deletes for r in (mem, *imms))
@@ -1239,13 +1369,13 @@ class DB:
 
     # ------------------------------------------------------------------ checkpoint / stats
 
-    def checkpoint(self, target: str) -> None:
+    def checkpoint(self, target: _Path) -> None:
         """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
         the WAL tail copied."""
         from lsmdb.lsm.checkpoint import make_checkpoint
 
         self._check_open()
-        make_checkpoint(self, os.fspath(target))
+        make_checkpoint(self, fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
@@ -1300,7 +1430,8 @@ class DB:
         """What the WAL replay at open found (zeros and False for a new database)."""
         return self._recovery_info
 
-    def __enter__(self):
+    def __enter__(self) -> DB:
+        self._check_open()
         return self
 
     def __exit__(self, *exc):
@@ -1321,6 +1452,16 @@ class DB:
 _MISSING = object()
 
 
+def _keys_of(it: DBIterator) -> Iterator[bytes]:
+    for k, _ in it:
+        yield k
+
+
+def _values_of(it: DBIterator) -> Iterator[bytes]:
+    for _, v in it:
+        yield v
+
+
 def _merge_batches(group: list[_Writer]) -> WriteBatch:
     merged = WriteBatch()
     for w in group:
@@ -1328,12 +1469,14 @@ def _merge_batches(group: list[_Writer]) -> WriteBatch:
     return merged
 
 
-def open(path, options: Options | None = None, *, create: bool = True,  # noqa: A001
+def open(path: _Path, options: Options | None = None, *, create: bool = True,  # noqa: A001
          read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
          inline_background: bool = False, **overrides) -> DB:
-    """Open (or create) the database at ``path``.
+    """Open (or create) the database at ``path`` (str, bytes or os.PathLike; "" is refused).
 
-    ``overrides`` are option fields applied on top of ``options`` (e.g. ``wal_sync="always"``).
+    ``overrides`` are option fields applied on top of ``options``, spelled plainly
+    (``wal_sync="always"``), dotted (``**{"compaction.style": "tiered"}``) or as a dict per
+    group (``compaction={"style": "tiered"}``); see :func:`lsmdb.options.keyword_overrides`.
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
 
@@ -1346,7 +1489,7 @@ def open(path, options: Options | None = None, *, create: bool = True,  # noqa: 
     ``FeatureNotSupportedError``. See docs/reliability.md, "Read-only opens".
     """
     if overrides:
-        options = (options or Options()).replace(**overrides)
+        options = (options or Options()).override(keyword_overrides(overrides))
     return DB(path, options, create=create, read_only=read_only,
               error_if_exists=error_if_exists, env=env, inline_background=inline_background)
 

@@ -53,10 +53,11 @@ def _format_op(op) -> str:
     return f"{name} key={_preview(rest[0])}" if rest else name
 
 
-def dump_log(path: str, out: TextIO | None = None, *, kind: str = "auto",
+def dump_log(path: str | bytes | os.PathLike, out: TextIO | None = None, *, kind: str = "auto",
              env: Env | None = None) -> int:
     """Prints the records of the log at ``path``; returns 0 if clean (a torn tail is only
     reported), 1 on corruption or an undecodable WAL batch."""
+    path = os.fsdecode(os.fspath(path))
     if kind not in ("auto", "wal", "raw"):
         raise ValueError(f"kind must be 'auto', 'wal' or 'raw', not {kind!r}")
     out = sys.stdout if out is None else out

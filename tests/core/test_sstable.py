@@ -424,3 +424,12 @@ def test_dump_and_verify(tmp_path):
     assert not report["ok"] and "checksum" in report["problems"][0]
     with pytest.raises(CorruptionError):
         dump_sstable(path, io.StringIO())
+
+
+def test_dump_and_verify_take_bytes_and_pathlike_paths(tmp_path):
+    path = tmp_path / "8.sst"
+    default_env().write_file_atomic(str(path), TABLE)
+    for spelled in (os.fsencode(path), path):
+        report = verify_sstable(spelled)
+        assert report["ok"] and report["path"] == str(path)
+        assert dump_sstable(spelled, io.StringIO(), limit=1) == 1
