@@ -70,7 +70,8 @@ def find_unlisted_tables(env: Env, dbdir: str, listed: set[int], on_disk: set[in
     out = []
     for number in sorted(on_disk - listed):
         try:
-            newer = env.modified_time_ns(table_path(dbdir, number)) > manifest_mtime_ns
+            # Same tick counts as newer: coarse clocks cannot order the two writes.
+            newer = env.modified_time_ns(table_path(dbdir, number)) >= manifest_mtime_ns
         except StorageIOError:
             continue  # removed since the listing (a writer beside a read-only open)
         protected = newer or number >= manifest_next_file_number
