@@ -3,6 +3,7 @@
 from lsmdb._version import __version__
 from lsmdb.errors import (
     BackgroundError,
+    BusyError,
     ClosedError,
     ConstraintError,
     ContractError,
@@ -24,6 +25,7 @@ from lsmdb.errors import (
 __all__ = [
     "__version__",
     "BackgroundError",
+    "BusyError",
     "ClosedError",
     "ConstraintError",
     "ContractError",

@@ -207,6 +207,11 @@ class Env:
         with _io("stat", path):
             return os.stat(path).st_size
 
+    def modified_time_ns(self, path: str) -> int:
+        """Last modification time of ``path`` in nanoseconds (recovery compares files)."""
+        with _io("stat", path):
+            return os.stat(path).st_mtime_ns
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 

@@ -124,7 +124,8 @@ def test_nothing_below_the_tools_imports_testing():
 def test_lsm_and_below_never_import_the_engine_floors():
     below = ("lsmdb.lsm", "lsmdb._core", "lsmdb.wal", "lsmdb.sstable", "lsmdb.env",
              "lsmdb.errors", "lsmdb.options", "lsmdb.killpoint")
-    upper = ("lsmdb.engine", "lsmdb.backends", "lsmdb.indexes", "lsmdb.storage_api")
+    upper = ("lsmdb.engine", "lsmdb.backends", "lsmdb.indexes", "lsmdb.storage_api",
+             "lsmdb.storage_keys")
     wrong = [(a, b) for a, b, _ in import_arrows() if _in(a, *below) and _in(b, *upper)]
     assert wrong == []
 
@@ -135,9 +136,12 @@ FLOORS = [
     ("lsmdb._core",),
     ("lsmdb.wal", "lsmdb.sstable"),
     ("lsmdb.lsm",),
+    # The storage vocabulary: protocols, ids, descriptors (storage_api) and the key layout of
+    # the one ordered key space (storage_keys), shared by the backends, indexes and engine.
+    ("lsmdb.storage_api", "lsmdb.storage_keys"),
     ("lsmdb.backends",),
     ("lsmdb.indexes",),
-    ("lsmdb.engine", "lsmdb.storage_api"),
+    ("lsmdb.engine",),
     ("lsmdb",),  # the package facade: re-exports the public API of the floors below
     TOOLS,
 ]
@@ -157,10 +161,12 @@ def test_every_arrow_runs_down_or_level():
 
 
 def test_floor_of():
-    assert floor_of("lsmdb") == 7
+    assert floor_of("lsmdb") == 8
     assert floor_of("lsmdb.lsm.db") == 3
     assert floor_of("lsmdb._core.batch") == 1
-    assert floor_of("lsmdb.testing.stress") == 8
+    assert floor_of("lsmdb.storage_keys") == floor_of("lsmdb.storage_api") == 4
+    assert floor_of("lsmdb.indexes.btree") < floor_of("lsmdb.engine.engine")
+    assert floor_of("lsmdb.testing.stress") == 9
 
 
 def _cycles(arrows: list[tuple[str, str]]) -> list[list[str]]:

@@ -17,16 +17,6 @@ from collections import Counter, deque
 
 from lsmdb._core.batch import WriteBatch
 from lsmdb.engine.commit import CommitQueue, ConflictTracker, PendingCommit
-from lsmdb.engine.keys import (
-    INDEX,
-    META_CHECKPOINT_TS,
-    META_COMMIT_TS,
-    META_FORMAT,
-    pack_u64,
-    stats_key,
-    table_key,
-    unpack_u64,
-)
 from lsmdb.engine.metrics import EngineCounters
 from lsmdb.engine.options import StorageOptions
 from lsmdb.engine.recovery import encode_stats, format_record, recover
@@ -47,6 +37,16 @@ from lsmdb.storage_api import (
     IsolationLevel,
     RecoveryReport,
     StorageMetrics,
+)
+from lsmdb.storage_keys import (
+    INDEX,
+    META_CHECKPOINT_TS,
+    META_COMMIT_TS,
+    META_FORMAT,
+    pack_u64,
+    stats_key,
+    table_key,
+    unpack_u64,
 )
 
 __all__ = ["StorageEngine"]

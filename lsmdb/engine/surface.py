@@ -13,7 +13,6 @@ from itertools import islice
 from typing import Any
 
 from lsmdb.engine import ddl, dml, scan
-from lsmdb.engine.keys import heap_key, prefix_end
 from lsmdb.engine.recovery import encode_stats
 from lsmdb.errors import FeatureNotSupportedError, InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -25,6 +24,7 @@ from lsmdb.storage_api import (
     Unbounded,
     check_finite,
 )
+from lsmdb.storage_keys import heap_key, prefix_end
 
 __all__ = ["StorageSurface"]
 
@@ -434,7 +434,7 @@ class StorageSurface:
             s = [row_count, total_bytes, dead_row_count, cols]
             self._stats[info.table_id] = s
             data = encode_stats(s)
-        from lsmdb.engine.keys import stats_key
+        from lsmdb.storage_keys import stats_key
 
         self._write_meta(stats_key(info.table_id), data)
 

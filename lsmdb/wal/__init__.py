@@ -15,7 +15,13 @@ whole log, telling a torn tail (reported) from mid-log corruption (raised, or sk
 
 from lsmdb._core.logformat import BLOCK_BYTES, HEADER_BYTES, LogReader, LogWriter, encode_records
 from lsmdb.wal.commit_policy import CommitSchedule, WalCommitPolicy
-from lsmdb.wal.reader import RECOVERY_MODES, SegmentReplay, read_segment
+from lsmdb.wal.reader import (
+    RECOVERY_MODES,
+    ReplayedSequences,
+    SegmentReplay,
+    WalRecoveryInfo,
+    read_segment,
+)
 from lsmdb.wal.segment import list_segments, segment_path
 from lsmdb.wal.writer import WalWriter
 
@@ -26,7 +32,9 @@ __all__ = [
     "CommitSchedule",
     "LogReader",
     "LogWriter",
+    "ReplayedSequences",
     "SegmentReplay",
+    "WalRecoveryInfo",
     "WalCommitPolicy",
     "WalWriter",
     "encode_records",
