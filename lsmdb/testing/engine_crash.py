@@ -66,7 +66,11 @@ After every death the parent reopens the directory and checks (:func:`verify`):
 
 A process crash (SIGKILL, kill point) keeps every acknowledged commit under every policy:
 the engine hands each commit batch to the OS (``os.write``) before acknowledging it, and
-the page cache outlives the process. The verified state is the next trial's baseline.
+the page cache outlives the process. The verified state is the next trial's baseline; it is
+kept in ``<dir>/verified.json`` (with the number of children run, which numbers the next
+child's transfer ids), so a rerun on the same directory resumes. A failure raises
+:class:`EngineCrashFailure` with the trial, seeds, the command that reruns the loop and the
+directory (kept; ``child.stdout`` holds the dead child's events, ``child.stderr`` its errors).
 """
 
 from __future__ import annotations
@@ -584,13 +588,14 @@ def run_engine_crash_loop(config: EngineCrashConfig, progress=None) -> EngineCra
     rng = random.Random(f"engine-crash:{config.seed}")
     report = EngineCrashReport()
     state_path = os.path.join(config.dir, "verified.json")
-    baseline = _load_state(state_path)
+    baseline, generation = _load_state(state_path)
     t0 = time.monotonic()
     trial = 0
     while (config.kills is None or trial < config.kills) and (
             config.seconds is None or time.monotonic() - t0 < config.seconds):
-        baseline = _run_trial(config, rng, trial, baseline, report)
-        _save_state(state_path, baseline)
+        generation += 1  # a rerun on the same directory goes on with new transfer ids
+        baseline = _run_trial(config, rng, trial, generation, baseline, report)
+        _save_state(state_path, baseline, generation)
         trial += 1
         report.trials = trial
         report.seconds = time.monotonic() - t0
@@ -600,20 +605,22 @@ def run_engine_crash_loop(config: EngineCrashConfig, progress=None) -> EngineCra
     return report
 
 
-def _load_state(path: str) -> set[int] | None:
-    """The transfer ids verified after the last trial (None: no tables yet), so a rerun on
-    the same directory resumes from them."""
+def _load_state(path: str) -> tuple[set[int] | None, int]:
+    """(transfer ids verified after the last trial or None before the setup, children run
+    so far): a rerun on the same directory resumes from them."""
     if not os.path.exists(path):
-        return None
+        return None, 0
     with open(path) as f:
-        ids = json.load(f)["present"]
-    return None if ids is None else set(ids)
+        state = json.load(f)
+    ids = state["present"]
+    return (None if ids is None else set(ids)), int(state["generation"])
 
 
-def _save_state(path: str, present: set[int] | None) -> None:
+def _save_state(path: str, present: set[int] | None, generation: int) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"present": None if present is None else sorted(present)}, f)
+        json.dump({"generation": generation,
+                   "present": None if present is None else sorted(present)}, f)
     os.replace(tmp, path)
 
 
@@ -628,7 +635,7 @@ def _plan(config: EngineCrashConfig, rng: random.Random, trial: int
     return None, -1.0
 
 
-def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int,
+def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int, generation: int,
                baseline: set[int] | None, report: EngineCrashReport) -> set[int] | None:
     child_seed = rng.randrange(1 << 31)
     rule, power_loss_at = _plan(config, rng, trial)
@@ -637,7 +644,7 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int,
     err_path = os.path.join(config.dir, "child.stderr")
     out_path = os.path.join(config.dir, "child.stdout")
     argv = [sys.executable, "-m", "lsmdb.testing.engine_crash", "--child", "--dir", config.dir,
-            "--gen", str(trial + 1), "--seed", str(child_seed), "--threads",
+            "--gen", str(generation), "--seed", str(child_seed), "--threads",
             str(config.threads), "--accounts", str(config.accounts), "--policy", config.policy,
             "--seconds", f"{config.interval + 30:g}", "--power-loss-at", f"{power_loss_at:g}"]
     env = dict(os.environ)
@@ -647,7 +654,7 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int,
         env[killpoints.ENV_RULES] = rule
         env[killpoints.ENV_LOG] = kp_log
         env[killpoints.ENV_SEED] = str(child_seed)
-    what = (f"trial {trial + 1} (child seed {child_seed}"
+    what = (f"trial {trial + 1} (generation {generation}, child seed {child_seed}"
             + (f", kill point rule {rule!r}" if rule else "")
             + (f", power loss at {power_loss_at:.3f} s" if power_loss_at >= 0 else "")
             + f", policy {config.policy})")
