@@ -10,9 +10,9 @@ runs several threads of random money transfers between ``accounts`` and dies:
   (:mod:`lsmdb.testing.killpoints`: WAL append/sync, SSTable write, MANIFEST install...);
   a child that never reaches it is SIGKILLed by the parent after ``interval`` seconds;
 - **power loss** (``power_loss`` odds per trial): the data directory is written through a
-  :class:`~lsmdb.testing.faultenv.FaultInjectionEnv`; at a random moment the child stops its
-  workers, calls ``env.crash()`` (unsynced WAL bytes and directory entries vanish) and
-  SIGKILLs itself. This is the only way an acknowledged commit may be lost, and only when
+  :class:`~lsmdb.testing.faultenv.FaultInjectionEnv`; at a random moment, in the middle of
+  whatever the threads do, the child makes every further I/O fail, calls ``env.crash()``
+  (unsynced WAL bytes and directory entries vanish) and SIGKILLs itself. This is the only way an acknowledged commit may be lost, and only when
   the commit policy is not ``ALWAYS``.
 
 Schema (created, with the initial accounts, in one transaction by the first child)::
@@ -218,6 +218,8 @@ class _Child:
         try:
             self.transfers(engine, thread, deadline)
         except BaseException:
+            if self.stop.is_set():
+                return  # the simulated power loss failed its I/O: the process dies anyway
             # A thread's exception would not fail the process: make it, with the traceback.
             traceback.print_exc()
             sys.stderr.flush()
@@ -292,11 +294,12 @@ class _Child:
             t.start()
         if env is not None:
             time.sleep(args.power_loss_at)
+            # Power cut in the middle of whatever the threads do: from now on every I/O
+            # fails (so nothing is written after the cut), then unsynced data vanishes.
             self.stop.set()
-            for t in threads:
-                t.join()
-            self.emit("p")
+            env.fail_one_in("any", 1)
             env.crash()
+            self.emit("p")
             os.kill(os.getpid(), signal.SIGKILL)
         for t in threads:
             t.join()
