@@ -60,7 +60,9 @@ After every death the parent reopens the directory and checks (:func:`verify`):
 4. every transfer verified after an earlier trial is still there; every new one was
    announced (``c``) and is not one that failed, was rolled back or sat in a rolled-back
    savepoint;
-5. every acknowledged commit is there, except after a power loss under a policy other than
+5. the recovered table statistics count the rows there are, and the recovery report counts
+   the child's surviving transactions (the previous check's close was a checkpoint);
+6. every acknowledged commit is there, except after a power loss under a policy other than
    ``ALWAYS``, where what survives must be a prefix of the commit order: a surviving
    transfer with ``seen = w`` implies that the first ``w`` acknowledged commits survived.
 
@@ -321,6 +323,7 @@ class ChildRecord:
     setup_announced: bool = False
     setup_acked: bool = False
     announced: set[int] = field(default_factory=set)
+    transactions: list[tuple[int, ...]] = field(default_factory=list)  # per "c" line
     acked: dict[int, int] = field(default_factory=dict)  # transfer id -> ack seq
     failed: set[int] = field(default_factory=set)  # serialization failures
     rolled_back: set[int] = field(default_factory=set)  # whole transaction rolled back
@@ -348,6 +351,7 @@ class ChildRecord:
                 ids = [int(i) for i in parts[1].split(",")]
                 if kind == "c":
                     rec.announced.update(ids)
+                    rec.transactions.append(tuple(ids))
                 elif kind == "a":
                     for i in ids:
                         rec.acked[i] = int(parts[2])
@@ -444,6 +448,10 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
         problems.append("an ordered scan of by_balance does not return every account in "
                         "balance order")
     rows_seen, entries_seen = _check_indexes(engine, problems)
+    stats_rows = engine.metrics().total_row_count
+    if stats_rows != rows_seen:
+        problems.append(f"recovered table statistics count {stats_rows} rows, the tables hold "
+                        f"{rows_seen}")
 
     present = set(transfers)
     old = baseline or set()
@@ -472,6 +480,14 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
                                 f"it began after {w} acknowledged commits, yet "
                                 f"{len(gap)} of those are lost: {gap[:5]}")
                 break
+    rr = engine.recovery_report
+    if rr.records_replayed and baseline is not None:
+        # The last checkpoint was the previous check's close: every transaction committed
+        # since is one of this child's and counts once.
+        survived = sum(1 for ids in record.transactions if ids[0] in present)
+        if rr.recovered_transactions != survived:
+            problems.append(f"recovery report: {rr.recovered_transactions} recovered "
+                            f"transactions, {survived} of the child's commits survived")
     if problems:
         raise AssertionError("; ".join(problems))
     acked_present = sum(1 for i in record.acked if i in present)

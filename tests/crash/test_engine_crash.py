@@ -225,3 +225,22 @@ def test_cli_summary_and_reproduction_command(scratch):
     assert "never announced for commit are visible: [42]" in bad.stderr
     assert "rerun with: python -m lsmdb.testing.engine_crash --seed 5" in bad.stderr
     assert f"directory kept: {scratch}" in bad.stderr
+
+
+def test_checker_catches_wrong_recovered_statistics(scratch):
+    from lsmdb.engine.keys import stats_key
+    from lsmdb.engine.recovery import encode_stats
+    from lsmdb.testing.engine_crash import _engine_options
+
+    path = os.path.join(scratch, "db")
+    with StorageEngine(_engine_options(path, "always")) as engine:
+        record = _workload(engine, txns=5)
+        accounts_id = engine.table("accounts").table_id
+    with StorageEngine(_engine_options(path, "always")) as engine:
+        result = verify(engine, record, None, ACCOUNTS, True)
+        batch = WriteBatch()
+        batch.put(stats_key(accounts_id), encode_stats([ACCOUNTS + 1, 0, 0, []]))
+        engine._backend.write(batch, True)
+    with StorageEngine(_engine_options(path, "always")) as engine:
+        with pytest.raises(AssertionError, match="recovered table statistics count"):
+            verify(engine, ChildRecord(), result.present, ACCOUNTS, True)
