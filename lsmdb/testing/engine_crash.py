@@ -28,10 +28,13 @@ A transfer writes the ``account_locks`` rows of both accounts first (a blind wri
 SELECT FOR UPDATE of an engine without one: a READ COMMITTED transaction reads the balances
 in a later statement, and any transfer committed after the lock write conflicts with it at
 commit, first committer wins), then reads both balances, moves a random amount and inserts
-its ``transfers`` row. Transactions are SNAPSHOT or READ COMMITTED, carry one or two
+its ``transfers`` row. Transactions are SNAPSHOT, READ COMMITTED or SERIALIZABLE, carry one or two
 transfers, and some are rolled back, some roll back a savepoint holding an extra transfer,
 some keep a released savepoint. A SerializationError rolls the transaction back; the worker
-retries with new transfer ids.
+retries with new transfer ids. An auditor thread reads all the while: a SNAPSHOT
+transaction must see the same accounts through the heap and through ``by_balance``, summing
+to the initial total, and so must one READ COMMITTED scan; otherwise the child exits with
+code 4 and the parent reports it.
 
 The child reports on stdout (a pipe the parent drains; a pipe write is atomic and survives
 the child's death), one line per event, always *after* the event::
@@ -216,6 +219,41 @@ class _Child:
         tx.update("accounts", rd.tuple_id, (dst, self.owners[dst], rd.row[2] + amount))
         tx.insert("transfers", (tid, src, dst, amount, seen))
 
+    def audit(self, engine) -> str | None:
+        """One consistency read while transfers run: a SNAPSHOT transaction sees the same
+        accounts through the heap and through by_balance, summing to the initial total; a
+        READ COMMITTED scan (one statement, one snapshot) sums to it too."""
+        from lsmdb import IsolationLevel
+
+        total = len(self.owners) * INITIAL_BALANCE
+        with engine.transaction(IsolationLevel.SNAPSHOT) as tx:
+            heap = sorted((r.row[2], r.row[0]) for r in tx.scan("accounts"))
+            index = [(r.row[2], r.row[0]) for r in tx.scan_index("by_balance")]
+        if index != heap:
+            return f"a snapshot's by_balance scan {index} differs from its heap scan {heap}"
+        if sum(b for b, _ in heap) != total:
+            return f"a snapshot sees balances summing to {sum(b for b, _ in heap)} != {total}"
+        with engine.transaction(IsolationLevel.READ_COMMITTED) as tx:
+            rc = sum(r.row[2] for r in tx.scan("accounts"))
+        if rc != total:
+            return f"a READ COMMITTED scan sees balances summing to {rc} != {total}"
+        return None
+
+    def auditor(self, engine, deadline: float) -> None:
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                problem = self.audit(engine)
+                if problem is not None:
+                    print(f"audit failed: {problem}", file=sys.stderr, flush=True)
+                    os._exit(4)
+                time.sleep(0.02)
+        except BaseException:
+            if self.stop.is_set():
+                return
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(3)
+
     def worker(self, engine, thread: int, deadline: float) -> None:
         try:
             self.transfers(engine, thread, deadline)
@@ -240,7 +278,8 @@ class _Child:
                 if txns == 0:
                     break
                 txns -= 1
-            iso = rng.choice((IsolationLevel.SNAPSHOT, IsolationLevel.READ_COMMITTED))
+            iso = rng.choice((IsolationLevel.SNAPSHOT, IsolationLevel.READ_COMMITTED,
+                              IsolationLevel.SERIALIZABLE))
             roll = rng.random()
             with self.ack_lock:
                 seen = self.acks
@@ -292,6 +331,8 @@ class _Child:
         deadline = time.monotonic() + args.seconds
         threads = [threading.Thread(target=self.worker, args=(engine, i, deadline), daemon=True)
                    for i in range(args.threads)]
+        threads.append(threading.Thread(target=self.auditor, args=(engine, deadline),
+                                        daemon=True))
         for t in threads:
             t.start()
         if env is not None:

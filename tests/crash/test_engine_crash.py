@@ -74,7 +74,8 @@ def test_long_run(scratch, tally):
 
 
 def _workload(engine, txns: int = 40, gen: int = 1) -> ChildRecord:
-    """Run the child's transfers in-process and return what it announced."""
+    """Run the child's transfers in-process (and its auditor's check after each thread's
+    share) and return what it announced."""
     lines: list[str] = []
     child = _Child(argparse.Namespace(seed=3, gen=gen, accounts=ACCOUNTS), out=lines.append)
     if not engine.tables():
@@ -83,6 +84,7 @@ def _workload(engine, txns: int = 40, gen: int = 1) -> ChildRecord:
     child.load(engine)
     for thread in range(2):
         child.transfers(engine, thread, float("inf"), txns)
+        assert child.audit(engine) is None
     return ChildRecord.parse(lines)
 
 
