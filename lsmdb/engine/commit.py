@@ -29,7 +29,7 @@ class ConflictTracker:
         self.recent_put: dict[bytes, bool] = {}  # index key -> last commit wrote it (not deleted)
         self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
 
-    def conflicts(self, keys_ts, skip_ts: int | None = None):
+    def conflicts(self, keys_ts):
         """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
         recent = self.recent
         for key, ts in keys_ts:
@@ -107,6 +107,7 @@ class CommitQueue:
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque[PendingCommit] = deque()
         self._leading = False
+        self._waiters = 0  # threads waiting for their turn (notify only when there are some)
         self._since_sync = 0
         self.groups = 0
         self.depth_peak = 0
@@ -124,7 +125,9 @@ class CommitQueue:
         cv = self._cv
         with cv:
             while not p.done and (self._leading or self._queue[0] is not p):
+                self._waiters += 1
                 cv.wait()
+                self._waiters -= 1
             if p.done:
                 if p.error is not None:
                     raise p.error
@@ -158,7 +161,8 @@ class CommitQueue:
                 g.done = True
                 g.error = error
             self._leading = False
-            cv.notify_all()
+            if self._waiters:
+                cv.notify_all()
         if error is not None:
             raise error
 
