@@ -34,7 +34,8 @@ some keep a released savepoint. A SerializationError rolls the transaction back;
 retries with new transfer ids. An auditor thread reads all the while: a SNAPSHOT
 transaction must see the same accounts through the heap and through ``by_balance``, summing
 to the initial total, and so must one READ COMMITTED scan; otherwise the child exits with
-code 4 and the parent reports it.
+code 4 and the parent reports it. A maintenance thread calls ``engine.checkpoint()`` now and
+then (and ``vacuum_table`` with ``vacuum=True``), so kills land inside those too.
 
 The child reports on stdout (a pipe the parent drains; a pipe write is atomic and survives
 the child's death), one line per event, always *after* the event::
@@ -46,6 +47,7 @@ the child's death), one line per event, always *after* the event::
     x <id,id>                 the transaction failed (SerializationError): rolled back
     r <id,id>                 rolled back on purpose
     s <id>                    a savepoint holding this transfer was rolled back
+    K / V                     a checkpoint / vacuum_table is starting
     p                         power loss now (followed by the child's SIGKILL)
 
 Each transfer row stores ``seen``: the number of acknowledged commits when its transaction
@@ -254,6 +256,26 @@ class _Child:
             sys.stderr.flush()
             os._exit(3)
 
+    def maintenance(self, engine, deadline: float) -> None:
+        """Checkpoints (and with ``--vacuum``, vacuum_table) now and then, so kills land
+        inside them too."""
+        rng = random.Random(f"{self.args.seed}:maintenance")
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                time.sleep(rng.uniform(0.05, 0.4))
+                if self.args.vacuum and rng.random() < 0.5:
+                    self.emit("V")
+                    engine.vacuum_table(rng.choice(("accounts", "transfers", "account_locks")))
+                else:
+                    self.emit("K")
+                    engine.checkpoint()
+        except BaseException:
+            if self.stop.is_set():
+                return
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(3)
+
     def worker(self, engine, thread: int, deadline: float) -> None:
         try:
             self.transfers(engine, thread, deadline)
@@ -333,6 +355,8 @@ class _Child:
                    for i in range(args.threads)]
         threads.append(threading.Thread(target=self.auditor, args=(engine, deadline),
                                         daemon=True))
+        threads.append(threading.Thread(target=self.maintenance, args=(engine, deadline),
+                                        daemon=True))
         for t in threads:
             t.start()
         if env is not None:
@@ -371,6 +395,7 @@ class ChildRecord:
     savepoint_rolled_back: set[int] = field(default_factory=set)
     power_loss: bool = False
     ready: bool = False
+    checkpoints: int = 0  # checkpoint() calls started
 
     @classmethod
     def parse(cls, lines: list[str]) -> ChildRecord:
@@ -384,6 +409,8 @@ class ChildRecord:
                 rec.ready = True
             elif kind == "p":
                 rec.power_loss = True
+            elif kind == "K":
+                rec.checkpoints += 1
             elif kind == "C":
                 rec.setup_announced = True
             elif kind == "A":
@@ -523,10 +550,11 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
                 break
     rr = engine.recovery_report
     if rr.records_replayed and baseline is not None:
-        # The last checkpoint was the previous check's close: every transaction committed
-        # since is one of this child's and counts once.
+        # Without a checkpoint of the child's, the last one was the previous check's close:
+        # every transaction committed since is one of this child's and counts once.
         survived = sum(1 for ids in record.transactions if ids[0] in present)
-        if rr.recovered_transactions != survived:
+        if rr.recovered_transactions > survived or (
+                not record.checkpoints and rr.recovered_transactions != survived):
             problems.append(f"recovery report: {rr.recovered_transactions} recovered "
                             f"transactions, {survived} of the child's commits survived")
     if problems:
@@ -553,12 +581,15 @@ class EngineCrashConfig:
     interval: float = 1.0  # the parent kills within this many seconds after "ready"
     kill_points: str = "mixed"  # none | random (every trial) | mixed (every other trial)
     power_loss: float = 0.0  # odds per trial of a simulated power loss instead
+    vacuum: bool = False  # the child's maintenance thread also runs vacuum_table
 
     def command(self) -> str:
         argv = ["python", "-m", "lsmdb.testing.engine_crash", "--seed", str(self.seed),
                 "--policy", self.policy, "--threads", str(self.threads),
                 "--accounts", str(self.accounts), "--interval", f"{self.interval:g}",
                 "--kill-points", self.kill_points, "--power-loss", f"{self.power_loss:g}"]
+        if self.vacuum:
+            argv.append("--vacuum")
         if self.kills is not None:
             argv += ["--kills", str(self.kills)]
         if self.seconds is not None:
@@ -707,6 +738,8 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int, genera
             "--gen", str(generation), "--seed", str(child_seed), "--threads",
             str(config.threads), "--accounts", str(config.accounts), "--policy", config.policy,
             "--seconds", f"{config.interval + 30:g}", "--power-loss-at", f"{power_loss_at:g}"]
+    if config.vacuum:
+        argv.append("--vacuum")
     env = dict(os.environ)
     for var in (killpoints.ENV_RULES, killpoints.ENV_LOG, killpoints.ENV_SEED):
         env.pop(var, None)
@@ -814,6 +847,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kill-points", choices=KILL_MODES, default="mixed")
     p.add_argument("--power-loss", type=float, default=0.0,
                    help="odds per trial of a simulated power loss (FaultInjectionEnv)")
+    p.add_argument("--vacuum", action="store_true",
+                   help="the child also runs vacuum_table now and then")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--gen", type=int, default=1, help=argparse.SUPPRESS)
@@ -833,7 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     config = EngineCrashConfig(dir=path, kills=kills, seconds=args.seconds, seed=args.seed,
                                policy=args.policy, threads=args.threads,
                                accounts=args.accounts, interval=args.interval,
-                               kill_points=args.kill_points, power_loss=args.power_loss)
+                               kill_points=args.kill_points, power_loss=args.power_loss,
+                               vacuum=args.vacuum)
 
     def progress(trial: int, report: EngineCrashReport) -> None:
         if not args.quiet and trial % 10 == 0:
