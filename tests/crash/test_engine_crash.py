@@ -177,6 +177,10 @@ def test_checker_allows_losing_a_suffix_of_unsynced_commits(bank):
         _drop_transfer(engine, tid)
     result = verify(engine, record, None, ACCOUNTS, acked_durable=False)
     assert result.lost_unsynced == len(same_txn)
+    assert verify(engine, record, None, ACCOUNTS, False, max_lost=1).lost_unsynced
+    with pytest.raises(AssertionError, match="1 acknowledged transactions lost, the commit "
+                                             "policy allows at most 0"):
+        verify(engine, record, None, ACCOUNTS, False, max_lost=0)
 
 
 def test_checker_catches_rolled_back_and_lost_baseline_writes(bank):
