@@ -31,8 +31,10 @@ in a later statement, and any transfer committed after the lock write conflicts 
 commit, first committer wins), then reads both balances, moves a random amount and inserts
 its ``transfers`` row. Transactions are SNAPSHOT, READ COMMITTED or SERIALIZABLE, carry one or two
 transfers, and some are rolled back, some roll back a savepoint holding an extra transfer,
-some keep a released savepoint. A SerializationError rolls the transaction back; the worker
-retries with new transfer ids. An auditor thread reads all the while: a SNAPSHOT
+some keep a released savepoint. About one in ten is a *refund* of a committed transfer (of
+this child or an earlier one): it deletes the ``transfers`` row (three index entries) and
+moves the money back; some refunds are rolled back, some roll back in a savepoint. A
+SerializationError rolls the transaction back; the worker retries with new transfer ids. An auditor thread reads all the while: a SNAPSHOT
 transaction must see the same accounts through the heap and through ``by_balance``, summing
 to the initial total, and so must one READ COMMITTED scan; otherwise the child exits with
 code 4 and the parent reports it. A maintenance thread calls ``engine.checkpoint()`` now and
@@ -49,6 +51,8 @@ the child's death), one line per event, always *after* the event::
     r <id,id>                 rolled back on purpose
     s <id>                    a savepoint holding this transfer was rolled back
     K / V                     a checkpoint / vacuum_table is starting
+    D <id> / d <id> <ack_seq> about to commit / committed a refund deleting transfer <id>
+    Y <id>                    that refund failed (SerializationError): rolled back
     p                         power loss now (followed by the child's SIGKILL)
 
 Each transfer row stores ``seen``: the number of acknowledged commits when its transaction
@@ -63,9 +67,9 @@ After every death the parent reopens the directory and checks (:func:`verify`):
    the raw index keys in the key space are compared with ``index.entry(row, tuple_id)`` of
    every heap row, and a public ordered scan of ``by_balance`` returns every account in
    balance order;
-4. every transfer verified after an earlier trial is still there; every new one was
-   announced (``c``) and is not one that failed, was rolled back or sat in a rolled-back
-   savepoint;
+4. every transfer verified after an earlier trial is still there unless a refund of it was
+   announced; every new one was announced (``c``) and is not one that failed, was rolled
+   back or sat in a rolled-back savepoint; no row an acknowledged refund deleted is there;
 5. the recovered table statistics count the rows there are, and the recovery report counts
    the child's surviving transactions (the previous check's close was a checkpoint);
 6. every acknowledged commit is there, except after a power loss under a policy other than
@@ -180,6 +184,8 @@ class _Child:
         self.stop = threading.Event()
         self.lock_tids: dict[int, int] = {}
         self.owners: dict[int, str] = {}
+        self.pool_lock = threading.Lock()
+        self.pool: list[int] = []  # committed transfer ids nobody is refunding
 
     def emit(self, line: str) -> None:
         with self.out_lock:
@@ -211,6 +217,67 @@ class _Child:
                 self.lock_tids[rec.row[0]] = rec.tuple_id
             for rec in tx.scan("accounts"):
                 self.owners[rec.row[0]] = rec.row[1]
+            self.pool = [rec.row[0] for rec in tx.scan("transfers", ["id"])]
+
+    def take(self, rng: random.Random) -> int | None:
+        """A committed transfer for this thread alone to refund."""
+        with self.pool_lock:
+            if not self.pool:
+                return None
+            i = rng.randrange(len(self.pool))
+            self.pool[i], self.pool[-1] = self.pool[-1], self.pool[i]
+            return self.pool.pop()
+
+    def give_back(self, ids) -> None:
+        with self.pool_lock:
+            self.pool.extend(ids)
+
+    def refund(self, tx, tid: int) -> None:
+        """Undo transfer ``tid``: delete its row (three index entries) and move the money
+        back, after locking both accounts."""
+        rec = tx.lookup("transfers", tid)
+        _, src, dst, amount, _ = rec.row
+        for a in sorted((src, dst)):
+            tx.update("account_locks", self.lock_tids[a], (a, tid))
+        rs, rd = tx.lookup("accounts", src), tx.lookup("accounts", dst)
+        tx.update("accounts", rs.tuple_id, (src, self.owners[src], rs.row[2] + amount))
+        tx.update("accounts", rd.tuple_id, (dst, self.owners[dst], rd.row[2] - amount))
+        tx.delete("transfers", rec.tuple_id)
+
+    def refund_txn(self, engine, rng: random.Random, iso, tid: int) -> None:
+        """One refund transaction: committed (``D``/``d``), rolled back inside a savepoint
+        and then committed empty, or rolled back; a serialization failure says ``Y``."""
+        from lsmdb.errors import SerializationError
+
+        kind = rng.random()
+        with self.ack_lock:
+            seen = self.acks
+        del seen  # a refund stores nothing; its ack still counts in the order
+        tx = engine.transaction(iso)
+        try:
+            if kind < 0.15:
+                with tx.savepoint() as sp:
+                    self.refund(tx, tid)
+                    sp.rollback()
+                tx.commit()
+                self.give_back([tid])
+                return
+            self.refund(tx, tid)
+            if kind < 0.3:
+                tx.rollback()
+                self.give_back([tid])
+                return
+            self.emit(f"D {tid}")
+            tx.commit()
+        except SerializationError:
+            tx.rollback()
+            self.emit(f"Y {tid}")
+            self.give_back([tid])
+            return
+        with self.ack_lock:
+            self.acks += 1
+            n = self.acks
+        self.emit(f"d {tid} {n}")
 
     def transfer(self, tx, rng: random.Random, tid: int, seen: int) -> None:
         n = len(self.lock_tids)
@@ -305,6 +372,11 @@ class _Child:
             iso = rng.choice((IsolationLevel.SNAPSHOT, IsolationLevel.READ_COMMITTED,
                               IsolationLevel.SERIALIZABLE))
             roll = rng.random()
+            if roll < 0.1:
+                victim = self.take(rng)
+                if victim is not None:
+                    self.refund_txn(engine, rng, iso, victim)
+                    continue
             with self.ack_lock:
                 seen = self.acks
             ids: list[int] = []
@@ -339,6 +411,7 @@ class _Child:
                 self.acks += 1
                 n = self.acks
             self.emit(f"a {_ids(ids)} {n}")
+            self.give_back(ids)
 
     def run(self) -> int:
         args = self.args
@@ -398,6 +471,9 @@ class ChildRecord:
     power_loss: bool = False
     ready: bool = False
     checkpoints: int = 0  # checkpoint() calls started
+    # refunded transfer id -> "announced" (D) | "acked" (d) | "failed" (Y), the last word
+    refunds: dict[int, str] = field(default_factory=dict)
+    refund_acks: dict[int, int] = field(default_factory=dict)  # transfer id -> ack seq
 
     @classmethod
     def parse(cls, lines: list[str]) -> ChildRecord:
@@ -413,6 +489,11 @@ class ChildRecord:
                 rec.power_loss = True
             elif kind == "K":
                 rec.checkpoints += 1
+            elif kind in ("D", "d", "Y") and len(parts) >= 2:
+                tid = int(parts[1])
+                rec.refunds[tid] = {"D": "announced", "d": "acked", "Y": "failed"}[kind]
+                if kind == "d":
+                    rec.refund_acks[tid] = int(parts[2])
             elif kind == "C":
                 rec.setup_announced = True
             elif kind == "A":
@@ -442,6 +523,7 @@ class TrialResult:
     lost_unsynced: int = 0
     rows_checked: int = 0
     index_entries_checked: int = 0
+    refunds_verified: int = 0  # acknowledged refunds whose transfer row is gone
 
 
 class EngineCrashFailure(AssertionError):
@@ -527,7 +609,10 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
 
     present = set(transfers)
     old = baseline or set()
-    lost_old = old - present
+    # A refund deletes its transfer row: announced, it may have; acknowledged, it did.
+    maybe_gone = {i for i, st in record.refunds.items() if st != "failed"}
+    gone = {i for i, st in record.refunds.items() if st == "acked"}
+    lost_old = old - present - maybe_gone
     if lost_old:
         problems.append(f"{len(lost_old)} transfers verified after an earlier trial are gone: "
                         f"{sorted(lost_old)[:5]}")
@@ -538,39 +623,63 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
                       ("in a rolled-back savepoint", new & record.savepoint_rolled_back)):
         if ids:
             problems.append(f"{len(ids)} transfers {what} are visible: {sorted(ids)[:5]}")
-    lost = sorted(set(record.acked) - present)
-    if lost and acked_durable:
-        problems.append(f"{len(lost)} acknowledged transfers lost: {lost[:5]}")
-    elif lost:
-        lost_txns = len({record.acked[i] for i in lost})
+    lost = sorted(set(record.acked) - present - maybe_gone)
+    undeleted = sorted(gone & present)  # acknowledged refunds whose row is still there
+    if (lost or undeleted) and acked_durable:
+        if lost:
+            problems.append(f"{len(lost)} acknowledged transfers lost: {lost[:5]}")
+        if undeleted:
+            problems.append(f"{len(undeleted)} transfers deleted by acknowledged refunds are "
+                            f"visible: {undeleted[:5]}")
+    elif lost or undeleted:
+        lost_txns = len({record.acked[i] for i in lost} | {record.refund_acks[i]
+                                                           for i in undeleted})
         if max_lost is not None and lost_txns > max_lost:
             problems.append(f"{lost_txns} acknowledged transactions lost, the commit policy "
                             f"allows at most {max_lost} unsynced")
-        # Prefix property: a survivor that began after ack #w implies acks 1..w survived.
-        by_seq = sorted((seq, i) for i, seq in record.acked.items())
+        # Prefix property: a survivor that began after ack #w implies acks 1..w survived
+        # (an acknowledged transfer is there unless a refund was announced for it; an
+        # acknowledged refund's row is gone).
+        missing = {seq for i, seq in record.acked.items()
+                   if i not in present and i not in maybe_gone}
+        missing |= {seq for i, seq in record.refund_acks.items() if i in present}
         for tid in new:
             w = transfers[tid][4]
-            gap = [i for seq, i in by_seq if seq <= w and i not in present]
+            gap = sorted(seq for seq in missing if seq <= w)
             if gap:
                 problems.append(f"not a prefix of the commit order: transfer {tid} survived, "
                                 f"it began after {w} acknowledged commits, yet "
-                                f"{len(gap)} of those are lost: {gap[:5]}")
+                                f"{len(gap)} of those are lost (ack numbers {gap[:5]})")
                 break
     rr = engine.recovery_report
     if rr.records_replayed and baseline is not None:
         # Without a checkpoint of the child's, the last one was the previous check's close:
-        # every transaction committed since is one of this child's and counts once.
-        survived = sum(1 for ids in record.transactions if ids[0] in present)
-        if rr.recovered_transactions > survived or (
-                not record.checkpoints and rr.recovered_transactions != survived):
+        # every transaction committed since is one of this child's and counts once. A
+        # transfer refunded later, or a refund of a transfer of this child, leaves no trace
+        # to tell whether it committed: those widen the bounds.
+        certain = possible = 0
+        for ids in record.transactions:
+            if ids[0] in present:
+                certain += 1
+            elif ids[0] in maybe_gone:
+                possible += 1
+        for i in maybe_gone - present:
+            if i in old:
+                certain += 1
+            else:
+                possible += 1
+        if rr.recovered_transactions > certain + possible or (
+                not record.checkpoints and rr.recovered_transactions < certain):
             problems.append(f"recovery report: {rr.recovered_transactions} recovered "
-                            f"transactions, {survived} of the child's commits survived")
+                            f"transactions, between {certain} and {certain + possible} of "
+                            f"the child's commits survived")
     if problems:
         raise AssertionError("; ".join(problems))
     acked_present = sum(1 for i in record.acked if i in present)
     return TrialResult(present=present, acked_verified=acked_present,
                        in_doubt_survived=len(new) - acked_present,
-                       lost_unsynced=len(lost), rows_checked=rows_seen,
+                       lost_unsynced=len(lost) + len(undeleted), rows_checked=rows_seen,
+                       refunds_verified=len(gone - present),
                        index_entries_checked=entries_seen)
 
 
@@ -616,6 +725,7 @@ class EngineCrashReport:
     recoveries: int = 0  # reopen + full verification passed
     commits_acked: int = 0  # acknowledged transactions (lines "a")
     transfers_acked_verified: int = 0
+    refunds_verified: int = 0  # acknowledged refunds (row deletes) verified gone
     in_doubt_survived: int = 0  # committed but unacknowledged at the kill, found present
     lost_unsynced: int = 0  # acknowledged, unsynced, lost to a simulated power loss
     failed_serialization: int = 0
@@ -637,6 +747,7 @@ class EngineCrashReport:
             f"{self.clean_exits}; died while opening {self.died_before_ready}",
             f"recoveries verified {self.recoveries}: commits acknowledged {self.commits_acked}, "
             f"acknowledged transfers verified present {self.transfers_acked_verified}, "
+            f"acknowledged refunds verified deleted {self.refunds_verified}, "
             f"in flight at the kill and present {self.in_doubt_survived}, acknowledged but "
             f"unsynced and lost to power loss {self.lost_unsynced}",
             f"checked absent: {self.failed_serialization} transfers of serialization "
@@ -821,6 +932,7 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int, genera
     report.recoveries += 1
     report.commits_acked += len(set(record.acked.values()))
     report.transfers_acked_verified += result.acked_verified
+    report.refunds_verified += result.refunds_verified
     report.in_doubt_survived += result.in_doubt_survived
     report.lost_unsynced += result.lost_unsynced
     report.failed_serialization += len(record.failed)

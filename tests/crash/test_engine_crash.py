@@ -43,7 +43,7 @@ def test_smoke_sigkill_and_kill_points(scratch, tally):
     assert report.sigkills >= 1 and sum(report.kill_point_deaths.values()) >= 1
     assert report.commits_acked > 0 and report.transfers_acked_verified > 0
     assert report.rolled_back > 0 and report.savepoints_rolled_back > 0
-    assert report.transfers_present >= report.transfers_acked_verified
+    assert report.refunds_verified > 0 and report.transfers_present > 0
     tally["engine crash kills"] += report.kills
     tally["engine crash acknowledged commits verified"] += report.commits_acked
 
@@ -99,13 +99,18 @@ def bank():
 def test_checker_accepts_the_workload(bank):
     engine, record = bank
     result = verify(engine, record, None, ACCOUNTS, acked_durable=True)
-    assert result.acked_verified == len(record.acked) > 0
+    refunded = {i for i, st in record.refunds.items() if st == "acked"}
+    assert refunded and not refunded & result.present
+    assert result.acked_verified == len(set(record.acked) - refunded) > 0
     assert record.rolled_back and record.savepoint_rolled_back
     assert result.index_entries_checked > 0
     assert not result.present & (record.rolled_back | record.savepoint_rolled_back)
     # The next generation starts from the verified state.
     record2 = _workload(engine, gen=2)
-    assert verify(engine, record2, result.present, ACCOUNTS, True).present > result.present
+    refunded_old = {i for i in record2.refunds if i in result.present}
+    assert refunded_old  # the second generation refunds transfers of the first too
+    present2 = verify(engine, record2, result.present, ACCOUNTS, True).present
+    assert present2 - result.present and not present2 & refunded_old
 
 
 def _one(engine, table: str):
@@ -160,7 +165,8 @@ def _drop_transfer(engine, tid: int) -> None:
 
 def test_checker_catches_a_lost_acknowledged_commit_and_a_broken_prefix(bank):
     engine, record = bank
-    first = min(record.acked, key=record.acked.get)  # ack #1: every later txn saw it
+    kept = [i for i in record.acked if i not in record.refunds]
+    first = min(kept, key=record.acked.get)  # an early ack: most later txns saw it
     _drop_transfer(engine, first)
     with pytest.raises(AssertionError, match="1 acknowledged transfers lost"):
         verify(engine, record, None, ACCOUNTS, acked_durable=True)
@@ -171,7 +177,7 @@ def test_checker_catches_a_lost_acknowledged_commit_and_a_broken_prefix(bank):
 
 def test_checker_allows_losing_a_suffix_of_unsynced_commits(bank):
     engine, record = bank
-    last = max(record.acked, key=record.acked.get)
+    last = max((i for i in record.acked if i not in record.refunds), key=record.acked.get)
     same_txn = [i for i, seq in record.acked.items() if seq == record.acked[last]]
     for tid in same_txn:
         _drop_transfer(engine, tid)
@@ -194,6 +200,12 @@ def test_checker_catches_rolled_back_and_lost_baseline_writes(bank):
         verify(engine, ChildRecord(), set(), ACCOUNTS, True)
     with pytest.raises(AssertionError, match="verified after an earlier trial are gone"):
         verify(engine, record, result.present | {7}, ACCOUNTS, True)
+    refunded = next(i for i, st in sorted(record.refunds.items()) if st == "acked")
+    with engine.transaction() as tx:
+        tx.insert("transfers", (refunded, 0, 1, 0, 0))  # the deleted row is back
+    with pytest.raises(AssertionError, match="1 transfers deleted by acknowledged refunds "
+                                             "are visible"):
+        verify(engine, record, None, ACCOUNTS, True)
     with pytest.raises(AssertionError, match="tables exist that no child ever committed"):
         verify(engine, ChildRecord(), None, ACCOUNTS, True)
     fresh = StorageEngine.new_without_wal()
