@@ -248,8 +248,8 @@ def test_cli_summary_and_reproduction_command(scratch):
 
 
 def test_checker_catches_wrong_recovered_statistics(scratch):
-    from lsmdb.engine.keys import stats_key
     from lsmdb.engine.recovery import encode_stats
+    from lsmdb.storage_keys import stats_key
     from lsmdb.testing.engine_crash import _engine_options
 
     path = os.path.join(scratch, "db")
