@@ -17,7 +17,14 @@ import sys
 from typing import Any, TextIO
 
 from lsmdb.bench.limits import INT_BOUNDS
-from lsmdb.cli import bounds_text, out_of_bounds, require_writable, whole_number
+from lsmdb.cliargs import (
+    EXIT_ERROR,
+    bounds_text,
+    out_of_bounds,
+    require_file,
+    require_writable,
+    whole_number,
+)
 
 __all__ = ["configure_parser", "run_command"]
 
@@ -225,8 +232,6 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
                                    + ", ".join(PRESETS))
     workload = None
     if args.workload:
-        from lsmdb.cli import require_file
-
         try:
             workload = WorkloadSpec.load(require_file(args.workload)).to_dict()
         except InvalidArgumentError as exc:
@@ -328,8 +333,6 @@ def _exit_code(runs: list[dict[str, Any]]) -> int:
                                 + "; ".join(row.get("errors") or ["not verified"]))
     if not problems:
         return 0
-    from lsmdb.cli import EXIT_ERROR
-
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     print(f"lsmdb: bench: {problems[0]}{more}".replace("\n", " "), file=sys.stderr)
     return EXIT_ERROR

@@ -61,7 +61,7 @@ from lsmdb.bench.workload import (
     encode_key,
     value_buffer,
 )
-from lsmdb.cli import out_of_bounds
+from lsmdb.cliargs import out_of_bounds
 from lsmdb.errors import InvalidArgumentError
 from lsmdb.options import MiB, Options
 

@@ -193,9 +193,10 @@ def test_key_size_over_the_limit_names_max_key_bytes(capsys):
 def test_num_bounds_are_stated_once_in_help_flag_errors_and_validation(capsys):
     from lsmdb.bench.limits import INT_BOUNDS, NUM_MAX
     from lsmdb.bench.runner import BenchConfig
+    from lsmdb.cliargs import bounds_text
     from lsmdb.errors import InvalidArgumentError
 
-    bounds = cli.bounds_text(*INT_BOUNDS["num"])
+    bounds = bounds_text(*INT_BOUNDS["num"])
     assert bounds == f"1 to {NUM_MAX:,}"
     assert cli.main(["bench", "--help"]) == 0
     assert f"keys, {bounds}" in " ".join(capsys.readouterr().out.split())
