@@ -1,7 +1,7 @@
 """``lsmdb bench``: db_bench-style workloads and compaction experiments (SPEC §9).
 
 The package: :mod:`~lsmdb.bench.workload` (seeded K-V workload generator and its JSON spec),
-:mod:`~lsmdb.bench.runner` (runs one configuration), :mod:`~lsmdb.bench.report` (tables,
+:mod:`~lsmdb.bench.runner` (runs one configuration, :mod:`~lsmdb.bench.config`), :mod:`~lsmdb.bench.report` (tables,
 JSON, CSV), :mod:`~lsmdb.bench.sweep` (grids over processes or Dask),
 :mod:`~lsmdb.bench.plot` (PNG) and :mod:`~lsmdb.bench.rocks` (the same runs on RocksDB).
 
@@ -215,7 +215,9 @@ def _mix_assignments(items: list[str]) -> list[list[Any]]:
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``lsmdb bench``: returns the exit code (0 when every run ran and verified)."""
     from lsmdb.bench import report, sweep
-    from lsmdb.bench.runner import DEFAULT_BENCHMARKS, BenchConfig, check_db_root, run_benchmark
+    from lsmdb.bench.config import DEFAULT_BENCHMARKS, BenchConfig
+    from lsmdb.bench.run_state import check_db_root
+    from lsmdb.bench.runner import run_benchmark
     from lsmdb.bench.workload import PRESETS, WorkloadSpec
     from lsmdb.errors import InvalidArgumentError
     from lsmdb.options import InvalidOptionsError
