@@ -88,11 +88,14 @@ def import_arrows() -> list[tuple[str, str, bool]]:
     return sorted(arrows)
 
 
+_TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
 def _walk(node: ast.AST, in_function: bool):
     """Yield (import node, inside a function?), skipping ``if TYPE_CHECKING:`` blocks."""
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-            continue
+        if isinstance(child, ast.If) and ast.unparse(child.test) in _TYPE_CHECKING:
+            continue  # (an `if not TYPE_CHECKING:` block runs, and is walked)
         if isinstance(child, (ast.Import, ast.ImportFrom)):
             yield child, in_function
         nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
