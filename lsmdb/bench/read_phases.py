@@ -10,7 +10,7 @@ import threading
 import time
 
 from lsmdb.bench.results import WorkloadResult, read_amp_from, short_repr
-from lsmdb.bench.run_state import CHUNK, SAMPLE_MASK, RunState
+from lsmdb.bench.run_state import CHUNK, SAMPLE_MASK, RunState, chunks
 from lsmdb.bench.workload import encode_key
 
 __all__ = ["ReadPhases"]
@@ -29,8 +29,7 @@ class ReadPhases(RunState):
         before = self.target.read_counters()
         with self._bar(name, len(keys)) as bar:
             t0 = time.perf_counter()
-            for start in range(0, len(keys), CHUNK):
-                chunk = keys[start:start + CHUNK]
+            for chunk in chunks(keys, bar):
                 for j, k in enumerate(chunk):
                     if j & SAMPLE_MASK:
                         v = get(k)
@@ -41,8 +40,6 @@ class ReadPhases(RunState):
                     if v is not None:
                         found += 1
                         nbytes += len(v)
-                if bar is not None:
-                    bar.update(len(chunk))
             seconds = time.perf_counter() - t0
         amp = read_amp_from(before, self.target.read_counters(), len(keys))
         return seconds, found, nbytes, samples, amp
@@ -109,8 +106,7 @@ class ReadPhases(RunState):
         wrong = None
         with self._bar("seekrandom", len(order)) as bar:
             t0 = time.perf_counter()
-            for start in range(0, len(order), CHUNK):
-                chunk = order[start:start + CHUNK]
+            for chunk in chunks(order, bar):
                 for j, i in enumerate(chunk):
                     if j & SAMPLE_MASK:
                         count, first = seek_read(it, keys[i], nexts + 1)
@@ -123,8 +119,6 @@ class ReadPhases(RunState):
                         found += 1
                     elif live[i] and wrong is None:
                         wrong = f"seek to live key {keys[i]!r} landed on {short_repr(first)}"
-                if bar is not None:
-                    bar.update(len(chunk))
             seconds = time.perf_counter() - t0
         with contextlib.suppress(AttributeError):
             it.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from lsmdb.bench.results import WorkloadResult
-from lsmdb.bench.run_state import CHUNK, SAMPLE_MASK, RunState
+from lsmdb.bench.run_state import SAMPLE_MASK, RunState, chunks
 
 __all__ = ["WritePhases"]
 
@@ -26,8 +26,7 @@ class WritePhases(RunState):
         n = len(order)
         with self._bar(name, n) as bar:
             t0 = time.perf_counter()
-            for start in range(0, n, CHUNK):
-                chunk = order[start:start + CHUNK]
+            for chunk in chunks(order, bar):
                 if batch == 1:
                     for j, i in enumerate(chunk):
                         if j & SAMPLE_MASK:
@@ -42,8 +41,6 @@ class WritePhases(RunState):
                         target.write_pairs([(keys[i], value(i, version))
                                             for i in chunk[b:b + batch]])
                         add(now() - s)
-                if bar is not None:
-                    bar.update(len(chunk))
             seconds = time.perf_counter() - t0
         for i in order:
             self.live[i] = 1
@@ -84,8 +81,7 @@ class WritePhases(RunState):
         now = time.perf_counter_ns
         with self._bar("deleterandom", len(order)) as bar:
             t0 = time.perf_counter()
-            for start in range(0, len(order), CHUNK):
-                chunk = order[start:start + CHUNK]
+            for chunk in chunks(order, bar):
                 for j, i in enumerate(chunk):
                     if j & SAMPLE_MASK:
                         delete(keys[i])
@@ -93,8 +89,6 @@ class WritePhases(RunState):
                         s = now()
                         delete(keys[i])
                         add(now() - s)
-                if bar is not None:
-                    bar.update(len(chunk))
             seconds = time.perf_counter() - t0
         self.live = bytearray(self.cfg.num)
         nbytes = len(order) * self.cfg.key_size
