@@ -5,7 +5,7 @@ must survive. Here that is a global lookup and a ``None`` test: nothing happens 
 is installed. The machinery that decides when to die (rules, visit counts, SIGKILL, the log)
 lives in :mod:`lsmdb.testing.killpoints`, which installs its hook when imported with
 ``LSMDB_KILL_POINTS`` set; importing any module of :mod:`lsmdb.testing` (the crash-loop child
-is ``python -m lsmdb.testing.stress``) does that.
+is ``python -m lsmdb.testing.stress_command``) does that.
 
 This module imports nothing, so every layer, down to :mod:`lsmdb.env`, can use it without
 reaching upward into the test machinery.

@@ -235,7 +235,7 @@ def rocksdict_version(path: str) -> str:
 
 
 class RocksTarget:
-    """rocksdict behind the runner's engine interface (see runner.LsmdbTarget)."""
+    """rocksdict behind the runner's engine interface (see targets.LsmdbTarget)."""
 
     engine = "rocksdb"
 

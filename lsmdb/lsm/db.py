@@ -1375,6 +1375,12 @@ class DB:
                                self._block_cache, self._policy, self.items)
         return self._stats.snapshot(sources, exact=exact)
 
+    def open_table_readers(self) -> list:
+        """The table files the table cache holds open now, each with its read counters
+        (``bloom_checks``, ``data_blocks_read``, ``cache_hits``, ...): a read-only view for
+        tools measuring read amplification, such as ``lsmdb bench``."""
+        return self._tables.readers()
+
     # ------------------------------------------------------------------ close
 
     def close(self) -> None:
