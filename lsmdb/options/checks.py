@@ -4,6 +4,9 @@ A check takes a raw value and returns ``(normalized value, None)`` or ``(None, r
 reason is the text after the field path in an :class:`InvalidOptionsError`, e.g.
 ``must be >= 2, got 1``. Normalizing here (lists to tuples, ints to floats for float fields)
 is what makes equal options compare equal and JSON round trip exactly.
+
+The underscored names are private to the ``lsmdb.options`` package (its modules share them;
+``lsmdb.options`` does not export them). The ``wal_sync`` check lives in ``wal_sync.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 MAX_LEVELS_LIMIT = 32  # the most LSM levels, and so the longest per-level vector
 
 _Check = Callable[[Any], tuple[Any, "str | None"]]
+
 
 def _describe(value: Any) -> str:
     text = repr(value)
@@ -122,5 +126,6 @@ def _policy(value: Any):
 
 
 def _qualified_name(obj: Any) -> str:
+    """How JSON names a policy object, which it cannot carry: its class's qualified name."""
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"

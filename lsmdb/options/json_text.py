@@ -12,6 +12,8 @@ def _reject_constant(name: str):
 
 
 class _DuplicateKey(Exception):
+    """Raised out of ``json.loads`` by :func:`_no_duplicates`; carries the repeated key."""
+
     def __init__(self, key: str):
         self.key = key
 
