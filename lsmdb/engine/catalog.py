@@ -62,6 +62,7 @@ class TableInfo:
         self.end = prefix_end(self.prefix)
         self.indexes = indexes
         self.unique_indexes = tuple(i for i in indexes if i.unique)
+        self.primary_index = next((i for i in indexes if getattr(i, "primary", False)), None)
 
     def with_indexes(self, indexes: Iterable) -> TableInfo:
         return TableInfo(self.descriptor, self.schema_version, tuple(indexes))

@@ -14,7 +14,7 @@ from lsmdb.engine.txn import Transaction
 from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
 
 __all__ = ["insert_rows", "update_row", "delete_row", "fetch_row", "encode_checked",
-           "projection_positions"]
+           "projection_positions", "pk_slot_key", "lookup_row"]
 
 _encode_row = rowcodec.encode_row
 _decode_row = rowcodec.decode_row
@@ -208,3 +208,27 @@ def fetch_row(txn: Transaction, t: TableInfo, tid: int,
         return None
     txn.engine._metrics.rows_read += 1
     return decode(t, data, positions)
+
+
+def pk_slot_key(t: TableInfo, key: tuple) -> bytes | None:
+    """The primary-key entry key of a full key (its uniqueness slot: one point read finds the
+    row), or None when ``key`` is partial or holds a NULL (no slot: callers scan instead)."""
+    ix = t.primary_index
+    if ix is None:
+        raise SchemaError(f"table {t.name!r} has no primary key")
+    if len(key) != len(ix.key_specs) or None in key:
+        return None
+    return ix.prefix + rowcodec.encode_key(ix.key_specs, key, ix.flags)
+
+
+def lookup_row(get, t: TableInfo, slot: bytes) -> tuple[int, tuple] | None:
+    """(tuple id, row) of the primary-key slot ``slot`` read through ``get`` (a transaction's
+    or a snapshot's point read), or None."""
+    v = get(slot)
+    if v is None:
+        return None
+    tid = t.primary_index.entry_tuple_id(slot, v)
+    data = get(heap_key(t.table_id, tid))
+    if data is None:
+        return None  # cannot happen while index and heap commit together
+    return tid, _decode_row(t.specs, data)

@@ -250,12 +250,23 @@ class Session:
 
     def lookup(self, table, *key) -> TupleRecord | None:
         """The row whose primary key is ``key`` (or None)."""
-        info = self._info(table)
-        pk = next((ix for ix in info.indexes if ix.primary), None)
-        if pk is None:
-            raise SchemaError(f"table {info.name!r} has no primary key")
-        return next(iter(self._engine.scan_index_limited(
-            self.txn_id, pk.index_id, KeyRange.point(key), None, 1)), None)
+        from lsmdb.engine import dml
+
+        eng = self._engine
+
+        def run(t):
+            info = t.catalog.table(table)
+            slot = dml.pk_slot_key(info, key)
+            if slot is None:  # a partial key: the first row of the key range
+                return next(iter(eng.scan_index_limited(
+                    self.txn_id, info.primary_index.index_id, KeyRange.point(key), None, 1)),
+                    None)
+            hit = dml.lookup_row(t.get, info, slot)
+            if hit is None:
+                return None
+            eng._metrics.rows_read += 1
+            return TupleRecord(*hit)
+        return eng._read(self.txn_id, run)
 
     # ------------------------------------------------------------------ scans
 
@@ -352,6 +363,29 @@ class PythonicSurface:
         with self.transaction() as tx:
             return tx.create_index(table, columns, name=name, unique=unique,
                                    nulls_not_distinct=nulls_not_distinct, include=include)
+
+    def lookup(self, table, *key) -> TupleRecord | None:
+        """The row whose primary key is ``key``, read in its own (autocommit) statement."""
+        from lsmdb.engine import dml
+
+        self._check_open()
+        # The entry and the row come from one snapshot: a commit between the two reads
+        # could move the key to another row.
+        snap = self._take_snapshot()
+        try:
+            info = snap.catalog.table(table)
+            slot = dml.pk_slot_key(info, key)
+            if slot is None:
+                with self.transaction() as tx:
+                    return tx.lookup(table, *key)
+            get, keysnap = self._backend.get, snap.keysnap
+            hit = dml.lookup_row(lambda k: get(k, keysnap), info, slot)
+        finally:
+            snap.release()
+        if hit is None:
+            return None
+        self._metrics.rows_read += 1
+        return TupleRecord(*hit)
 
     def table(self, ref) -> TableStorageDescriptor:
         """The committed descriptor of a table (by name or id)."""
