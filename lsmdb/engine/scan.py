@@ -64,6 +64,15 @@ def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
     get = txn.get
     tid_table = t.table_id
     n = 0
+    snap = None
+    if not txn.overlay and not txn.masks and not txn.serializable:
+        # Nothing of the transaction's own to merge and no read set to record: read the
+        # rows straight from the statement's snapshot (the view as of the scan's start).
+        snap = txn.stmt.acquire()
+        bget, keysnap = txn.backend.get, snap.keysnap
+
+        def get(key, bget=bget, keysnap=keysnap):
+            return bget(key, keysnap)
     try:
         for k, v in entries:
             tid = tid_of(k, v)
@@ -79,6 +88,8 @@ def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
                     yield TupleRecord(tid, row if positions is None
                                       else tuple(row[p] for p in positions))
     finally:
+        if snap is not None:
+            snap.release()
         txn.engine._metrics.rows_read += n
 
 

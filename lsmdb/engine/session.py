@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from lsmdb.engine.keys import heap_key
 from lsmdb.errors import InvalidArgumentError, SchemaError, TransactionError
 from lsmdb.storage_api import (
     UNBOUNDED,
@@ -369,23 +370,28 @@ class PythonicSurface:
         from lsmdb.engine import dml
 
         self._check_open()
-        # The entry and the row come from one snapshot: a commit between the two reads
-        # could move the key to another row.
-        snap = self._take_snapshot()
-        try:
-            info = snap.catalog.table(table)
-            slot = dml.pk_slot_key(info, key)
-            if slot is None:
-                with self.transaction() as tx:
-                    return tx.lookup(table, *key)
-            get, keysnap = self._backend.get, snap.keysnap
-            hit = dml.lookup_row(lambda k: get(k, keysnap), info, slot)
-        finally:
-            snap.release()
-        if hit is None:
-            return None
+        info = self._published_catalog.table(table)
+        slot = dml.pk_slot_key(info, key)
+        if slot is None:
+            with self.transaction() as tx:
+                return tx.lookup(table, *key)
+        # Two latest-state reads, no snapshot: the entry names a tuple, the tuple's row is
+        # read next. When that row still carries the key, it is the answer as of the second
+        # read (keys are unique). A commit in between that moved the key away or deleted
+        # the row is caught here, and the read repeats in a transaction (one snapshot).
+        get = self._backend.get
+        entry = get(slot)
+        if entry is None:
+            return None  # no such key as of this read
+        ix = info.primary_index
+        tid = ix.entry_tuple_id(slot, entry)
+        data = get(heap_key(info.table_id, tid))
+        row = None if data is None else dml.decode(info, data, None)
+        if row is None or dml.pk_slot_key(info, ix.key_of(row)) != slot:
+            with self.transaction() as tx:
+                return tx.lookup(table, *key)
         self._metrics.rows_read += 1
-        return TupleRecord(*hit)
+        return TupleRecord(tid, row)
 
     def table(self, ref) -> TableStorageDescriptor:
         """The committed descriptor of a table (by name or id)."""

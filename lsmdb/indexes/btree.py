@@ -82,6 +82,10 @@ class BTreeIndex:
             return key + tid, tid + inc
         return key + tid, inc
 
+    def key_of(self, row: Sequence[Any]) -> tuple:
+        """The row's key column values (a tuple)."""
+        return self._keys_of(row)
+
     def is_slot(self, row: Sequence[Any]) -> bool:
         """Whether the row's entry key is a uniqueness slot (unique, no NULL exemption)."""
         return self.unique and (self._slot_always or None not in self._keys_of(row))
