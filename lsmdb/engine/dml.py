@@ -53,8 +53,19 @@ def encode_checked(t: TableInfo, row: Any, max_value: int) -> tuple[tuple, bytes
             f"table {t.name!r}: the row encodes to {len(data)} bytes, more than the storage "
             f"limit of {max_value} bytes per row")
     # The stored form (REAL rounded to float32, buffers as bytes, ...) is what index keys are
-    # built from, so an entry written now is found again from the decoded row later.
-    return (_decode_row(t.specs, data) if t.indexes else tuple(row)), data
+    # built from, so an entry written now is found again from the decoded row later. Values
+    # whose stored form is themselves (catalog.TableInfo.index_exact) need no decode.
+    if not t.indexes:
+        return tuple(row), data
+    exact = t.index_exact
+    if exact is not None:
+        for p, ty in exact:
+            v = row[p]
+            if type(v) is not ty and v is not None:
+                break
+        else:
+            return tuple(row), data
+    return _decode_row(t.specs, data), data
 
 
 def _index_stage(txn: Transaction, t: TableInfo, tid: int, old: tuple | None,

@@ -5,6 +5,7 @@ the key codec, so equality and order are the type's own (NaN = NaN, 1.0 = 1.00, 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from lsmdb._core import rowcodec
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.dml import decode
-from lsmdb.engine.keys import heap_key, prefix_end, unpack_u64
+from lsmdb.engine.keys import heap_key, prefix_end
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -28,6 +29,10 @@ __all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
 
 _encode_key = rowcodec.encode_key
 _decode_row = rowcodec.decode_row
+# TupleRecord(a, b) runs the namedtuple's Python __new__; tuple.__new__ builds the same
+# object in one C call (the per-row cost of a scan matters).
+_tuple_new = tuple.__new__
+_U64_AT_9 = struct.Struct(">Q").unpack_from
 
 
 def heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool = False
@@ -35,17 +40,29 @@ def heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool = False
     specs = t.specs
     metrics = txn.engine._metrics
     n = 0
+    snap = None
     try:
+        if not txn.overlay and not txn.masks and not txn.serializable:
+            # No own writes to merge and no read set: the key space's own iterator, at the
+            # statement's snapshot (kept alive until the scan ends).
+            snap = txn.stmt.acquire()
+            items = txn.backend.scan(t.prefix, t.end, reverse, snap.keysnap)
+        else:
+            items = txn.scan(t.prefix, t.end, reverse)
+        new = _tuple_new
+        unpack = _U64_AT_9
         if positions is None:
-            for k, v in txn.scan(t.prefix, t.end, reverse):
+            for k, v in items:
                 n += 1
-                yield TupleRecord(unpack_u64(k, 9), _decode_row(specs, v))
+                yield new(TupleRecord, (unpack(k, 9)[0], _decode_row(specs, v)))
         else:
             cols = rowcodec.decode_row_columns
-            for k, v in txn.scan(t.prefix, t.end, reverse):
+            for k, v in items:
                 n += 1
-                yield TupleRecord(unpack_u64(k, 9), cols(specs, v, positions))
+                yield new(TupleRecord, (unpack(k, 9)[0], cols(specs, v, positions)))
     finally:
+        if snap is not None:
+            snap.release()
         metrics.rows_read += n
 
 

@@ -20,6 +20,7 @@ from lsmdb._core import rowcodec
 from lsmdb.engine.keys import index_prefix, pack_u64, prefix_end, unpack_u64
 from lsmdb.storage_api import (
     UNBOUNDED,
+    DataKind,
     Excluded,
     Included,
     IndexStorageDescriptor,
@@ -31,6 +32,8 @@ __all__ = ["BTreeIndex"]
 
 _encode_key = rowcodec.encode_key
 _encode_row = rowcodec.encode_row
+_PLAIN_KINDS = frozenset(k.value for k in (DataKind.BOOLEAN, DataKind.INT, DataKind.BIGINT,
+                                           DataKind.TEXT, DataKind.BLOB))
 
 
 class BTreeIndex:
@@ -62,6 +65,10 @@ class BTreeIndex:
         self._includes_of = (None if not ip else (lambda row, p=ip[0]: (row[p],))
                              if len(ip) == 1 else operator.itemgetter(*ip))
         self._slot_always = self.unique and self.nulls_not_distinct
+        # Key columns of these kinds encode equal exactly when the (stored) Python values are
+        # equal, so an update that leaves them equal leaves the entry as it is (REAL/DOUBLE
+        # are not here: -0.0 == 0.0 and NaN != NaN; include columns are compared as bytes).
+        self._plain_keys = not ip and all(s[0] in _PLAIN_KINDS for s in self.key_specs)
         # The encoding of a NULL leading column: entries starting with it are NULL keys.
         self.null_lead = self.prefix + _encode_key(self.key_specs[:1], (None,), self.flags[:1])
 
@@ -103,6 +110,10 @@ class BTreeIndex:
         return [self.entry(row, tuple_id)[0]]
 
     def on_update(self, old: Sequence[Any], new: Sequence[Any], tuple_id: int):
+        if self._plain_keys:
+            ko, kn = self._keys_of(old), self._keys_of(new)
+            if ko == kn and all(type(a) is type(b) for a, b in zip(ko, kn, strict=True)):
+                return [], []
         old_key, old_value = self.entry(old, tuple_id)
         new_key, new_value = self.entry(new, tuple_id)
         if old_key == new_key:
