@@ -24,19 +24,50 @@ __all__ = ["ConflictTracker", "CommitQueue", "PendingCommit"]
 
 
 class ConflictTracker:
+    """Recent commits' written keys. Costs are per commit, not per key, where it can be: a
+    commit records its keys with one C-level dict update and keeps a reference to its
+    overlay (to tell puts from deletes on demand), and a prune that drops every commit
+    clears the maps outright; a single writer's tracker so stays one or two commits long."""
+
     def __init__(self) -> None:
         self.recent: dict[bytes, int] = {}  # key -> ts of its last commit
-        self.recent_put: dict[bytes, bool] = {}  # index key -> last commit wrote it (not deleted)
         self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
+        self._writes: dict[int, dict] = {}  # ts -> that commit's overlay (key -> value|None)
 
     def conflicts(self, keys_ts):
         """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
         recent = self.recent
+        if not recent:
+            return None
         for key, ts in keys_ts:
             c = recent.get(key)
             if c is not None and c > ts:
                 return key, c
         return None
+
+    def first_conflict(self, keys: dict, ts: int, wts: dict | None = None):
+        """Like ``conflicts`` over the keys of ``keys`` (in its order), each against ``ts``
+        or its own ``wts`` entry, walking whichever of ``keys`` and the recent map is
+        smaller."""
+        recent = self.recent
+        if not recent:
+            return None
+        if len(recent) < len(keys):
+            hits = {k for k in recent if k in keys}
+            if not hits:
+                return None
+            keys = {k: None for k in keys if k in hits}  # overlay order
+        for key in keys:
+            c = recent.get(key)
+            if c is not None and c > (ts if wts is None else wts.get(key, ts)):
+                return key, c
+        return None
+
+    def wrote_put(self, key: bytes) -> bool:
+        """Whether the last recorded commit of ``key`` wrote it (rather than deleted it)."""
+        ts = self.recent.get(key)
+        writes = None if ts is None else self._writes.get(ts)
+        return writes is not None and writes.get(key) is not None
 
     def read_conflict(self, since_ts: int, points: set[bytes],
                       ranges: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -56,22 +87,29 @@ class ConflictTracker:
                     return k
         return None
 
-    def record(self, ts: int, keys: list[bytes], index_puts: dict[bytes, bool]) -> None:
-        recent = self.recent
-        for k in keys:
-            recent[k] = ts
-        self.recent_put.update(index_puts)
+    def record(self, ts: int, writes: dict, marks) -> None:
+        """Record commit ``ts``: ``writes`` is its overlay (kept, unchanged from now on, until
+        pruned), ``marks`` its extra conflict keys."""
+        keys = list(writes)
+        keys.extend(marks)
+        self.recent.update(dict.fromkeys(keys, ts))
+        self._writes[ts] = writes
         self.log.append((ts, keys))
 
     def prune(self, horizon: int) -> None:
         """Forget commits at or below ``horizon`` (no active snapshot is older)."""
-        log, recent, puts = self.log, self.recent, self.recent_put
+        log, recent, writes = self.log, self.recent, self._writes
+        if log and log[-1][0] <= horizon:  # every commit goes: no per-key work
+            log.clear()
+            recent.clear()
+            writes.clear()
+            return
         while log and log[0][0] <= horizon:
             ts, keys = log.popleft()
+            writes.pop(ts, None)
             for k in keys:
                 if recent.get(k) == ts:
                     del recent[k]
-                    puts.pop(k, None)
 
 
 def _merge_ranges(ranges):

@@ -279,17 +279,12 @@ class StorageEngine(StorageSurface, PythonicSurface):
         """Raise the commit-time error of ``txn`` (called with the validation lock held)."""
         self._check_open()
         tracker = self._tracker
-        if txn.rc:
-            wts, begin = txn.wts, txn.begin_ts
-            pairs = ((k, wts.get(k, begin)) for k in txn.overlay)
-        else:
-            ts = txn.begin_ts
-            pairs = ((k, ts) for k in txn.overlay)
-        hit = tracker.conflicts(pairs) or tracker.conflicts(txn.checks.items())
+        hit = (tracker.first_conflict(txn.overlay, txn.begin_ts, txn.wts if txn.rc else None)
+               or tracker.conflicts(txn.checks.items()))
         if hit is not None:
             key, winner_ts = hit
             if (key[0] == INDEX and txn.overlay.get(key) is not None
-                    and tracker.recent_put.get(key)):
+                    and tracker.wrote_put(key)):
                 ix = self._catalog_latest.indexes.get(unpack_u64(key, 1))
                 if ix is not None and ix.unique:
                     exc = ConstraintError(
@@ -359,18 +354,17 @@ class StorageEngine(StorageSurface, PythonicSurface):
                         catalog = catalog.with_table(None, tid).with_table(
                             txn.catalog.tables.get(tid), tid)
                     self._catalog_latest = catalog
-                keys = list(txn.overlay)
-                keys.extend(txn.marks)
-                self._tracker.record(ts, keys, {k: v is not None for k, v in
-                                                txn.overlay.items() if k[0] == INDEX})
+                # Prune before recording: commits no live snapshot predates go (one clear
+                # when that is all of them); this one stays until a later commit's prune.
+                self._since_prune += 1
+                if self._since_prune >= _PRUNE_EVERY or len(self._horizons) <= 1:
+                    self._since_prune = 0
+                    self._tracker.prune(self._horizon())
+                self._tracker.record(ts, txn.overlay, txn.marks)
                 self._commit_ts = ts
                 self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
-                self._since_prune += 1
-                if self._since_prune >= _PRUNE_EVERY:
-                    self._since_prune = 0
-                    self._tracker.prune(self._horizon())
             try:
                 self._queue.wait(pending)
             except BaseException as exc:
