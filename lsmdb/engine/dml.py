@@ -9,7 +9,7 @@ from typing import Any
 
 from lsmdb._core import rowcodec
 from lsmdb.engine.catalog import TableInfo
-from lsmdb.engine.keys import heap_key
+from lsmdb.engine.keys import heap_key, pack_u64
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
 
@@ -136,14 +136,28 @@ def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int
     eng._check_memory(txn, added)
     tids = []
     heap_keys: list[bytes] = []
+    indexes = t.indexes
+    table_id = t.table_id
+    get = txn.get
     for nrow, data in staged:
         tid = next(counter)
         tids.append(tid)
-        key = heap_key(t.table_id, tid)
+        key = heap_key(table_id, tid)
         heap_keys.append(key)
         puts[key] = data
-        if t.indexes:
-            _index_stage(txn, t, tid, None, nrow, puts, deletes, max_key)
+        if indexes:
+            tb = pack_u64(tid)
+            for ix in indexes:
+                k, v, slot = ix.insert_entry(nrow, tb)
+                if len(k) > max_key:
+                    raise InvalidArgumentError(
+                        f"index {ix.name!r}: the key encodes to {len(k)} bytes, more than the "
+                        f"limit of {max_key} bytes per index key")
+                # A new tuple id is in no stored entry, so any entry in its slot (staged by
+                # this statement or visible to the transaction) belongs to another row.
+                if slot and (k in puts or get(k) is not None):
+                    _check_unique(txn, t, ix, k, tid, puts, deletes)
+                puts[k] = v
     before = txn.heap_before
     for nrow_key in heap_keys:
         before.setdefault(nrow_key, -1)

@@ -89,6 +89,19 @@ class BTreeIndex:
             return key + tid, tid + inc
         return key + tid, inc
 
+    def insert_entry(self, row: Sequence[Any], tid: bytes) -> tuple[bytes, bytes, bool]:
+        """``entry`` for a new row (``tid`` already packed) and whether its key is a
+        uniqueness slot (``is_slot``): the insert path's one call per index and row."""
+        values = self._keys_of(row)
+        key = self.prefix + _encode_key(self.key_specs, values, self.flags)
+        inc = b"" if self._includes_of is None else _encode_row(self.include_specs,
+                                                                 self._includes_of(row))
+        if self.unique:
+            if self._slot_always or None not in values:
+                return key, tid + inc, True
+            return key + tid, tid + inc, False
+        return key + tid, inc, False
+
     def key_of(self, row: Sequence[Any]) -> tuple:
         """The row's key column values (a tuple)."""
         return self._keys_of(row)
