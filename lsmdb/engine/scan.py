@@ -32,7 +32,8 @@ _decode_row = rowcodec.decode_row
 # TupleRecord(a, b) runs the namedtuple's Python __new__; tuple.__new__ builds the same
 # object in one C call (the per-row cost of a scan matters).
 _tuple_new = tuple.__new__
-_U64_AT_9 = struct.Struct(">Q").unpack_from
+_U64_AT_9 = _U64_AT = struct.Struct(">Q").unpack_from
+_HEAP_KEY = struct.Struct(">BQQ").pack  # keys.heap_key, inlined
 
 
 def heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool = False
@@ -77,20 +78,31 @@ def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool
 
 def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
                      predicate=None) -> Iterator[TupleRecord]:
-    tid_of = ix.entry_tuple_id
-    get = txn.get
-    tid_table = t.table_id
     n = 0
     snap = None
-    if not txn.overlay and not txn.masks and not txn.serializable:
-        # Nothing of the transaction's own to merge and no read set to record: read the
-        # rows straight from the statement's snapshot (the view as of the scan's start).
-        snap = txn.stmt.acquire()
-        bget, keysnap = txn.backend.get, snap.keysnap
-
-        def get(key, bget=bget, keysnap=keysnap):
-            return bget(key, keysnap)
     try:
+        if not txn.overlay and not txn.masks and not txn.serializable and predicate is None:
+            # Nothing of the transaction's own to merge and no read set to record: read the
+            # rows straight from the statement's snapshot (the view as of the scan's start),
+            # the per-row work inlined (this loop is the index scan's hot path).
+            snap = txn.stmt.acquire()
+            bget, keysnap = txn.backend.get, snap.keysnap
+            new, unpack, hkey, table_id = _tuple_new, _U64_AT, _HEAP_KEY, t.table_id
+            unique = ix.unique
+            specs = t.specs
+            dec = _decode_row if positions is None else rowcodec.decode_row_columns
+            args = () if positions is None else (positions,)
+            for k, v in entries:
+                tid = unpack(v)[0] if unique else unpack(k, len(k) - 8)[0]
+                data = bget(hkey(0x10, table_id, tid), keysnap)
+                if data is None:
+                    continue  # cannot happen while index and heap commit together
+                n += 1
+                yield new(TupleRecord, (tid, dec(specs, data, *args)))
+            return
+        tid_of = ix.entry_tuple_id
+        get = txn.get
+        tid_table = t.table_id
         for k, v in entries:
             tid = tid_of(k, v)
             data = get(heap_key(tid_table, tid))
@@ -206,7 +218,9 @@ class Filter:
         lower = UNBOUNDED if self._lo is None else self.lower
         upper = UNBOUNDED if self._hi is None else self.upper
         start, stop = ix.value_range_bytes(lower, upper)
-        return index_entries(txn, ix, start, stop, skip_nulls=True)
+        # Between two non-NULL bounds there are no NULL keys (they sort first or last).
+        return index_entries(txn, ix, start, stop,
+                             skip_nulls=self._lo is None or self._hi is None)
 
 
 def _chain(iterables):
