@@ -11,6 +11,7 @@ from itertools import islice
 from typing import Any
 
 from lsmdb._core import rowcodec
+from lsmdb._core.rowiter import HeapRecords, IndexRecords
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.dml import decode
 from lsmdb.engine.keys import heap_key, prefix_end
@@ -32,38 +33,44 @@ _decode_row = rowcodec.decode_row
 # TupleRecord(a, b) runs the namedtuple's Python __new__; tuple.__new__ builds the same
 # object in one C call (the per-row cost of a scan matters).
 _tuple_new = tuple.__new__
-_U64_AT_9 = _U64_AT = struct.Struct(">Q").unpack_from
-_HEAP_KEY = struct.Struct(">BQQ").pack  # keys.heap_key, inlined
+_U64_AT = struct.Struct(">Q").unpack_from
 
 
 def heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool = False
               ) -> Iterator[TupleRecord]:
+    """The table's rows (``positions``: a projection), as of this call."""
+    metrics = txn.engine._metrics
+    if txn.overlay or txn.masks or txn.serializable:
+        return _merged_heap_scan(txn, t, positions, reverse)
+    # No own writes to merge and no read set: the key space's own iterator at the statement's
+    # snapshot (kept until the scan ends), each row decoded by the C loop of rowiter.
+    snap = txn.stmt.acquire()
+    try:
+        items = txn.backend.scan(t.prefix, t.end, reverse, snap.keysnap)
+    except BaseException:
+        snap.release()
+        raise
+    return HeapRecords(items, t.specs, positions, TupleRecord, _decode_row,
+                       rowcodec.decode_row_columns, metrics).then(snap.release)
+
+
+def _merged_heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool
+                      ) -> Iterator[TupleRecord]:
     specs = t.specs
     metrics = txn.engine._metrics
     n = 0
-    snap = None
+    new, unpack = _tuple_new, _U64_AT
     try:
-        if not txn.overlay and not txn.masks and not txn.serializable:
-            # No own writes to merge and no read set: the key space's own iterator, at the
-            # statement's snapshot (kept alive until the scan ends).
-            snap = txn.stmt.acquire()
-            items = txn.backend.scan(t.prefix, t.end, reverse, snap.keysnap)
-        else:
-            items = txn.scan(t.prefix, t.end, reverse)
-        new = _tuple_new
-        unpack = _U64_AT_9
         if positions is None:
-            for k, v in items:
+            for k, v in txn.scan(t.prefix, t.end, reverse):
                 n += 1
                 yield new(TupleRecord, (unpack(k, 9)[0], _decode_row(specs, v)))
         else:
             cols = rowcodec.decode_row_columns
-            for k, v in items:
+            for k, v in txn.scan(t.prefix, t.end, reverse):
                 n += 1
                 yield new(TupleRecord, (unpack(k, 9)[0], cols(specs, v, positions)))
     finally:
-        if snap is not None:
-            snap.release()
         metrics.rows_read += n
 
 
@@ -78,31 +85,25 @@ def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool
 
 def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
                      predicate=None) -> Iterator[TupleRecord]:
+    """The rows the index ``entries`` name (``predicate``: a filter on the full row)."""
+    if not txn.overlay and not txn.masks and not txn.serializable and predicate is None:
+        # Nothing of the transaction's own to merge and no read set to record: the rows are
+        # read straight from the statement's snapshot by the C loop of rowiter.
+        snap = txn.stmt.acquire()
+        return IndexRecords(entries, txn.backend.get, snap.keysnap, t.table_id, ix.unique,
+                            t.specs, positions, TupleRecord, _decode_row,
+                            rowcodec.decode_row_columns, txn.engine._metrics
+                            ).then(snap.release)
+    return _merged_rows_for_entries(txn, t, ix, entries, positions, predicate)
+
+
+def _merged_rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
+                             predicate) -> Iterator[TupleRecord]:
+    tid_of = ix.entry_tuple_id
+    get = txn.get
+    tid_table = t.table_id
     n = 0
-    snap = None
     try:
-        if not txn.overlay and not txn.masks and not txn.serializable and predicate is None:
-            # Nothing of the transaction's own to merge and no read set to record: read the
-            # rows straight from the statement's snapshot (the view as of the scan's start),
-            # the per-row work inlined (this loop is the index scan's hot path).
-            snap = txn.stmt.acquire()
-            bget, keysnap = txn.backend.get, snap.keysnap
-            new, unpack, hkey, table_id = _tuple_new, _U64_AT, _HEAP_KEY, t.table_id
-            unique = ix.unique
-            specs = t.specs
-            dec = _decode_row if positions is None else rowcodec.decode_row_columns
-            args = () if positions is None else (positions,)
-            for k, v in entries:
-                tid = unpack(v)[0] if unique else unpack(k, len(k) - 8)[0]
-                data = bget(hkey(0x10, table_id, tid), keysnap)
-                if data is None:
-                    continue  # cannot happen while index and heap commit together
-                n += 1
-                yield new(TupleRecord, (tid, dec(specs, data, *args)))
-            return
-        tid_of = ix.entry_tuple_id
-        get = txn.get
-        tid_table = t.table_id
         for k, v in entries:
             tid = tid_of(k, v)
             data = get(heap_key(tid_table, tid))
@@ -117,8 +118,6 @@ def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
                     yield TupleRecord(tid, row if positions is None
                                       else tuple(row[p] for p in positions))
     finally:
-        if snap is not None:
-            snap.release()
         txn.engine._metrics.rows_read += n
 
 
