@@ -254,20 +254,19 @@ class Session:
         from lsmdb.engine import dml
 
         eng = self._engine
-
-        def run(t):
-            info = t.catalog.table(table)
-            slot = dml.pk_slot_key(info, key)
-            if slot is None:  # a partial key: the first row of the key range
-                return next(iter(eng.scan_index_limited(
-                    self.txn_id, info.primary_index.index_id, KeyRange.point(key), None, 1)),
-                    None)
-            hit = dml.lookup_row(t.get, info, slot)
-            if hit is None:
-                return None
-            eng._metrics.rows_read += 1
-            return TupleRecord(*hit)
-        return eng._read(self.txn_id, run)
+        t = eng._txn(self.txn_id)
+        t.statement()
+        info = t.catalog.table(table)
+        slot = dml.pk_slot_key(info, key)
+        if slot is None:  # a partial key: the first row of the key range
+            return next(iter(eng.scan_index_limited(
+                self.txn_id, info.primary_index.index_id, KeyRange.point(key), None, 1)),
+                None)
+        hit = dml.lookup_row(t.get, info, slot)
+        if hit is None:
+            return None
+        eng._metrics.rows_read += 1
+        return TupleRecord(*hit)
 
     # ------------------------------------------------------------------ scans
 
