@@ -125,7 +125,7 @@ class BTreeIndex:
     def on_update(self, old: Sequence[Any], new: Sequence[Any], tuple_id: int):
         if self._plain_keys:
             ko, kn = self._keys_of(old), self._keys_of(new)
-            if ko == kn and all(type(a) is type(b) for a, b in zip(ko, kn, strict=True)):
+            if ko == kn and [*map(type, ko)] == [*map(type, kn)]:
                 return [], []
         old_key, old_value = self.entry(old, tuple_id)
         new_key, new_value = self.entry(new, tuple_id)
