@@ -66,6 +66,9 @@ class TableInfo:
         self.end = prefix_end(self.prefix)
         self.indexes = indexes
         self.unique_indexes = tuple(i for i in indexes if i.unique)
+        # The B-tree insert plans of every index (None when an index kind has none).
+        plans = tuple(getattr(i, "insert_plan", None) for i in indexes)
+        self.insert_plans = None if None in plans else plans
         self.primary_index = next((i for i in indexes if getattr(i, "primary", False)), None)
         # Columns the indexes read, with the one Python type whose stored form is the value
         # itself; None when an index reads a column of another kind. When every such value

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lsmdb._core import rowcodec
+from lsmdb._core.rowstage import stage_inserts as _stage_inserts
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.keys import heap_key, pack_u64
 from lsmdb.engine.txn import Transaction
@@ -18,6 +19,7 @@ __all__ = ["insert_rows", "update_row", "delete_row", "fetch_row", "encode_check
 
 _encode_row = rowcodec.encode_row
 _decode_row = rowcodec.decode_row
+_encode_key = rowcodec.encode_key
 
 
 def _short(value: Any) -> str:
@@ -124,39 +126,40 @@ def _apply(txn: Transaction, t: TableInfo, deletes: list, puts: dict) -> None:
 def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int]:
     eng = txn.engine
     max_value, max_key = eng._max_value, eng._max_key
-    staged = []
+    nrows: list[tuple] = []
+    datas: list[bytes] = []
     puts: dict[bytes, bytes] = {}
     deletes: list[bytes] = []
     added = 0
-    counter = eng._tuple_counter(t.table_id)
     for row in rows:
         nrow, data = encode_checked(t, row, max_value)
-        staged.append((nrow, data))
+        nrows.append(nrow)
+        datas.append(data)
         added += len(data)
     eng._check_memory(txn, added)
-    tids = []
-    heap_keys: list[bytes] = []
+    counter = eng._tuple_counter(t.table_id)
+    tids = [next(counter) for _ in nrows]
     indexes = t.indexes
-    table_id = t.table_id
-    get = txn.get
-    for nrow, data in staged:
-        tid = next(counter)
-        tids.append(tid)
-        key = heap_key(table_id, tid)
-        heap_keys.append(key)
-        puts[key] = data
-        if indexes:
+    plans = t.insert_plans
+    if plans is not None:  # every index is a B-tree: the C staging loop
+        heap_keys, stop = _stage_inserts(t.table_id, tids, nrows, datas, plans, puts,
+                                         txn.get, max_key, _encode_key, _encode_row)
+        if stop is not None:
+            reason, j, k, tid = stop
+            _refuse_entry(txn, t, indexes[j], k, tid, max_key, puts, deletes)
+    else:
+        heap_keys = []
+        for tid, nrow, data in zip(tids, nrows, datas, strict=True):
+            key = heap_key(t.table_id, tid)
+            heap_keys.append(key)
+            puts[key] = data
             tb = pack_u64(tid)
             for ix in indexes:
                 k, v, slot = ix.insert_entry(nrow, tb)
-                if len(k) > max_key:
-                    raise InvalidArgumentError(
-                        f"index {ix.name!r}: the key encodes to {len(k)} bytes, more than the "
-                        f"limit of {max_key} bytes per index key")
                 # A new tuple id is in no stored entry, so any entry in its slot (staged by
                 # this statement or visible to the transaction) belongs to another row.
-                if slot and (k in puts or get(k) is not None):
-                    _check_unique(txn, t, ix, k, tid, puts, deletes)
+                if len(k) > max_key or (slot and (k in puts or txn.get(k) is not None)):
+                    _refuse_entry(txn, t, ix, k, tid, max_key, puts, deletes)
                 puts[k] = v
     before = txn.heap_before
     for nrow_key in heap_keys:
@@ -165,6 +168,18 @@ def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int
     txn.pending_bytes += added
     eng._metrics.rows_written += len(tids)
     return tids
+
+
+def _refuse_entry(txn: Transaction, t: TableInfo, ix, key: bytes, tid: int, max_key: int,
+                  puts: dict, deletes: list) -> None:
+    """Raise the error of an index entry the insert path stopped at (too long, or its
+    uniqueness slot taken)."""
+    if len(key) > max_key:
+        raise InvalidArgumentError(
+            f"index {ix.name!r}: the key encodes to {len(key)} bytes, more than the "
+            f"limit of {max_key} bytes per index key")
+    _check_unique(txn, t, ix, key, tid, puts, deletes)
+    raise AssertionError(f"index {ix.name!r}: a taken uniqueness slot was not refused")
 
 
 def _old_row(txn: Transaction, t: TableInfo, tid: int) -> tuple[bytes, bytes]:

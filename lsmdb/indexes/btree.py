@@ -69,6 +69,10 @@ class BTreeIndex:
         # equal, so an update that leaves them equal leaves the entry as it is (REAL/DOUBLE
         # are not here: -0.0 == 0.0 and NaN != NaN; include columns are compared as bytes).
         self._plain_keys = not ip and all(s[0] in _PLAIN_KINDS for s in self.key_specs)
+        # What lsmdb/_core/rowstage.pyx needs to build this index's entries of new rows.
+        self.insert_plan = (self.prefix, self.key_specs, self.flags, self.key_positions,
+                            self.unique, self._slot_always, self.include_specs,
+                            self.include_positions)
         # The encoding of a NULL leading column: entries starting with it are NULL keys.
         self.null_lead = self.prefix + _encode_key(self.key_specs[:1], (None,), self.flags[:1])
 
