@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""The storage engine's insert staging loop (lsmdb/engine/dml.py ``insert_rows``), in C.
+"""The storage engine's staging loops in C: an insert's keys (lsmdb/engine/dml.py
+``insert_rows``) and a commit's write batch (lsmdb/engine/engine.py ``_commit``).
 
 For each new row it stages, into the statement's ``puts`` dict, the heap key -> encoded row
 and every B-tree index entry, and checks each uniqueness slot with one read. Written in
@@ -18,10 +19,13 @@ An index plan (``BTreeIndex.insert_plan``) is the tuple
 include_positions)``; ``include_positions`` is empty without include columns.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t, uint64_t
+
+from lsmdb._core.batch cimport WriteBatch
+from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_PUT
 
 
 cdef inline bytes _be64(uint64_t v):
@@ -103,3 +107,22 @@ def stage_inserts(uint64_t table_id, list tids, list rows, list datas, tuple pla
                 return heap_keys, ("taken", j, key, tid)
             puts[key] = value
     return heap_keys, None
+
+
+def batch_overlay(WriteBatch batch not None, dict overlay):
+    """Append a transaction's overlay to ``batch`` in the overlay's order: PUT key -> value,
+    DELETE where the value is None (what ``batch.put`` / ``batch.delete`` per key would
+    append; keys and values are bytes)."""
+    cdef bytes kb, vb
+    for k, v in overlay.items():
+        if type(k) is not bytes or (v is not None and type(v) is not bytes):
+            raise TypeError(f"overlay keys and values are bytes, got {type(k).__name__} -> "
+                            f"{type(v).__name__}")
+        kb = <bytes>k
+        if v is None:
+            batch.c_add(TYPE_DELETE, <const uint8_t *>PyBytes_AS_STRING(kb),
+                        PyBytes_GET_SIZE(kb), NULL, 0)
+        else:
+            vb = <bytes>v
+            batch.c_add(TYPE_PUT, <const uint8_t *>PyBytes_AS_STRING(kb), PyBytes_GET_SIZE(kb),
+                        <const uint8_t *>PyBytes_AS_STRING(vb), PyBytes_GET_SIZE(vb))

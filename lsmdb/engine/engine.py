@@ -16,6 +16,7 @@ import threading
 from collections import Counter, deque
 
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.rowstage import batch_overlay
 from lsmdb.engine.commit import CommitQueue, ConflictTracker, PendingCommit
 from lsmdb.engine.keys import (
     INDEX,
@@ -337,11 +338,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
             batch = WriteBatch()
             for start, stop in txn.masks:
                 batch.delete_range(start, stop)
-            for k, v in txn.overlay.items():
-                if v is None:
-                    batch.delete(k)
-                else:
-                    batch.put(k, v)
+            batch_overlay(batch, txn.overlay)
             with self._validate_lock:
                 self._validate(txn)
                 ts = self._commit_ts + 1

@@ -84,3 +84,19 @@ def test_no_indexes_stages_rows_only():
     keys, stop = stage_inserts(3, [4], [(1,)], [b"row"], (), puts, None, 10, None, None)
     assert stop is None and puts == {struct.pack(">BQQ", 0x10, 3, 4): b"row"} == dict(
         zip(keys, [b"row"], strict=True))
+
+
+def test_batch_overlay_appends_what_put_and_delete_would():
+    overlay = {b"b": b"2", b"a": None, b"c": b"", b"": b"empty key"}
+    got, want = WriteBatch(), WriteBatch()
+    batch_overlay(got, overlay)
+    for k, v in overlay.items():
+        if v is None:
+            want.delete(k)
+        else:
+            want.put(k, v)
+    assert got.data() == want.data() and got.count == 4
+    with pytest.raises(TypeError):
+        batch_overlay(WriteBatch(), {"text": b"v"})
+    with pytest.raises(TypeError):
+        batch_overlay(WriteBatch(), {b"k": 5})
