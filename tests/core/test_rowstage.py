@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import struct
 
-from lsmdb._core.rowstage import stage_inserts
+import pytest
+from lsmdb._core.rowstage import batch_overlay, stage_inserts
 
 from lsmdb._core import rowcodec
+from lsmdb._core.batch import WriteBatch
 from lsmdb.indexes.btree import BTreeIndex
 from lsmdb.storage_api import (
     DataType,
