@@ -1,6 +1,7 @@
 # cython: language_level=3
 """The storage engine's staging loops in C: an insert's keys (lsmdb/engine/dml.py
-``insert_rows``) and a commit's write batch (lsmdb/engine/engine.py ``_commit``).
+``insert_rows``), a commit's write batch (lsmdb/engine/engine.py ``_commit``) and the deleted
+keys the conflict tracker keeps of it (lsmdb/engine/commit.py).
 
 For each new row it stages, into the statement's ``puts`` dict, the heap key -> encoded row
 and every B-tree index entry, and checks each uniqueness slot with one read. Written in
@@ -126,3 +127,12 @@ def batch_overlay(WriteBatch batch not None, dict overlay):
             vb = <bytes>v
             batch.c_add(TYPE_PUT, <const uint8_t *>PyBytes_AS_STRING(kb), PyBytes_GET_SIZE(kb),
                         <const uint8_t *>PyBytes_AS_STRING(vb), PyBytes_GET_SIZE(vb))
+
+
+def deleted_keys(dict overlay):
+    """The keys of ``overlay`` whose value is None (deleted), as a frozenset."""
+    cdef list out = []
+    for k, v in overlay.items():
+        if v is None:
+            out.append(k)
+    return frozenset(out)

@@ -19,20 +19,21 @@ from bisect import bisect_right
 from collections import deque
 
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.rowstage import deleted_keys
 
 __all__ = ["ConflictTracker", "CommitQueue", "PendingCommit"]
 
 
 class ConflictTracker:
     """Recent commits' written keys. Costs are per commit, not per key, where it can be: a
-    commit records its keys with one C-level dict update and keeps a reference to its
-    overlay (to tell puts from deletes on demand), and a prune that drops every commit
-    clears the maps outright; a single writer's tracker so stays one or two commits long."""
+    commit records its keys with one C-level dict update and the keys it deleted with one C
+    loop (to tell puts from deletes on demand), and a prune that drops every commit clears
+    the maps outright; a single writer's tracker so stays one or two commits long."""
 
     def __init__(self) -> None:
         self.recent: dict[bytes, int] = {}  # key -> ts of its last commit
         self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
-        self._writes: dict[int, dict] = {}  # ts -> that commit's overlay (key -> value|None)
+        self._deleted: dict[int, frozenset] = {}  # ts -> the keys that commit deleted
 
     def conflicts(self, keys_ts):
         """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
@@ -66,8 +67,7 @@ class ConflictTracker:
     def wrote_put(self, key: bytes) -> bool:
         """Whether the last recorded commit of ``key`` wrote it (rather than deleted it)."""
         ts = self.recent.get(key)
-        writes = None if ts is None else self._writes.get(ts)
-        return writes is not None and writes.get(key) is not None
+        return ts is not None and key not in self._deleted.get(ts, ())
 
     def read_conflict(self, since_ts: int, points: set[bytes],
                       ranges: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -88,25 +88,25 @@ class ConflictTracker:
         return None
 
     def record(self, ts: int, writes: dict, marks) -> None:
-        """Record commit ``ts``: ``writes`` is its overlay (kept, unchanged from now on, until
-        pruned), ``marks`` its extra conflict keys."""
+        """Record commit ``ts``: ``writes`` is its overlay (key -> value, None = deleted),
+        ``marks`` its extra conflict keys."""
         keys = list(writes)
         keys.extend(marks)
         self.recent.update(dict.fromkeys(keys, ts))
-        self._writes[ts] = writes
+        self._deleted[ts] = deleted_keys(writes)
         self.log.append((ts, keys))
 
     def prune(self, horizon: int) -> None:
         """Forget commits at or below ``horizon`` (no active snapshot is older)."""
-        log, recent, writes = self.log, self.recent, self._writes
+        log, recent, deleted = self.log, self.recent, self._deleted
         if log and log[-1][0] <= horizon:  # every commit goes: no per-key work
             log.clear()
             recent.clear()
-            writes.clear()
+            deleted.clear()
             return
         while log and log[0][0] <= horizon:
             ts, keys = log.popleft()
-            writes.pop(ts, None)
+            deleted.pop(ts, None)
             for k in keys:
                 if recent.get(k) == ts:
                     del recent[k]

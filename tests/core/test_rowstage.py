@@ -1,15 +1,15 @@
-"""The insert staging loop in C (lsmdb/_core/rowstage.pyx) against the Python entry builder
-it replaces (BTreeIndex.insert_entry)."""
+"""lsmdb/_core/rowstage.pyx: the insert staging loop against the Python entry builder it
+replaces (BTreeIndex.insert_entry), the commit batch builder, the deleted-keys set."""
 
 from __future__ import annotations
 
 import struct
 
 import pytest
-from lsmdb._core.rowstage import batch_overlay, stage_inserts
 
 from lsmdb._core import rowcodec
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.rowstage import batch_overlay, deleted_keys, stage_inserts
 from lsmdb.indexes.btree import BTreeIndex
 from lsmdb.storage_api import (
     DataType,
@@ -102,3 +102,8 @@ def test_batch_overlay_appends_what_put_and_delete_would():
         batch_overlay(WriteBatch(), {"text": b"v"})
     with pytest.raises(TypeError):
         batch_overlay(WriteBatch(), {b"k": 5})
+
+
+def test_deleted_keys_are_the_none_values():
+    assert deleted_keys({b"a": None, b"b": b"", b"c": None}) == frozenset({b"a", b"c"})
+    assert deleted_keys({}) == frozenset()
