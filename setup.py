@@ -11,7 +11,7 @@ The build is parallel and reuses what is already built:
     ``LSMDB_REBUILD=1`` (or ``build_ext --force``) rebuilds everything.
 
 Environment switches:
-  LSMDB_ONLY=a,b     build only these _core modules (fast iteration on one module)
+  LSMDB_ONLY=a,b     build only these modules (by file name; fast iteration on one module)
   LSMDB_DEBUG=1      keep bounds/wraparound checks on and compile with -O0 -g
   LSMDB_SANITIZE=1   compile and link with clang -fsanitize=address,undefined,fuzzer-no-link
                      (for atheris: coverage feedback from the C code, out-of-bounds reads
@@ -161,13 +161,16 @@ class CachedParallelBuildExt(build_ext):
 
 
 extensions = []
-for pyx in sorted(glob.glob(f"{CORE}/*.pyx")):
+# The engine's hot paths, and the test machinery's Cython pieces (a ListIterator source for the
+# composing iterators' tests and benchmarks), kept out of the engine's modules.
+for pyx in sorted(glob.glob(f"{CORE}/*.pyx") + glob.glob("lsmdb/testing/*.pyx")):
     name = os.path.splitext(os.path.basename(pyx))[0]
     if only and name not in only:
         continue
+    package = os.path.dirname(pyx).replace("/", ".")
     extensions.append(
         Extension(
-            f"lsmdb._core.{name}",
+            f"{package}.{name}",
             [pyx],
             include_dirs=[CORE],
             extra_compile_args=compile_args,

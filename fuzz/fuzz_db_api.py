@@ -30,7 +30,7 @@ with atheris.instrument_imports(include=["lsmdb"]):
     import lsmdb.lsm.iterators
     import lsmdb.lsm.table_writer
     import lsmdb.lsm.version
-    import lsmdb.lsm.wal
+    import lsmdb.wal
     from lsmdb.testing.presets import small_options
 
 KEYS = [b"", b"a", b"a\x00", b"ab", b"abc", b"b", b"ba", b"c", b"d", b"d\xff", b"e", b"f",

@@ -20,7 +20,6 @@ Errors are one line on stderr, never a traceback (unless ``--traceback`` is give
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,19 +27,21 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import lsmdb
+from lsmdb.cliargs import (
+    EXIT_CORRUPTION,
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_USAGE,
+    require_file,
+    whole_number,
+)
 from lsmdb.errors import CorruptionError, Error
 
-__all__ = ["main", "build_parser", "command", "require_file", "whole_number", "bounds_text",
-           "out_of_bounds", "require_writable", "EXIT_OK", "EXIT_IO",
-           "EXIT_CORRUPTION", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
-
-EXIT_OK = 0
-EXIT_IO = 1
-EXIT_CORRUPTION = 2
-EXIT_ERROR = 3
-EXIT_USAGE = 64
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+__all__ = ["main", "build_parser", "command", "EXIT_OK", "EXIT_IO", "EXIT_CORRUPTION",
+           "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -78,64 +79,7 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def bounds_text(minimum: int, maximum: int | None = None) -> str:
-    """How help texts and errors state an integer range: ``">= 1"`` or ``"1 to 1,000"``."""
-    return f">= {minimum:,}" if maximum is None else f"{minimum:,} to {maximum:,}"
-
-
-def out_of_bounds(value: int, minimum: int, maximum: int | None = None) -> str | None:
-    """The reason ``value`` is outside [minimum, maximum], or None: the one wording of every
-    lsmdb command's range errors, whether argparse or a later check finds them."""
-    if value < minimum or (maximum is not None and value > maximum):
-        return f"must be {bounds_text(minimum, maximum)}, got {value:,}"
-    return None
-
-
-def whole_number(minimum: int, maximum: int | None = None, *,
-                 underscores: bool = False) -> Callable[[str], int]:
-    """An argparse ``type`` for integers in [minimum, maximum] (``underscores``: accept
-    ``1_000``), with the one-line messages every lsmdb command uses."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text.replace("_", "") if underscores else text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number, got {text!r}") from None
-        problem = out_of_bounds(value, minimum, maximum)
-        if problem is not None:
-            raise argparse.ArgumentTypeError(problem)
-        return value
-
-    return parse
-
-
 _positive_int = whole_number(0)
-
-
-def require_file(path: str) -> str:
-    """``path`` if it is a readable regular file, else the OSError naming it (exit code 1)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    return path
-
-
-def require_writable(path: str, flag: str) -> str:
-    """``path`` if an output file can be written there, checked before a long run instead of
-    after it: the file is opened for appending (an existing one is left as it is) or created
-    and removed again. Else the OSError naming ``flag`` and the path (exit code 1)."""
-    existed = os.path.exists(path)
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise type(exc)(exc.errno, f"{flag}: cannot write ({reason})", path) from None
-    if not existed:
-        os.unlink(path)
-    return path
 
 
 # -- subcommands ------------------------------------------------------------------------
@@ -195,7 +139,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _configure_stress(p: argparse.ArgumentParser) -> None:
-    from lsmdb.testing.stress import configure_parser
+    from lsmdb.testing.stress_command import configure_parser
 
     configure_parser(p)
 
@@ -203,7 +147,7 @@ def _configure_stress(p: argparse.ArgumentParser) -> None:
 @command("stress", "multi-threaded stress test with an exact oracle; crash (kill -9, kill "
          "points) and fault-injection loops", _configure_stress)
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
-    from lsmdb.testing.stress import run_command
+    from lsmdb.testing.stress_command import run_command
 
     return run_command(args, out)
 

@@ -20,7 +20,7 @@ import shutil
 from contextlib import contextmanager
 
 from lsmdb.errors import InvalidArgumentError, LockError, StorageIOError
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.killpoint import kill_point
 
 __all__ = ["Env", "WritableFile", "RandomAccessFile", "FileLock", "default_env", "fs_path"]
 
@@ -206,6 +206,11 @@ class Env:
     def file_size(self, path: str) -> int:
         with _io("stat", path):
             return os.stat(path).st_size
+
+    def modified_time_ns(self, path: str) -> int:
+        """Last modification time of ``path`` in nanoseconds (recovery compares files)."""
+        with _io("stat", path):
+            return os.stat(path).st_mtime_ns
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)

@@ -137,7 +137,7 @@ def test_console_entry_point_runs(tmp_path):
 
 
 def _write_sstable(path, n=50):
-    sstable = pytest.importorskip("lsmdb._core.sstable")
+    sstable = pytest.importorskip("lsmdb._core.sstable_builder")
     from lsmdb._core.ikey import PUT, make_internal_key
     from lsmdb.env import default_env
 
@@ -278,26 +278,3 @@ def test_wal_dump_mid_log_corruption_exits_2(capsys, tmp_path):
     assert cli.main(["wal-dump", str(path)]) == cli.EXIT_CORRUPTION
     out = capsys.readouterr().out
     assert "CORRUPTION at offset 0" in out and "walkey1" in out and "2 records" in out
-
-
-def test_require_writable_leaves_an_existing_file_and_creates_none(tmp_path):
-    existing = tmp_path / "out.json"
-    existing.write_text("keep")
-    assert cli.require_writable(str(existing), "--json") == str(existing)
-    assert existing.read_text() == "keep"
-    fresh = tmp_path / "fresh.csv"
-    cli.require_writable(str(fresh), "--csv")
-    assert not fresh.exists()
-    with pytest.raises(FileNotFoundError, match="--json: cannot write"):
-        cli.require_writable(str(tmp_path / "no" / "dir.json"), "--json")
-    with pytest.raises(IsADirectoryError):
-        cli.require_writable(str(tmp_path), "--plot")
-
-
-def test_whole_number_states_its_bounds_once():
-    parse = cli.whole_number(1, 100, underscores=True)
-    assert parse("1_0") == 10
-    with pytest.raises(argparse.ArgumentTypeError, match=r"^must be 1 to 100, got 101$"):
-        parse("101")
-    assert cli.out_of_bounds(0, 1, 100) == "must be 1 to 100, got 0"
-    assert cli.out_of_bounds(5, 1) is None and cli.bounds_text(0) == ">= 0"

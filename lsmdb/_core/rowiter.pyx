@@ -12,7 +12,7 @@ given) and runs the callbacks given to ``then`` once, in order
 source is exhausted, when the source or a callback raises, on ``close()``, or when the
 iterator is dropped unfinished - the moments a generator's ``finally`` would run.
 
-Key layouts (lsmdb/engine/keys.py): heap key ``0x10 u64 table_id u64 tuple_id``; index
+Key layouts (lsmdb/storage_keys.py): heap key ``0x10 u64 table_id u64 tuple_id``; index
 entry: the tuple id is the value's first 8 bytes (unique index) or the key's last 8 bytes.
 """
 

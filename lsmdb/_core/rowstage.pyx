@@ -7,7 +7,7 @@ For each new row it stages, into the statement's ``puts`` dict, the heap key -> 
 and every B-tree index entry, and checks each uniqueness slot with one read. Written in
 Python this loop's bytecode (key tuples, key concatenation, tuple id packing, dict stores)
 cost more than the key encoding it calls; here it is C around one call of the key codec per
-index and row. The layouts are those of lsmdb/engine/keys.py and lsmdb/indexes/btree.py:
+index and row. The layouts are those of lsmdb/storage_keys.py and lsmdb/indexes/btree.py:
 
     heap key      0x10 u64 table_id u64 tuple_id            -> encoded row
     non-unique    prefix encode_key(key columns) u64 tuple_id -> include columns (or b"")

@@ -1,7 +1,7 @@
 """``lsmdb bench``: db_bench-style workloads and compaction experiments (SPEC §9).
 
 The package: :mod:`~lsmdb.bench.workload` (seeded K-V workload generator and its JSON spec),
-:mod:`~lsmdb.bench.runner` (runs one configuration), :mod:`~lsmdb.bench.report` (tables,
+:mod:`~lsmdb.bench.runner` (runs one configuration, :mod:`~lsmdb.bench.config`), :mod:`~lsmdb.bench.report` (tables,
 JSON, CSV), :mod:`~lsmdb.bench.sweep` (grids over processes or Dask),
 :mod:`~lsmdb.bench.plot` (PNG) and :mod:`~lsmdb.bench.rocks` (the same runs on RocksDB).
 
@@ -17,7 +17,14 @@ import sys
 from typing import Any, TextIO
 
 from lsmdb.bench.limits import INT_BOUNDS
-from lsmdb.cli import bounds_text, out_of_bounds, require_writable, whole_number
+from lsmdb.cliargs import (
+    EXIT_ERROR,
+    bounds_text,
+    out_of_bounds,
+    require_file,
+    require_writable,
+    whole_number,
+)
 
 __all__ = ["configure_parser", "run_command"]
 
@@ -213,7 +220,9 @@ def _mix_assignments(items: list[str]) -> list[list[Any]]:
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``lsmdb bench``: returns the exit code (0 when every run ran and verified)."""
     from lsmdb.bench import report, sweep
-    from lsmdb.bench.runner import DEFAULT_BENCHMARKS, BenchConfig, check_db_root, run_benchmark
+    from lsmdb.bench.config import DEFAULT_BENCHMARKS, BenchConfig
+    from lsmdb.bench.run_state import check_db_root
+    from lsmdb.bench.runner import run_benchmark
     from lsmdb.bench.workload import PRESETS, WorkloadSpec
     from lsmdb.errors import InvalidArgumentError
     from lsmdb.options import InvalidOptionsError
@@ -236,8 +245,6 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
                                    + ", ".join(PRESETS))
     workload = None
     if args.workload:
-        from lsmdb.cli import require_file
-
         try:
             workload = WorkloadSpec.load(require_file(args.workload)).to_dict()
         except InvalidArgumentError as exc:
@@ -339,8 +346,6 @@ def _exit_code(runs: list[dict[str, Any]]) -> int:
                                 + "; ".join(row.get("errors") or ["not verified"]))
     if not problems:
         return 0
-    from lsmdb.cli import EXIT_ERROR
-
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     print(f"lsmdb: bench: {problems[0]}{more}".replace("\n", " "), file=sys.stderr)
     return EXIT_ERROR

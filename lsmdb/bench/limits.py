@@ -1,8 +1,8 @@
 """The bounds of ``lsmdb bench``'s integer flags, stated once.
 
 The argument parser (:mod:`lsmdb.bench`), the help texts and
-:meth:`~lsmdb.bench.runner.BenchConfig.validate` (which is all a sweep point or a Python caller
-goes through) read them from here, and word their errors with :func:`lsmdb.cli.out_of_bounds`,
+:meth:`~lsmdb.bench.config.BenchConfig.validate` (which is all a sweep point or a Python caller
+goes through) read them from here, and word their errors with :func:`lsmdb.cliargs.out_of_bounds`,
 so the command line and a later check never disagree. This module imports nothing heavy:
 ``lsmdb --help`` builds the bench parser.
 """

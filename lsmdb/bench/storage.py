@@ -362,13 +362,13 @@ def run_command(args, out: TextIO) -> int:
     import sys
 
     from lsmdb.bench import report as rep
-    from lsmdb.cli import EXIT_ERROR, require_writable
+    from lsmdb.cliargs import EXIT_ERROR, require_writable
 
     if args.json:
         require_writable(args.json, "--json")
     db = None
     if args.db is not None:
-        from lsmdb.bench.runner import check_db_root
+        from lsmdb.bench.run_state import check_db_root
 
         db = check_db_root(args.db)
         os.makedirs(db, exist_ok=True)

@@ -10,9 +10,9 @@ from typing import Any
 from lsmdb._core import rowcodec
 from lsmdb._core.rowstage import stage_inserts as _stage_inserts
 from lsmdb.engine.catalog import TableInfo
-from lsmdb.engine.keys import heap_key, pack_u64
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
+from lsmdb.storage_keys import heap_key, pack_u64
 
 __all__ = ["insert_rows", "update_row", "delete_row", "fetch_row", "encode_checked",
            "projection_positions", "pk_slot_key", "lookup_row"]

@@ -14,7 +14,6 @@ from lsmdb._core import rowcodec
 from lsmdb._core.rowiter import HeapRecords, IndexRecords
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.dml import decode
-from lsmdb.engine.keys import heap_key, prefix_end
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -25,6 +24,7 @@ from lsmdb.storage_api import (
     TupleRecord,
     Unbounded,
 )
+from lsmdb.storage_keys import heap_key, prefix_end
 
 __all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
 

@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from lsmdb.engine.keys import heap_key
 from lsmdb.errors import InvalidArgumentError, SchemaError, TransactionError
 from lsmdb.storage_api import (
     UNBOUNDED,
@@ -34,6 +33,7 @@ from lsmdb.storage_api import (
     TableStorageDescriptor,
     TupleRecord,
 )
+from lsmdb.storage_keys import heap_key
 
 __all__ = ["Session", "Savepoint", "PythonicSurface", "parse_type", "table_descriptor", "index_descriptor"]
 

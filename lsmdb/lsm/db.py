@@ -29,15 +29,17 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 
-from lsmdb import __version__
+from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
+from lsmdb._version import __version__
 from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
     BackgroundError,
+    BusyError,
     ClosedError,
     ContractError,
     CorruptionError,
@@ -45,18 +47,27 @@ from lsmdb.errors import (
     FormatVersionError,
     InvalidArgumentError,
     LockError,
+    StorageIOError,
 )
-from lsmdb.lsm import wal as walmod
-from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
+from lsmdb.killpoint import kill_point
+from lsmdb.lsm import read_only_view
+from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
-from lsmdb.lsm.stats import DBStats, StatsCollector
+from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
-from lsmdb.lsm.version import VersionSet
+from lsmdb.lsm.unlisted_tables import (
+    STRICT_MODES,
+    find_unlisted_tables,
+    lost_records_error,
+    salvage,
+)
+from lsmdb.lsm.version import VersionSet, missing_table_error
 from lsmdb.lsm.version_edit import VersionEdit
 from lsmdb.options import Options, keyword_overrides
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.wal.commit_policy import WalCommitPolicy
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
@@ -234,8 +245,11 @@ class DB:
         self._snapshots: dict[int, int] = {}
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
+        self._recovery_info = walmod.WalRecoveryInfo()
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read: dict[int, int] = {}  # WAL segment -> size before replay read it
+        self._kept_tables: frozenset[int] = frozenset()  # unlisted, not provably obsolete
         self._wal = None
-        self._wal_commits = 0
         self._wal_failed = False
         self._open(options, create, error_if_exists)
 
@@ -264,7 +278,10 @@ class DB:
                 self._unregister()
                 raise
         try:
-            self._open_locked(options, exists)
+            if self.read_only:
+                self._open_read_only_view(options, exists)
+            else:
+                self._open_locked(options, exists)
         except BaseException:
             self._release_resources()
             raise
@@ -272,12 +289,62 @@ class DB:
         if not self.read_only:
             self._start_background()
 
+    def _open_read_only_view(self, options: Options | None, exists: bool) -> None:
+        """Open read-only beside a possible writer process.
+
+        The view is read file by file (CURRENT, the MANIFEST, the tables it lists, the WAL),
+        and a writer may replace any of them in between: a table compacted away, a WAL
+        segment deleted after a flush, a MANIFEST rewritten. Such a race is retried from
+        the start; bytes that read the same twice and are still bad are corruption."""
+        delay = 0.001
+        last: BaseException | None = None
+        for _ in range(read_only_view.OPEN_ATTEMPTS):
+            try:
+                self._open_locked(options, exists)
+                return
+            except (CorruptionError, StorageIOError) as exc:
+                # The next attempt reads only the MANIFEST records appended meanwhile and
+                # keeps the tables already open, so it catches up with even a busy writer.
+                if not self._read_only_race(exc):
+                    raise
+                last = exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {read_only_view.OPEN_ATTEMPTS} "
+            f"attempts: a writer kept replacing the files being read (last: {last})") from last
+
+    def _pin_read_only_version(self) -> None:
+        """Read the MANIFEST and open every table it lists. The open descriptors keep the
+        files readable after a writer's compaction deletes them (a point-in-time view, as
+        RocksDB's secondary instances hold theirs). A listed table already deleted means
+        the writer moved on: read the records appended since (which drop it) and pin the
+        tables they add, until every listed table is open."""
+        vs = self._versions
+        for _ in range(read_only_view.CATCH_UP_ROUNDS):
+            vs.recover_read_only()
+            missing = self._tables.retain(vs.current.files())
+            if not missing:
+                return
+            if not self._read_only_race(None):
+                level, number = missing[0]
+                raise missing_table_error(number, level, vs.recovered_manifest)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {read_only_view.CATCH_UP_ROUNDS} "
+            f"reads of the MANIFEST: a writer kept deleting the tables listed before they "
+            f"were opened")
+
+    def _read_only_race(self, exc: BaseException | None) -> bool:
+        return read_only_view.is_race(exc, self.env, self.path,
+                                      getattr(self, "_versions", None), self._wal_sizes_read)
+
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
         self._check_contract(exists)
         self.options = self._resolve_options(options, exists)
         self._policy = policy_for(self.options)
-        self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
+        self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
         self._memtable_limit = self.options.memtable_bytes
         self._max_key = self.options.max_key_bytes
         self._max_value = self.options.max_value_bytes
@@ -298,26 +365,36 @@ class DB:
         self._pending_compaction_bytes = 0
         from lsmdb._core.cache import BlockCache
 
-        self._block_cache = BlockCache(self.options.block_cache_bytes)
-        self._tables = TableCache(env, self.path, self._block_cache,
-                                  verify_checksums=self.options.paranoid_checks)
         n_levels = self.options.compaction.max_levels
-        self._versions = VersionSet(self.path, env, n_levels)
+        if not (self.read_only and getattr(self, "_versions", None) is not None
+                and self._versions.num_levels == n_levels):
+            self._block_cache = BlockCache(self.options.block_cache_bytes)
+            self._tables = TableCache(env, self.path, self._block_cache,
+                                      verify_checksums=self.options.paranoid_checks)
+            self._versions = VersionSet(self.path, env, n_levels)
         if not exists:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
             env.fsync_dir(self.path)
             self._versions.create_new(self.options.compaction.style)
         elif self.read_only:
-            self._versions.recover_read_only()
+            self._pin_read_only_version()
         else:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
-            self._versions.recover()
+            # The fresh MANIFEST is written by the first edit below, once the WAL replay
+            # and the unlisted tables were checked: an open that refuses changes nothing.
+            self._versions.recover(write_manifest=False)
         if not self.read_only:
             self._write_options_file()
         self._last_seq = self._versions.last_sequence
         replayed = self._replay_wal()
+        if exists:
+            replayed = self._account_for_unlisted_tables(replayed)
+        self._recovery_info = walmod.WalRecoveryInfo(
+            records_replayed=self.recovery_report["records_replayed"],
+            bytes_replayed=self.recovery_report["bytes_replayed"],
+            last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
         if not self.read_only:
             self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
             self._mem = _MemRef(Memtable(), self._wal.number)
@@ -405,9 +482,12 @@ class DB:
         mode = self.options.wal_recovery
         segments = [n for n in walmod.list_segments(env, self.path)
                     if n >= self._versions.log_number]
-        report = {"segments": [], "records_replayed": 0, "last_seqno": self._last_seq,
-                  "torn_tail": False, "corruptions": [], "stopped_early": False}
+        report = {"segments": [], "records_replayed": 0, "bytes_replayed": 0,
+                  "last_seqno": self._last_seq, "torn_tail": False, "corruptions": [],
+                  "stopped_early": False}
         self.recovery_report = report
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read = {}
         if not segments:
             return None
         ref = _MemRef(Memtable(), segments[-1])
@@ -420,6 +500,9 @@ class DB:
         check_gap = mode in ("tolerate_corrupted_tail", "absolute_consistency")
         manifest_last = self._versions.last_sequence
         for i, number in enumerate(segments):
+            if self.read_only:  # a writer may append meanwhile: see _read_only_race
+                self._wal_sizes_read[number] = env.file_size(
+                    walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
@@ -431,10 +514,12 @@ class DB:
                 check_gap = False
                 # Segments at or after log_number hold only writes no SSTable has yet.
                 ref.mem.add_batch(batch)
+                self._replayed.add(batch.sequence, batch.count)
                 self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
             report["segments"].append({"number": number, "records": replay.records,
                                        "torn_tail_offset": replay.torn_tail_offset})
             report["records_replayed"] += replay.records
+            report["bytes_replayed"] += replay.bytes
             if replay.torn_tail_offset is not None:
                 report["torn_tail"] = True
             report["corruptions"].extend(
@@ -446,6 +531,41 @@ class DB:
         report["last_seqno"] = self._last_seq
         self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
         return ref
+
+    def _account_for_unlisted_tables(self, replayed: _MemRef | None) -> _MemRef | None:
+        """Tables the MANIFEST does not list: keep those it cannot prove obsolete, and
+        refuse or salvage any that holds writes recovery did not find elsewhere
+        (lsm/unlisted_tables.py). Returns the recovery memtable."""
+        vs = self._versions
+        tables = find_unlisted_tables(self.env, self.path, vs.current.file_numbers(),
+                                      vs.table_numbers_on_disk, vs.manifest_next_file_number,
+                                      vs.manifest_mtime_ns)
+        self._kept_tables = frozenset(t.number for t in tables if t.protected)
+        listed_max = max((f.max_seqno for _, f in vs.current.files()), default=0)
+        lost = [(t, span) for t in tables
+                if (span := t.unrecovered(listed_max, self._replayed)) is not None]
+        if not lost:
+            return replayed
+        log_number = vs.log_number
+        if log_number and self.env.exists(walmod.segment_path(self.path, log_number)):
+            # The WAL chain is whole, so no durable MANIFEST record was lost: these are
+            # outputs whose edit a power cut tore, with writes it also took from the WAL.
+            return replayed
+        salvageable = all(t.meta.min_seqno > listed_max for t, _ in lost)
+        if self.options.wal_recovery in STRICT_MODES or not salvageable:
+            torn = vs.manifest_torn_offset
+            raise lost_records_error(
+                lost, vs.recovered_manifest, torn if torn is not None else len(vs.read_manifest),
+                torn is not None, log_number, listed_max)
+        if replayed is None:
+            replayed = _MemRef(Memtable(), 0)
+        last = salvage(self.env, self.path, [t.meta for t, _ in lost], replayed.mem,
+                       listed_max, self._replayed)
+        self._last_seq = max(self._last_seq, last)
+        vs.last_sequence = max(vs.last_sequence, self._last_seq)
+        self.recovery_report["last_seqno"] = self._last_seq
+        self.recovery_report["salvaged_tables"] = [t.number for t, _ in lost]
+        return replayed
 
     def _flush_memtable_now(self, ref: _MemRef, log_number: int) -> None:
         meta_files, nbytes = self._build_l0(ref)
@@ -548,14 +668,13 @@ class DB:
             if not isinstance(sync, bool):
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
-        return self._sync_interval == 1
+        return self._commit_schedule.syncs_by_default
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
-        if not want_sync and self._sync_interval != 1 and not self._writers:
+        if not want_sync and self._commit_schedule.never_syncs and not self._writers:
             with self._mutex:
                 if (not self._writers and self._bg_error is None and not self._closed
-                        and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
                         and self._pending_compaction_bytes < self._debt_gate):
@@ -598,7 +717,7 @@ class DB:
                 raise exc
             merged = group[0].batch if len(group) == 1 else _merge_batches(group)
             merged.sequence = self._last_seq + 1
-            need_sync = any(x.sync for x in group) or self._periodic_sync_due()
+            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
             mem = self._mem
             wal = self._wal
         error: BaseException | None = None
@@ -625,15 +744,6 @@ class DB:
             self._cv.notify_all()
         if error is not None:
             raise error
-
-    def _periodic_sync_due(self) -> bool:
-        interval = self._sync_interval
-        if interval > 1:
-            self._wal_commits += 1
-            if self._wal_commits >= interval:
-                self._wal_commits = 0
-                return True
-        return False
 
     def _take_group(self) -> list[_Writer]:
         first = self._writers[0]
@@ -1025,8 +1135,6 @@ class DB:
     def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
         """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import manual_job
-
         return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
 
     # background machinery ---------------------------------------------------------------
@@ -1202,7 +1310,7 @@ class DB:
                 number = int(name[:-4])
             except ValueError:
                 continue
-            if number not in live and number < horizon:
+            if number not in live and number < horizon and number not in self._kept_tables:
                 kill_point("obsolete.delete_sst")
                 self._tables.evict(number)
                 self._remove_quietly(os.path.join(sst_dir, name))
@@ -1254,14 +1362,24 @@ class DB:
     def checkpoint(self, target: _Path) -> None:
         """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
         the WAL tail copied."""
-        from lsmdb.lsm.checkpoint import make_checkpoint
+        from lsmdb.lsm.checkpoint import CheckpointSource, make_checkpoint
 
         self._check_open()
-        make_checkpoint(self, fs_path(target, "checkpoint target"))
+        make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
+                                         self.flush, self._versions, self._version_lock),
+                        fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
-        return self._stats.snapshot(self, exact=exact)
+        sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
+                               self._block_cache, self._policy, self.items)
+        return self._stats.snapshot(sources, exact=exact)
+
+    def open_table_readers(self) -> list:
+        """The table files the table cache holds open now, each with its read counters
+        (``bloom_checks``, ``data_blocks_read``, ``cache_hits``, ...): a read-only view for
+        tools measuring read amplification, such as ``lsmdb bench``."""
+        return self._tables.readers()
 
     # ------------------------------------------------------------------ close
 
@@ -1280,7 +1398,8 @@ class DB:
         try:
             if self._wal is not None:
                 try:
-                    if self._wal.unsynced_records and self.options.wal_sync != "never":
+                    if (self._wal.unsynced_records
+                            and not self._commit_schedule.never_syncs):
                         self._wal.sync()
                 finally:
                     self._wal.close()
@@ -1306,6 +1425,11 @@ class DB:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def recovery_info(self) -> walmod.WalRecoveryInfo:
+        """What the WAL replay at open found (zeros and False for a new database)."""
+        return self._recovery_info
 
     def __enter__(self) -> DB:
         self._check_open()
@@ -1356,6 +1480,14 @@ def open(path: _Path, options: Options | None = None, *, create: bool = True,  #
     group (``compaction={"style": "tiered"}``); see :func:`lsmdb.options.keyword_overrides`.
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
+
+    ``read_only=True`` takes no lock, writes nothing and may run beside a writer process.
+    It is a point-in-time view: the tables the MANIFEST lists at open (all opened at once,
+    so a writer's compactions cannot pull them away) plus the WAL records present then;
+    later writes are not seen until the next open. A race with the writer replacing files
+    is retried; ``BusyError`` (a ``LockError``) if the writer kept replacing them through
+    every retry, ``CorruptionError`` only for damage that reads the same twice. Writes raise
+    ``FeatureNotSupportedError``. See docs/reliability.md, "Read-only opens".
     """
     if overrides:
         options = (options or Options()).override(keyword_overrides(overrides))

@@ -8,7 +8,8 @@ import sys
 from typing import Any, TextIO
 
 from lsmdb._core.ikey import parse_internal_key
-from lsmdb._core.sstable import FOOTER_BYTES, SSTableReader
+from lsmdb._core.sstable_format import FOOTER_BYTES
+from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.env import Env, default_env
 from lsmdb.errors import CorruptionError
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from lsmdb import cli
-from lsmdb.bench.runner import DEFAULT_BENCHMARKS
+from lsmdb.bench.config import DEFAULT_BENCHMARKS
 
 TINY = ["--memtable-bytes", "32k", "--target-file-bytes", "16k", "--quiet"]
 
@@ -191,11 +191,12 @@ def test_key_size_over_the_limit_names_max_key_bytes(capsys):
 
 
 def test_num_bounds_are_stated_once_in_help_flag_errors_and_validation(capsys):
+    from lsmdb.bench.config import BenchConfig
     from lsmdb.bench.limits import INT_BOUNDS, NUM_MAX
-    from lsmdb.bench.runner import BenchConfig
+    from lsmdb.cliargs import bounds_text
     from lsmdb.errors import InvalidArgumentError
 
-    bounds = cli.bounds_text(*INT_BOUNDS["num"])
+    bounds = bounds_text(*INT_BOUNDS["num"])
     assert bounds == f"1 to {NUM_MAX:,}"
     assert cli.main(["bench", "--help"]) == 0
     assert f"keys, {bounds}" in " ".join(capsys.readouterr().out.split())
@@ -218,7 +219,8 @@ def test_db_with_missing_parents_creates_nothing(capsys, tmp_path):
 
 
 def test_db_runner_creates_only_the_last_directory(tmp_path):
-    from lsmdb.bench.runner import BenchConfig, run_benchmark
+    from lsmdb.bench.config import BenchConfig
+    from lsmdb.bench.runner import run_benchmark
     from lsmdb.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="does not exist"):

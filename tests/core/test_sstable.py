@@ -19,15 +19,15 @@ from lsmdb._core.ikey import (
     make_internal_key,
     seek_key,
 )
-from lsmdb._core.sstable import (
+from lsmdb._core.sstable_builder import SSTableBuilder
+from lsmdb._core.sstable_format import (
     FOOTER_BYTES,
     FORMAT_VERSION,
     MAGIC,
-    SSTableBuilder,
-    SSTableReader,
     decode_footer,
     encode_footer,
 )
+from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.env import default_env
 from lsmdb.errors import (
     ClosedError,

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import lsmdb
+from lsmdb import wal as walmod
 from lsmdb.errors import BackgroundError, CorruptionError, Error, StorageIOError
-from lsmdb.lsm import wal as walmod
 from lsmdb.testing.faultenv import FaultInjectionEnv
 from lsmdb.testing.oracle import PowerCutEnv, PrefixMismatch, find_prefix
 from lsmdb.testing.presets import small_options

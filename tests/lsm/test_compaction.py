@@ -21,7 +21,6 @@ from lsmdb.lsm.compaction import (
     level_targets,
     manual_job,
     next_run_id,
-    policy_for,
 )
 from lsmdb.lsm.policies import (
     FIFOPolicy,
@@ -30,6 +29,7 @@ from lsmdb.lsm.policies import (
     TieredPolicy,
     run_caps,
 )
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.version import Version
 from lsmdb.lsm.version_edit import FileMetaData
 from lsmdb.options import Compaction, Options
