@@ -42,9 +42,14 @@ class LsmKeySpace:
         self.max_key_bytes = self.db.options.max_key_bytes
 
     def get(self, key: bytes, snapshot: _Snap | None = None) -> bytes | None:
-        if snapshot is None:
-            return self.db.get(key)
-        return self.db.get(key, snapshot=snapshot.inner)
+        # The engine's hot point read: straight to the DB's current ReadView (what DB.get
+        # does after its argument checks, which the engine's keys and snapshots always pass;
+        # a snapshot's seqno stays readable until it is released).
+        db = self.db
+        if db._closed or type(key) is not bytes:
+            return db.get(key, snapshot=None if snapshot is None else snapshot.inner)
+        sv = db._sv
+        return sv[4].get(key, sv[3] if snapshot is None else snapshot.seqno, None)
 
     def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
              snapshot: _Snap | None = None) -> Iterator[tuple[bytes, bytes]]:

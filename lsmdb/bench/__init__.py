@@ -37,6 +37,7 @@ examples:
   lsmdb bench --benchmarks mixed --mix zero_result_lookups=0.5 --save-workload w.json
   lsmdb bench --workload w.json --csv out.csv
   lsmdb bench --policy examples/custom_policy.py:DensestLevelFirst
+  lsmdb bench --engine storage --num 100000      # StorageEngine beside sqlite3
 """
 
 
@@ -87,8 +88,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "max_key_bytes option (64 KiB) (default 16)")
     w.add_argument("--value-size", type=_count, default=100,
                    help="value bytes, up to the max_value_bytes option (64 MiB) (default 100)")
-    w.add_argument("--batch-size", type=_bounded("batch_size"), default=1,
-                   help="puts per write batch in fills and overwrite (default 1)")
+    w.add_argument("--batch-size", type=_bounded("batch_size"), default=None,
+                   help="puts per write batch in fills and overwrite (default 1; rows per "
+                        "transaction with --engine storage, default 1000)")
     w.add_argument("--seek-nexts", type=_bounded("seek_nexts"), default=10,
                    help="next() calls after each seek in seekrandom (default 10)")
     w.add_argument("--threads", type=_bounded("threads"), default=1,
@@ -111,7 +113,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
     o = p.add_argument_group("engine and options (flags override the bench defaults, "
                              "--set overrides flags)")
-    o.add_argument("--engine", choices=("lsmdb", "rocksdb"), default="lsmdb")
+    o.add_argument("--engine", choices=("lsmdb", "rocksdb", "storage"), default="lsmdb",
+                   help="storage: the relational StorageEngine beside sqlite3 (insert, "
+                        "fetch, range, scan, update, delete, autocommit insert; uses --num, "
+                        "--reads, --batch-size, --seed, --db, --json)")
     o.add_argument("--style", help="compaction style: leveled, tiered, lazy_leveling, fluid, "
                                    "fifo")
     o.add_argument("--size-ratio", type=_count, help="size ratio T between levels")
@@ -222,6 +227,12 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     from lsmdb.errors import InvalidArgumentError
     from lsmdb.options import InvalidOptionsError
 
+    if args.engine == "storage":
+        from lsmdb.bench.storage import run_command as run_storage
+
+        return run_storage(args, out)
+    if args.batch_size is None:
+        args.batch_size = 1
     overrides, flags = _option_overrides(args)
     if args.benchmarks is not None:
         benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()]

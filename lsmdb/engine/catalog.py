@@ -39,6 +39,10 @@ __all__ = ["TableInfo", "Catalog", "encode_table", "decode_table", "encode_index
            "decode_index", "pk_descriptor"]
 
 RECORD_VERSION = 1
+# Row codec specs whose stored form of a value of exactly this type is the value itself.
+_EXACT_TYPES = {(DataKind.BOOLEAN.value,): bool, (DataKind.INT.value,): int,
+                (DataKind.BIGINT.value,): int, (DataKind.DOUBLE.value,): float,
+                (DataKind.TEXT.value,): str, (DataKind.BLOB.value,): bytes}
 
 
 class TableInfo:
@@ -62,6 +66,18 @@ class TableInfo:
         self.end = prefix_end(self.prefix)
         self.indexes = indexes
         self.unique_indexes = tuple(i for i in indexes if i.unique)
+        # The B-tree insert plans of every index (None when an index kind has none).
+        plans = tuple(getattr(i, "insert_plan", None) for i in indexes)
+        self.insert_plans = None if None in plans else plans
+        self.primary_index = next((i for i in indexes if getattr(i, "primary", False)), None)
+        # Columns the indexes read, with the one Python type whose stored form is the value
+        # itself; None when an index reads a column of another kind. When every such value
+        # has exactly its type, index entries can be built from the row as given instead of
+        # from a decode of its encoding (dml.encode_checked).
+        used = sorted({p for i in indexes for p in (*getattr(i, "key_positions", ()),
+                                                    *getattr(i, "include_positions", ()))})
+        exact = [(p, _EXACT_TYPES.get(self.specs[p])) for p in used]
+        self.index_exact = None if any(ty is None for _, ty in exact) else tuple(exact)
 
     def with_indexes(self, indexes: Iterable) -> TableInfo:
         return TableInfo(self.descriptor, self.schema_version, tuple(indexes))

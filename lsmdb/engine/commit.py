@@ -19,24 +19,55 @@ from bisect import bisect_right
 from collections import deque
 
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.rowstage import deleted_keys
 
 __all__ = ["ConflictTracker", "CommitQueue", "PendingCommit"]
 
 
 class ConflictTracker:
+    """Recent commits' written keys. Costs are per commit, not per key, where it can be: a
+    commit records its keys with one C-level dict update and the keys it deleted with one C
+    loop (to tell puts from deletes on demand), and a prune that drops every commit clears
+    the maps outright; a single writer's tracker so stays one or two commits long."""
+
     def __init__(self) -> None:
         self.recent: dict[bytes, int] = {}  # key -> ts of its last commit
-        self.recent_put: dict[bytes, bool] = {}  # index key -> last commit wrote it (not deleted)
         self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
+        self._deleted: dict[int, frozenset] = {}  # ts -> the keys that commit deleted
 
     def conflicts(self, keys_ts):
         """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
         recent = self.recent
+        if not recent:
+            return None
         for key, ts in keys_ts:
             c = recent.get(key)
             if c is not None and c > ts:
                 return key, c
         return None
+
+    def first_conflict(self, keys: dict, ts: int, wts: dict | None = None):
+        """Like ``conflicts`` over the keys of ``keys`` (in its order), each against ``ts``
+        or its own ``wts`` entry, walking whichever of ``keys`` and the recent map is
+        smaller."""
+        recent = self.recent
+        if not recent:
+            return None
+        if len(recent) < len(keys):
+            hits = {k for k in recent if k in keys}
+            if not hits:
+                return None
+            keys = {k: None for k in keys if k in hits}  # overlay order
+        for key in keys:
+            c = recent.get(key)
+            if c is not None and c > (ts if wts is None else wts.get(key, ts)):
+                return key, c
+        return None
+
+    def wrote_put(self, key: bytes) -> bool:
+        """Whether the last recorded commit of ``key`` wrote it (rather than deleted it)."""
+        ts = self.recent.get(key)
+        return ts is not None and key not in self._deleted.get(ts, ())
 
     def read_conflict(self, since_ts: int, points: set[bytes],
                       ranges: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -56,22 +87,29 @@ class ConflictTracker:
                     return k
         return None
 
-    def record(self, ts: int, keys: list[bytes], index_puts: dict[bytes, bool]) -> None:
-        recent = self.recent
-        for k in keys:
-            recent[k] = ts
-        self.recent_put.update(index_puts)
+    def record(self, ts: int, writes: dict, marks) -> None:
+        """Record commit ``ts``: ``writes`` is its overlay (key -> value, None = deleted),
+        ``marks`` its extra conflict keys."""
+        keys = list(writes)
+        keys.extend(marks)
+        self.recent.update(dict.fromkeys(keys, ts))
+        self._deleted[ts] = deleted_keys(writes)
         self.log.append((ts, keys))
 
     def prune(self, horizon: int) -> None:
         """Forget commits at or below ``horizon`` (no active snapshot is older)."""
-        log, recent, puts = self.log, self.recent, self.recent_put
+        log, recent, deleted = self.log, self.recent, self._deleted
+        if log and log[-1][0] <= horizon:  # every commit goes: no per-key work
+            log.clear()
+            recent.clear()
+            deleted.clear()
+            return
         while log and log[0][0] <= horizon:
             ts, keys = log.popleft()
+            deleted.pop(ts, None)
             for k in keys:
                 if recent.get(k) == ts:
                     del recent[k]
-                    puts.pop(k, None)
 
 
 def _merge_ranges(ranges):

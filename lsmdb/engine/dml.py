@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from lsmdb._core import rowcodec
+from lsmdb._core.rowstage import stage_inserts as _stage_inserts
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
-from lsmdb.storage_keys import heap_key
+from lsmdb.storage_keys import heap_key, pack_u64
 
 __all__ = ["insert_rows", "update_row", "delete_row", "fetch_row", "encode_checked",
-           "projection_positions"]
+           "projection_positions", "pk_slot_key", "lookup_row"]
 
 _encode_row = rowcodec.encode_row
 _decode_row = rowcodec.decode_row
+_encode_key = rowcodec.encode_key
 
 
 def _short(value: Any) -> str:
@@ -53,8 +55,19 @@ def encode_checked(t: TableInfo, row: Any, max_value: int) -> tuple[tuple, bytes
             f"table {t.name!r}: the row encodes to {len(data)} bytes, more than the storage "
             f"limit of {max_value} bytes per row")
     # The stored form (REAL rounded to float32, buffers as bytes, ...) is what index keys are
-    # built from, so an entry written now is found again from the decoded row later.
-    return (_decode_row(t.specs, data) if t.indexes else tuple(row)), data
+    # built from, so an entry written now is found again from the decoded row later. Values
+    # whose stored form is themselves (catalog.TableInfo.index_exact) need no decode.
+    if not t.indexes:
+        return tuple(row), data
+    exact = t.index_exact
+    if exact is not None:
+        for p, ty in exact:
+            v = row[p]
+            if type(v) is not ty and v is not None:
+                break
+        else:
+            return tuple(row), data
+    return _decode_row(t.specs, data), data
 
 
 def _index_stage(txn: Transaction, t: TableInfo, tid: int, old: tuple | None,
@@ -113,26 +126,41 @@ def _apply(txn: Transaction, t: TableInfo, deletes: list, puts: dict) -> None:
 def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int]:
     eng = txn.engine
     max_value, max_key = eng._max_value, eng._max_key
-    staged = []
+    nrows: list[tuple] = []
+    datas: list[bytes] = []
     puts: dict[bytes, bytes] = {}
     deletes: list[bytes] = []
     added = 0
-    counter = eng._tuple_counter(t.table_id)
     for row in rows:
         nrow, data = encode_checked(t, row, max_value)
-        staged.append((nrow, data))
+        nrows.append(nrow)
+        datas.append(data)
         added += len(data)
     eng._check_memory(txn, added)
-    tids = []
-    heap_keys: list[bytes] = []
-    for nrow, data in staged:
-        tid = next(counter)
-        tids.append(tid)
-        key = heap_key(t.table_id, tid)
-        heap_keys.append(key)
-        puts[key] = data
-        if t.indexes:
-            _index_stage(txn, t, tid, None, nrow, puts, deletes, max_key)
+    counter = eng._tuple_counter(t.table_id)
+    tids = [next(counter) for _ in nrows]
+    indexes = t.indexes
+    plans = t.insert_plans
+    if plans is not None:  # every index is a B-tree: the C staging loop
+        heap_keys, stop = _stage_inserts(t.table_id, tids, nrows, datas, plans, puts,
+                                         txn.get, max_key, _encode_key, _encode_row)
+        if stop is not None:
+            reason, j, k, tid = stop
+            _refuse_entry(txn, t, indexes[j], k, tid, max_key, puts, deletes)
+    else:
+        heap_keys = []
+        for tid, nrow, data in zip(tids, nrows, datas, strict=True):
+            key = heap_key(t.table_id, tid)
+            heap_keys.append(key)
+            puts[key] = data
+            tb = pack_u64(tid)
+            for ix in indexes:
+                k, v, slot = ix.insert_entry(nrow, tb)
+                # A new tuple id is in no stored entry, so any entry in its slot (staged by
+                # this statement or visible to the transaction) belongs to another row.
+                if len(k) > max_key or (slot and (k in puts or txn.get(k) is not None)):
+                    _refuse_entry(txn, t, ix, k, tid, max_key, puts, deletes)
+                puts[k] = v
     before = txn.heap_before
     for nrow_key in heap_keys:
         before.setdefault(nrow_key, -1)
@@ -140,6 +168,18 @@ def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int
     txn.pending_bytes += added
     eng._metrics.rows_written += len(tids)
     return tids
+
+
+def _refuse_entry(txn: Transaction, t: TableInfo, ix, key: bytes, tid: int, max_key: int,
+                  puts: dict, deletes: list) -> None:
+    """Raise the error of an index entry the insert path stopped at (too long, or its
+    uniqueness slot taken)."""
+    if len(key) > max_key:
+        raise InvalidArgumentError(
+            f"index {ix.name!r}: the key encodes to {len(key)} bytes, more than the "
+            f"limit of {max_key} bytes per index key")
+    _check_unique(txn, t, ix, key, tid, puts, deletes)
+    raise AssertionError(f"index {ix.name!r}: a taken uniqueness slot was not refused")
 
 
 def _old_row(txn: Transaction, t: TableInfo, tid: int) -> tuple[bytes, bytes]:
@@ -208,3 +248,27 @@ def fetch_row(txn: Transaction, t: TableInfo, tid: int,
         return None
     txn.engine._metrics.rows_read += 1
     return decode(t, data, positions)
+
+
+def pk_slot_key(t: TableInfo, key: tuple) -> bytes | None:
+    """The primary-key entry key of a full key (its uniqueness slot: one point read finds the
+    row), or None when ``key`` is partial or holds a NULL (no slot: callers scan instead)."""
+    ix = t.primary_index
+    if ix is None:
+        raise SchemaError(f"table {t.name!r} has no primary key")
+    if len(key) != len(ix.key_specs) or None in key:
+        return None
+    return ix.prefix + rowcodec.encode_key(ix.key_specs, key, ix.flags)
+
+
+def lookup_row(get, t: TableInfo, slot: bytes) -> tuple[int, tuple] | None:
+    """(tuple id, row) of the primary-key slot ``slot`` read through ``get`` (a transaction's
+    or a snapshot's point read), or None."""
+    v = get(slot)
+    if v is None:
+        return None
+    tid = t.primary_index.entry_tuple_id(slot, v)
+    data = get(heap_key(t.table_id, tid))
+    if data is None:
+        return None  # cannot happen while index and heap commit together
+    return tid, _decode_row(t.specs, data)

@@ -16,6 +16,7 @@ import threading
 from collections import Counter, deque
 
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.rowstage import batch_overlay
 from lsmdb.engine.commit import CommitQueue, ConflictTracker, PendingCommit
 from lsmdb.engine.metrics import EngineCounters
 from lsmdb.engine.options import StorageOptions
@@ -279,17 +280,12 @@ class StorageEngine(StorageSurface, PythonicSurface):
         """Raise the commit-time error of ``txn`` (called with the validation lock held)."""
         self._check_open()
         tracker = self._tracker
-        if txn.rc:
-            wts, begin = txn.wts, txn.begin_ts
-            pairs = ((k, wts.get(k, begin)) for k in txn.overlay)
-        else:
-            ts = txn.begin_ts
-            pairs = ((k, ts) for k in txn.overlay)
-        hit = tracker.conflicts(pairs) or tracker.conflicts(txn.checks.items())
+        hit = (tracker.first_conflict(txn.overlay, txn.begin_ts, txn.wts if txn.rc else None)
+               or tracker.conflicts(txn.checks.items()))
         if hit is not None:
             key, winner_ts = hit
             if (key[0] == INDEX and txn.overlay.get(key) is not None
-                    and tracker.recent_put.get(key)):
+                    and tracker.wrote_put(key)):
                 ix = self._catalog_latest.indexes.get(unpack_u64(key, 1))
                 if ix is not None and ix.unique:
                     exc = ConstraintError(
@@ -342,11 +338,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
             batch = WriteBatch()
             for start, stop in txn.masks:
                 batch.delete_range(start, stop)
-            for k, v in txn.overlay.items():
-                if v is None:
-                    batch.delete(k)
-                else:
-                    batch.put(k, v)
+            batch_overlay(batch, txn.overlay)
             with self._validate_lock:
                 self._validate(txn)
                 ts = self._commit_ts + 1
@@ -359,18 +351,17 @@ class StorageEngine(StorageSurface, PythonicSurface):
                         catalog = catalog.with_table(None, tid).with_table(
                             txn.catalog.tables.get(tid), tid)
                     self._catalog_latest = catalog
-                keys = list(txn.overlay)
-                keys.extend(txn.marks)
-                self._tracker.record(ts, keys, {k: v is not None for k, v in
-                                                txn.overlay.items() if k[0] == INDEX})
+                # Prune before recording: commits no live snapshot predates go (one clear
+                # when that is all of them); this one stays until a later commit's prune.
+                self._since_prune += 1
+                if self._since_prune >= _PRUNE_EVERY or len(self._horizons) <= 1:
+                    self._since_prune = 0
+                    self._tracker.prune(self._horizon())
+                self._tracker.record(ts, txn.overlay, txn.marks)
                 self._commit_ts = ts
                 self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
-                self._since_prune += 1
-                if self._since_prune >= _PRUNE_EVERY:
-                    self._since_prune = 0
-                    self._tracker.prune(self._horizon())
             try:
                 self._queue.wait(pending)
             except BaseException as exc:

@@ -5,11 +5,13 @@ the key codec, so equality and order are the type's own (NaN = NaN, 1.0 = 1.00, 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 from lsmdb._core import rowcodec
+from lsmdb._core.rowiter import HeapRecords, IndexRecords
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.dml import decode
 from lsmdb.engine.txn import Transaction
@@ -22,29 +24,52 @@ from lsmdb.storage_api import (
     TupleRecord,
     Unbounded,
 )
-from lsmdb.storage_keys import heap_key, prefix_end, unpack_u64
+from lsmdb.storage_keys import heap_key, prefix_end
 
 __all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
 
 _encode_key = rowcodec.encode_key
 _decode_row = rowcodec.decode_row
+# TupleRecord(a, b) runs the namedtuple's Python __new__; tuple.__new__ builds the same
+# object in one C call (the per-row cost of a scan matters).
+_tuple_new = tuple.__new__
+_U64_AT = struct.Struct(">Q").unpack_from
 
 
 def heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool = False
               ) -> Iterator[TupleRecord]:
+    """The table's rows (``positions``: a projection), as of this call."""
+    metrics = txn.engine._metrics
+    if txn.overlay or txn.masks or txn.serializable:
+        return _merged_heap_scan(txn, t, positions, reverse)
+    # No own writes to merge and no read set: the key space's own iterator at the statement's
+    # snapshot (kept until the scan ends), each row decoded by the C loop of rowiter.
+    snap = txn.stmt.acquire()
+    try:
+        items = txn.backend.scan(t.prefix, t.end, reverse, snap.keysnap)
+    except BaseException:
+        snap.release()
+        raise
+    return HeapRecords(items, t.specs, positions, TupleRecord, _decode_row,
+                       rowcodec.decode_row_columns, metrics).then(snap.release)
+
+
+def _merged_heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool
+                      ) -> Iterator[TupleRecord]:
     specs = t.specs
     metrics = txn.engine._metrics
     n = 0
+    new, unpack = _tuple_new, _U64_AT
     try:
         if positions is None:
             for k, v in txn.scan(t.prefix, t.end, reverse):
                 n += 1
-                yield TupleRecord(unpack_u64(k, 9), _decode_row(specs, v))
+                yield new(TupleRecord, (unpack(k, 9)[0], _decode_row(specs, v)))
         else:
             cols = rowcodec.decode_row_columns
             for k, v in txn.scan(t.prefix, t.end, reverse):
                 n += 1
-                yield TupleRecord(unpack_u64(k, 9), cols(specs, v, positions))
+                yield new(TupleRecord, (unpack(k, 9)[0], cols(specs, v, positions)))
     finally:
         metrics.rows_read += n
 
@@ -60,6 +85,20 @@ def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool
 
 def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
                      predicate=None) -> Iterator[TupleRecord]:
+    """The rows the index ``entries`` name (``predicate``: a filter on the full row)."""
+    if not txn.overlay and not txn.masks and not txn.serializable and predicate is None:
+        # Nothing of the transaction's own to merge and no read set to record: the rows are
+        # read straight from the statement's snapshot by the C loop of rowiter.
+        snap = txn.stmt.acquire()
+        return IndexRecords(entries, txn.backend.get, snap.keysnap, t.table_id, ix.unique,
+                            t.specs, positions, TupleRecord, _decode_row,
+                            rowcodec.decode_row_columns, txn.engine._metrics
+                            ).then(snap.release)
+    return _merged_rows_for_entries(txn, t, ix, entries, positions, predicate)
+
+
+def _merged_rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
+                             predicate) -> Iterator[TupleRecord]:
     tid_of = ix.entry_tuple_id
     get = txn.get
     tid_table = t.table_id
@@ -178,7 +217,9 @@ class Filter:
         lower = UNBOUNDED if self._lo is None else self.lower
         upper = UNBOUNDED if self._hi is None else self.upper
         start, stop = ix.value_range_bytes(lower, upper)
-        return index_entries(txn, ix, start, stop, skip_nulls=True)
+        # Between two non-NULL bounds there are no NULL keys (they sort first or last).
+        return index_entries(txn, ix, start, stop,
+                             skip_nulls=self._lo is None or self._hi is None)
 
 
 def _chain(iterables):

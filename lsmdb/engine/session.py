@@ -33,6 +33,7 @@ from lsmdb.storage_api import (
     TableStorageDescriptor,
     TupleRecord,
 )
+from lsmdb.storage_keys import heap_key
 
 __all__ = ["Session", "Savepoint", "PythonicSurface", "parse_type", "table_descriptor", "index_descriptor"]
 
@@ -250,12 +251,22 @@ class Session:
 
     def lookup(self, table, *key) -> TupleRecord | None:
         """The row whose primary key is ``key`` (or None)."""
-        info = self._info(table)
-        pk = next((ix for ix in info.indexes if ix.primary), None)
-        if pk is None:
-            raise SchemaError(f"table {info.name!r} has no primary key")
-        return next(iter(self._engine.scan_index_limited(
-            self.txn_id, pk.index_id, KeyRange.point(key), None, 1)), None)
+        from lsmdb.engine import dml
+
+        eng = self._engine
+        t = eng._txn(self.txn_id)
+        t.statement()
+        info = t.catalog.table(table)
+        slot = dml.pk_slot_key(info, key)
+        if slot is None:  # a partial key: the first row of the key range
+            return next(iter(eng.scan_index_limited(
+                self.txn_id, info.primary_index.index_id, KeyRange.point(key), None, 1)),
+                None)
+        hit = dml.lookup_row(t.get, info, slot)
+        if hit is None:
+            return None
+        eng._metrics.rows_read += 1
+        return TupleRecord(*hit)
 
     # ------------------------------------------------------------------ scans
 
@@ -352,6 +363,34 @@ class PythonicSurface:
         with self.transaction() as tx:
             return tx.create_index(table, columns, name=name, unique=unique,
                                    nulls_not_distinct=nulls_not_distinct, include=include)
+
+    def lookup(self, table, *key) -> TupleRecord | None:
+        """The row whose primary key is ``key``, read in its own (autocommit) statement."""
+        from lsmdb.engine import dml
+
+        self._check_open()
+        info = self._published_catalog.table(table)
+        slot = dml.pk_slot_key(info, key)
+        if slot is None:
+            with self.transaction() as tx:
+                return tx.lookup(table, *key)
+        # Two latest-state reads, no snapshot: the entry names a tuple, the tuple's row is
+        # read next. When that row still carries the key, it is the answer as of the second
+        # read (keys are unique). A commit in between that moved the key away or deleted
+        # the row is caught here, and the read repeats in a transaction (one snapshot).
+        get = self._backend.get
+        entry = get(slot)
+        if entry is None:
+            return None  # no such key as of this read
+        ix = info.primary_index
+        tid = ix.entry_tuple_id(slot, entry)
+        data = get(heap_key(info.table_id, tid))
+        row = None if data is None else dml.decode(info, data, None)
+        if row is None or dml.pk_slot_key(info, ix.key_of(row)) != slot:
+            with self.transaction() as tx:
+                return tx.lookup(table, *key)
+        self._metrics.rows_read += 1
+        return TupleRecord(tid, row)
 
     def table(self, ref) -> TableStorageDescriptor:
         """The committed descriptor of a table (by name or id)."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from lsmdb._core.rowiter import HeapRecords, IndexRecords
 from lsmdb.engine import ddl, dml, scan
 from lsmdb.engine.recovery import encode_stats
 from lsmdb.errors import FeatureNotSupportedError, InvalidArgumentError, SchemaError
@@ -87,6 +88,8 @@ class StorageSurface:
         except BaseException:
             self._end(t, aborted=False)
             raise
+        if isinstance(it, (HeapRecords, IndexRecords)):  # ends the statement itself
+            return it.then(lambda: self._end(t, aborted=False))
 
         def run():
             try:

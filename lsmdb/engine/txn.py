@@ -71,6 +71,10 @@ class Transaction:
         self.pending_bytes = 0  # bytes this txn adds (memory limit)
         self.active = True
         self._sorted: list[bytes] | None = None
+        # The last key read from the snapshot and its value: a row read and then updated or
+        # deleted (lookup, then update) is read from the key space once. Valid while the
+        # statement snapshot stays (READ COMMITTED's next statement clears it).
+        self._last_read: tuple[bytes, bytes | None] | None = None
 
     # ------------------------------------------------------------------ statements
 
@@ -81,6 +85,7 @@ class Transaction:
         if self.rc:
             old = self.stmt
             self.stmt = self.engine._take_snapshot()
+            self._last_read = None
             old.release()
             if not self.own_ddl:
                 self.catalog = self.stmt.catalog
@@ -137,7 +142,12 @@ class Transaction:
             return None
         if self.serializable:
             self.reads.add(key)
-        return self.backend.get(key, self.stmt.keysnap)
+        last = self._last_read
+        if last is not None and last[0] == key:
+            return last[1]
+        v = self.backend.get(key, self.stmt.keysnap)
+        self._last_read = (key, v)
+        return v
 
     def _sorted_keys(self) -> list[bytes]:
         if self._sorted is None:

@@ -19,6 +19,7 @@ from typing import Any
 from lsmdb._core import rowcodec
 from lsmdb.storage_api import (
     UNBOUNDED,
+    DataKind,
     Excluded,
     Included,
     IndexStorageDescriptor,
@@ -31,6 +32,8 @@ __all__ = ["BTreeIndex"]
 
 _encode_key = rowcodec.encode_key
 _encode_row = rowcodec.encode_row
+_PLAIN_KINDS = frozenset(k.value for k in (DataKind.BOOLEAN, DataKind.INT, DataKind.BIGINT,
+                                           DataKind.TEXT, DataKind.BLOB))
 
 
 class BTreeIndex:
@@ -62,6 +65,14 @@ class BTreeIndex:
         self._includes_of = (None if not ip else (lambda row, p=ip[0]: (row[p],))
                              if len(ip) == 1 else operator.itemgetter(*ip))
         self._slot_always = self.unique and self.nulls_not_distinct
+        # Key columns of these kinds encode equal exactly when the (stored) Python values are
+        # equal, so an update that leaves them equal leaves the entry as it is (REAL/DOUBLE
+        # are not here: -0.0 == 0.0 and NaN != NaN; include columns are compared as bytes).
+        self._plain_keys = not ip and all(s[0] in _PLAIN_KINDS for s in self.key_specs)
+        # What lsmdb/_core/rowstage.pyx needs to build this index's entries of new rows.
+        self.insert_plan = (self.prefix, self.key_specs, self.flags, self.key_positions,
+                            self.unique, self._slot_always, self.include_specs,
+                            self.include_positions)
         # The encoding of a NULL leading column: entries starting with it are NULL keys.
         self.null_lead = self.prefix + _encode_key(self.key_specs[:1], (None,), self.flags[:1])
 
@@ -82,6 +93,23 @@ class BTreeIndex:
             return key + tid, tid + inc
         return key + tid, inc
 
+    def insert_entry(self, row: Sequence[Any], tid: bytes) -> tuple[bytes, bytes, bool]:
+        """``entry`` for a new row (``tid`` already packed) and whether its key is a
+        uniqueness slot (``is_slot``): the insert path's one call per index and row."""
+        values = self._keys_of(row)
+        key = self.prefix + _encode_key(self.key_specs, values, self.flags)
+        inc = b"" if self._includes_of is None else _encode_row(self.include_specs,
+                                                                 self._includes_of(row))
+        if self.unique:
+            if self._slot_always or None not in values:
+                return key, tid + inc, True
+            return key + tid, tid + inc, False
+        return key + tid, inc, False
+
+    def key_of(self, row: Sequence[Any]) -> tuple:
+        """The row's key column values (a tuple)."""
+        return self._keys_of(row)
+
     def is_slot(self, row: Sequence[Any]) -> bool:
         """Whether the row's entry key is a uniqueness slot (unique, no NULL exemption)."""
         return self.unique and (self._slot_always or None not in self._keys_of(row))
@@ -99,6 +127,10 @@ class BTreeIndex:
         return [self.entry(row, tuple_id)[0]]
 
     def on_update(self, old: Sequence[Any], new: Sequence[Any], tuple_id: int):
+        if self._plain_keys:
+            ko, kn = self._keys_of(old), self._keys_of(new)
+            if ko == kn and [*map(type, ko)] == [*map(type, kn)]:
+                return [], []
         old_key, old_value = self.entry(old, tuple_id)
         new_key, new_value = self.entry(new, tuple_id)
         if old_key == new_key:

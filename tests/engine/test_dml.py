@@ -189,3 +189,37 @@ def test_low_level_api_with_descriptor_and_autocommit(engine):
     assert [r.row for r in engine.scan_table(0, 9)] == [(1, "z"), (3, None)]
     with pytest.raises(InvalidArgumentError):
         engine.insert_batch(0, 9, "rows")
+
+
+@pytest.fixture(params=["c-stage", "python-stage"])
+def staging(request, monkeypatch):
+    """Inserts through the C staging loop (every index a B-tree) and through the Python
+    loop kept for index kinds without an insert plan."""
+    if request.param == "python-stage":
+        from lsmdb.engine import catalog
+
+        init = catalog.TableInfo.__init__
+
+        def no_plans(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            self.insert_plans = None
+        monkeypatch.setattr(catalog.TableInfo, "__init__", no_plans)
+    return request.param
+
+
+def test_both_insert_stages_check_keys_alike(staging, mem):
+    mem.create_table("s", [("id", "INT", False), ("t", "TEXT"), ("n", "INT")],
+                     primary_key="id")
+    mem.create_index("s", ["t"], name="s_t", unique=True)
+    mem.create_index("s", ["n DESC"], name="s_n", include=["t"])
+    with mem.transaction() as tx:
+        tids = tx.insert_many("s", [(1, "a", 5), (2, None, 5), (3, None, None)])
+        with pytest.raises(ConstraintError, match="s_pkey"):
+            tx.insert_many("s", [(4, "d", 1), (1, "e", 1)])
+        with pytest.raises(ConstraintError, match="s_t"):
+            tx.insert("s", (5, "a", 1))
+        with pytest.raises(InvalidArgumentError, match="s_t"):
+            tx.insert("s", (6, "x" * (70 << 10), 1))
+        assert [r.tuple_id for r in tx.scan("s", where={"t": "a"})] == tids[:1]
+        assert [r.row[0] for r in tx.scan_index("s_n")] == [3, 1, 2]  # DESC: NULL first
+    assert mem.verify_indexes("s") == []

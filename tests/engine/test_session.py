@@ -82,3 +82,44 @@ def test_explicit_commit_inside_with_and_reuse(accounts):
             with pytest.raises(TransactionError):
                 sp.rollback()
         assert tx.count("accounts") == 2
+
+
+def test_engine_lookup_reads_the_latest_commit_by_primary_key(accounts):
+    assert accounts.lookup("accounts", 1) is None
+    with accounts.transaction() as tx:
+        t1 = tx.insert("accounts", (1, "a", 5))
+        assert accounts.lookup("accounts", 1) is None  # uncommitted: not visible
+    assert accounts.lookup("accounts", 1) == (t1, (1, "a", 5))
+    with accounts.transaction() as tx:  # the key moves to another row
+        tx.update("accounts", t1, {"id": 2})
+        t3 = tx.insert("accounts", (1, "b", 6))
+    assert accounts.lookup("accounts", 1) == (t3, (1, "b", 6))
+    assert accounts.lookup("accounts", 2) == (t1, (2, "a", 5))
+    assert accounts.lookup("accounts", None) is None
+    with pytest.raises(SchemaError):
+        accounts.lookup("nope", 1)
+    accounts.create_table("other", [("x", "TEXT")])
+    with pytest.raises(SchemaError, match="no primary key"):
+        accounts.lookup("other", "x")
+
+
+def test_engine_lookup_rereads_in_a_snapshot_when_a_commit_moves_the_key(accounts,
+                                                                        monkeypatch):
+    with accounts.transaction() as tx:
+        t1 = tx.insert("accounts", (1, "a", 5))
+    backend = accounts._backend
+    real_get = backend.get
+    calls = []
+
+    def racing_get(key, snapshot=None):
+        value = real_get(key, snapshot)
+        calls.append(key)
+        if len(calls) == 1:  # between the entry read and the row read: key 1 -> 2, new 1
+            with accounts.transaction() as tx:
+                tx.update("accounts", t1, {"id": 2})
+                tx.insert("accounts", (1, "new", 7))
+        return value
+
+    monkeypatch.setattr(backend, "get", racing_get)
+    rec = accounts.lookup("accounts", 1)
+    assert rec.row == (1, "new", 7)  # not the row the stale entry named, which is now key 2

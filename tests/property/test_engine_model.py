@@ -38,6 +38,9 @@ class EngineModel(RuleBasedStateMachine):
         self.work = None  # the open transaction's view
         self.saves: list[tuple] = []  # (savepoint, model copy)
         self.touched: set = set()  # (table, tuple id) the open transaction wrote
+        # Tables the open transaction dropped: their index is gone at commit even when the
+        # transaction created a table of the same name again.
+        self.tx_dropped: set[str] = set()
 
     def _open(self):
         return StorageEngine(StorageOptions(wal_config=WalConfig(dir=self.dir),
@@ -65,6 +68,7 @@ class EngineModel(RuleBasedStateMachine):
     def commit(self):
         self.tx.commit()
         self.committed = self.work
+        self.indexed -= self.tx_dropped
         self._end()
 
     @precondition(lambda self: self.tx is not None)
@@ -77,20 +81,23 @@ class EngineModel(RuleBasedStateMachine):
         self.tx = self.work = None
         self.saves = []
         self.touched = set()
+        self.tx_dropped = set()
         self.indexed &= set(self.committed)
 
     @precondition(lambda self: self.tx is not None)
     @rule()
     def savepoint(self):
-        self.saves.append((self.tx.savepoint(), copy.deepcopy(self.work)))
+        self.saves.append((self.tx.savepoint(), copy.deepcopy(self.work),
+                           set(self.tx_dropped)))
 
     @precondition(lambda self: self.saves)
     @rule(data=st.data())
     def rollback_to(self, data):
         i = data.draw(st.integers(0, len(self.saves) - 1))
-        sp, state = self.saves[i]
+        sp, state, dropped = self.saves[i]
         sp.rollback()
         self.work = copy.deepcopy(state)
+        self.tx_dropped = set(dropped)
         del self.saves[i + 1:]  # later savepoints are gone, this one stays
 
     @precondition(lambda self: self.saves)
@@ -146,6 +153,8 @@ class EngineModel(RuleBasedStateMachine):
         del view[name]
         if self.tx is None:
             self.indexed.discard(name)
+        else:
+            self.tx_dropped.add(name)
 
     # ------------------------------------------------------------------ DML
 
