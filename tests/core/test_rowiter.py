@@ -6,9 +6,9 @@ import gc
 import struct
 
 import pytest
-from lsmdb._core.rowiter import HeapRecords, IndexRecords
 
 from lsmdb._core import rowcodec
+from lsmdb._core.rowiter import HeapRecords, IndexRecords
 from lsmdb.storage_api import TupleRecord
 
 SPECS = ((3,), (7,))  # BIGINT, TEXT
