@@ -44,7 +44,7 @@ U32_MAX = (1 << 32) - 1
 MAX_STORAGE_SHARD_COUNT = 1 << 16
 MAX_STORAGE_VIRTUAL_NODES_PER_SHARD = 4096
 MAX_VALUE_ARRAY_DEPTH = 256
-MAX_VECTOR_DIMS = 1_000_000
+MAX_VECTOR_DIMS = 65535  # the row codec's limit (docs/format/rowcodec.md)
 AUTOCOMMIT_TXN = TxnId(0)  # the origin's autocommit transaction id: one statement, committed
 
 

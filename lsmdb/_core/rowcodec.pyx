@@ -102,9 +102,9 @@ from lsmdb._core.coding cimport (
     load_u32_be,
     load_u32_le,
     load_u64_be,
-    store_u32_le,
 )
 
+import datetime as _dt
 import decimal
 import numbers
 import operator
@@ -263,9 +263,7 @@ cdef object _Decimal = decimal.Decimal
 cdef object _UUID = uuid.UUID
 cdef object _Real = numbers.Real
 cdef object _index = operator.index
-cdef object _UTC = None
-import datetime as _dt
-_UTC = _dt.timezone.utc
+cdef object _UTC = _dt.timezone.utc
 cdef object _date_type = _dt.date
 cdef object _time_type = _dt.time
 cdef object _datetime_type = _dt.datetime
@@ -354,11 +352,29 @@ cdef _Spec _compile(object spec, int depth):
     return s
 
 
+cdef bint _identical(object a, object b):
+    """Equal with the same types throughout: (True,) == (1,) in Python, but True is not a
+    type code, so the caches must not treat them as the same spec."""
+    cdef Py_ssize_t i
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        if len(<tuple>a) != len(<tuple>b):
+            return False
+        for i in range(len(<tuple>a)):
+            if not _identical((<tuple>a)[i], (<tuple>b)[i]):
+                return False
+        return True
+    return a == b
+
+
 cdef _Spec _spec_of(object spec):
     cdef object s = None
     if isinstance(spec, tuple):
         try:
             s = _spec_cache.get(spec)
+            if s is not None and not _identical((<_Spec>s).spec, spec):
+                s = None
         except TypeError:
             raise InvalidArgumentError(f"a type spec is a tuple of ints and specs, got "
                                        f"{_spec_repr(spec)}") from None
@@ -366,7 +382,8 @@ cdef _Spec _spec_of(object spec):
         s = _compile(spec, 0)
         if len(_spec_cache) > 4096:
             _spec_cache.clear()
-        _spec_cache[spec] = s
+        if _spec_cache.get(spec) is None:
+            _spec_cache[spec] = s
     return <_Spec>s
 
 
@@ -385,12 +402,16 @@ cdef tuple _specs_of(object specs):
         compiled = _specs_cache.get(specs)
     except TypeError:
         compiled = None
+    if compiled is not None and not _identical(
+            tuple([(<_Spec>c).spec for c in <tuple>compiled]), specs):
+        compiled = None
     if compiled is None:
         compiled = tuple([_spec_of(s) for s in <tuple>specs])
         if len(_specs_cache) > 4096:
             _specs_cache.clear()
         try:
-            _specs_cache[specs] = compiled
+            if _specs_cache.get(specs) is None:
+                _specs_cache[specs] = compiled
         except TypeError:
             pass    # unhashable but valid (a list inside): compiled, just not cached
     _last_specs = (specs, compiled)
@@ -550,7 +571,7 @@ cdef int64_t _as_int(_Spec s, object v) except? -1:
 
 cdef double _as_float(_Spec s, object v) except? -1.0:
     """DOUBLE: the value as a double; REAL: rounded to float32 (finite overflow rejected)."""
-    cdef double d
+    cdef double d = 0.0
     cdef float f
     if type(v) is float:
         d = v
@@ -625,7 +646,7 @@ cdef bytes _uuid_bytes(_Spec s, object v):
 
 
 cdef const char *_utf8(_Spec s, object v, Py_ssize_t *n) except NULL:
-    cdef const char *p
+    cdef const char *p = NULL
     if not isinstance(v, str):
         _bad(s, v)
     try:
@@ -1028,7 +1049,7 @@ cdef object _text(const uint8_t *p, Py_ssize_t n, Py_ssize_t at):
 cdef object _get_numeric_row(Cur *c, Py_ssize_t end):
     cdef Py_ssize_t at = c.pos, nd = 0, i
     cdef uint8_t kind = _byte(c, "NUMERIC kind")
-    cdef uint64_t zz
+    cdef uint64_t zz = 0
     cdef int64_t exp
     cdef const uint8_t *q
     cdef uint8_t hi, lo
@@ -1075,7 +1096,7 @@ cdef object _get_numeric_row(Cur *c, Py_ssize_t end):
 cdef object _get_json_row(Cur *c, int depth):
     cdef Py_ssize_t at = c.pos, k, i, i2
     cdef uint8_t tag
-    cdef uint64_t zz
+    cdef uint64_t zz = 0
     cdef const uint8_t *q
     cdef double d
     cdef object v, key
@@ -1668,7 +1689,7 @@ cdef object _get_numeric_key(Cur *c, ByteBuf *scratch, bint as_json):
     cdef uint8_t saved = c.mask, byte, cent
     cdef uint8_t e4[4]
     cdef int64_t e100, exp
-    cdef object dec
+    cdef object dec, f
     if tag == NUM_ZERO:
         return 0 if as_json else _Decimal(0)
     if not as_json:
@@ -1722,7 +1743,14 @@ cdef object _get_numeric_key(Cur *c, ByteBuf *scratch, bint as_json):
         exp = 0
     dec = _make_decimal(tag == NUM_NEG, scratch.p + lo, nd, exp)
     if as_json:
-        return int(dec) if exp == 0 else float(dec)
+        if exp == 0:
+            return int(dec)
+        # JSON fractions are Python floats, written as repr(float): any other decimal is
+        # not a key this codec writes (and would not read back as itself).
+        f = float(dec)
+        if _Decimal(repr(f)) != dec:
+            _corrupt("JSONB number is not the shortest form of a float", at)
+        return f
     return dec
 
 
@@ -1775,6 +1803,17 @@ cdef object _get_json_key(Cur *c, ByteBuf *scratch, int depth, bint top):
     _corrupt(f"unknown JSONB key tag 0x{tag:02x}", at)
 
 
+cdef float _f32_from_key(uint32_t u32, Py_ssize_t at) except? -1.0:
+    """Inverse of _f32_key; only the forms it writes (one NaN, no -0.0) are accepted."""
+    cdef float f
+    u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
+    if u32 == SIGN32 or ((u32 & 0x7F800000) == 0x7F800000 and (u32 & 0x007FFFFF)
+                         and u32 != 0x7FC00000):
+        _corrupt("non-canonical REAL (-0.0 or a NaN payload)", at)
+    memcpy(&f, &u32, 4)
+    return f
+
+
 cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
     """Decode the kbody of one non-NULL value (the cursor's mask undoes DESC)."""
     cdef int code = s.code
@@ -1798,13 +1837,16 @@ cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
     if code == C_REAL or code == C_DOUBLE:
         if code == C_REAL:
             _take(c, 4, v, "REAL")
-            u32 = load_u32_be(v)
-            u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
-            memcpy(&f, &u32, 4)
+            f = _f32_from_key(load_u32_be(v), at)
             return <double>f
         _take(c, 8, v, "DOUBLE")
         u64 = load_u64_be(v)
         u64 = (u64 & ~SIGN64) if (u64 & SIGN64) else ~u64
+        # Only the forms the encoder writes: one NaN, no -0.0.
+        if u64 == SIGN64 or ((u64 & 0x7FF0000000000000ULL) == 0x7FF0000000000000ULL
+                             and (u64 & 0x000FFFFFFFFFFFFFULL)
+                             and u64 != 0x7FF8000000000000ULL):
+            _corrupt("non-canonical DOUBLE (-0.0 or a NaN payload)", at)
         memcpy(&d, &u64, 8)
         return d
     if code == C_TEXT or code == C_BLOB:
@@ -1855,9 +1897,7 @@ cdef object _get_key_value(Cur *c, _Spec s, ByteBuf *scratch):
         out = arr
         for i in range(s.dims):
             _take(c, 4, v, "VECTOR")
-            u32 = load_u32_be(v)
-            u32 = (u32 & ~SIGN32) if (u32 & SIGN32) else ~u32
-            memcpy(&f, &u32, 4)
+            f = _f32_from_key(load_u32_be(v), c.pos - 4)
             if not isfinite(f):
                 _corrupt("non-finite VECTOR element", c.pos - 4)
             out[i] = f

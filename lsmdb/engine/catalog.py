@@ -26,6 +26,7 @@ from lsmdb.engine.keys import heap_prefix, pk_index_id, prefix_end
 from lsmdb.errors import CorruptionError, FeatureNotSupportedError, FormatVersionError, SchemaError
 from lsmdb.indexes.base import kind_for
 from lsmdb.storage_api import (
+    DataKind,
     DataType,
     IndexKeyColumn,
     IndexStorageDescriptor,
@@ -76,19 +77,15 @@ class TableInfo:
 
 
 def check_table_types(desc: TableStorageDescriptor) -> None:
+    """Refuse at create time what the engine cannot store (FeatureNotSupportedError)."""
     for c in desc.columns:
         t = c.data_type
-        while True:
-            if t.element_type is not None and isinstance(t.element_type, VectorElementType):
-                if t.element_type is not VectorElementType.FLOAT32:
-                    raise FeatureNotSupportedError(
-                        f"column {c.name!r}: VECTOR element type {t.element_type.value} is not "
-                        f"supported (float32 only)")
-                break
-            if isinstance(t.element_type, DataType):
-                t = t.element_type
-                continue
-            break
+        while t.kind is DataKind.ARRAY:
+            t = t.element_type  # type: ignore[assignment]
+        if t.kind is DataKind.VECTOR and t.element_type is not VectorElementType.FLOAT32:
+            raise FeatureNotSupportedError(
+                f"column {c.name!r}: VECTOR element type {t.element_type.value} is not "
+                f"supported (float32 only)")
         rowcodec.check_spec(c.data_type.spec())
 
 

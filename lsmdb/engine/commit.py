@@ -107,6 +107,7 @@ class CommitQueue:
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque[PendingCommit] = deque()
         self._leading = False
+        self._waiters = 0  # threads waiting for their turn (notify only when there are some)
         self._since_sync = 0
         self.groups = 0
         self.depth_peak = 0
@@ -124,7 +125,9 @@ class CommitQueue:
         cv = self._cv
         with cv:
             while not p.done and (self._leading or self._queue[0] is not p):
+                self._waiters += 1
                 cv.wait()
+                self._waiters -= 1
             if p.done:
                 if p.error is not None:
                     raise p.error
@@ -158,7 +161,8 @@ class CommitQueue:
                 g.done = True
                 g.error = error
             self._leading = False
-            cv.notify_all()
+            if self._waiters:
+                cv.notify_all()
         if error is not None:
             raise error
 

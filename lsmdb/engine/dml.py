@@ -61,12 +61,13 @@ def _index_stage(txn: Transaction, t: TableInfo, tid: int, old: tuple | None,
                  new: tuple | None, puts: dict, deletes: list, max_key: int) -> None:
     for ix in t.indexes:
         if old is None:
-            dels, ps = [], ix.on_insert(new, tid)
+            dels, ps = (), (ix.entry(new, tid),)
         elif new is None:
-            dels, ps = ix.on_delete(old, tid), []
+            dels, ps = ix.on_delete(old, tid), ()
         else:
             dels, ps = ix.on_update(old, new, tid)
-        deletes.extend(dels)
+        if dels:
+            deletes.extend(dels)
         for k, v in ps:
             if len(k) > max_key:
                 raise InvalidArgumentError(
@@ -97,8 +98,12 @@ def _apply(txn: Transaction, t: TableInfo, deletes: list, puts: dict) -> None:
     for k in deletes:
         if k not in puts:
             put(k, None)
-    for k, v in puts.items():
-        put(k, v)
+    if txn.savepoints or txn.rc:
+        for k, v in puts.items():
+            put(k, v)
+    else:  # nothing to undo or timestamp per key: one dict update
+        txn.overlay.update(puts)
+        txn._sorted = None
     marker = t.prefix
     if marker not in txn.marks:
         txn.marks.add(marker)
@@ -119,16 +124,18 @@ def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int
         added += len(data)
     eng._check_memory(txn, added)
     tids = []
+    heap_keys: list[bytes] = []
     for nrow, data in staged:
         tid = next(counter)
         tids.append(tid)
         key = heap_key(t.table_id, tid)
+        heap_keys.append(key)
         puts[key] = data
         if t.indexes:
             _index_stage(txn, t, tid, None, nrow, puts, deletes, max_key)
-    for key in puts:
-        if key[0] == 0x10:
-            txn.note_heap_before(key, -1)
+    before = txn.heap_before
+    for nrow_key in heap_keys:
+        before.setdefault(nrow_key, -1)
     _apply(txn, t, deletes, puts)
     txn.pending_bytes += added
     eng._metrics.rows_written += len(tids)

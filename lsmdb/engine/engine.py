@@ -113,6 +113,8 @@ class StorageEngine(StorageSurface, PythonicSurface):
             b.write(batch, b.durable)
         self._validate_lock = threading.Lock()
         self._publish_lock = threading.Lock()
+        self._published_cv = threading.Condition(self._publish_lock)
+        self._publish_waiters = 0
         self._catalog_latest = st.catalog
         self._published_catalog = st.catalog
         self._commit_ts = st.commit_ts
@@ -186,6 +188,18 @@ class StorageEngine(StorageSurface, PythonicSurface):
                 self._published_ts = ts
             if catalog is not None:
                 self._published_catalog = catalog
+            if self._publish_waiters:
+                self._published_cv.notify_all()
+
+    def _wait_published(self, ts: int) -> None:
+        """Block until commit ``ts`` is visible to new snapshots. A transaction that lost to a
+        validated commit still being written waits here, so its retry sees the winner
+        instead of failing again on the same stale snapshot."""
+        with self._published_cv:
+            while self._published_ts < ts and not self._closed and self._fatal is None:
+                self._publish_waiters += 1
+                self._published_cv.wait(0.05)
+                self._publish_waiters -= 1
 
     def _horizon(self) -> int:
         """The oldest snapshot ts a live transaction may still validate against."""
@@ -273,18 +287,22 @@ class StorageEngine(StorageSurface, PythonicSurface):
             pairs = ((k, ts) for k in txn.overlay)
         hit = tracker.conflicts(pairs) or tracker.conflicts(txn.checks.items())
         if hit is not None:
-            key = hit[0]
+            key, winner_ts = hit
             if (key[0] == INDEX and txn.overlay.get(key) is not None
                     and tracker.recent_put.get(key)):
                 ix = self._catalog_latest.indexes.get(unpack_u64(key, 1))
                 if ix is not None and ix.unique:
-                    raise ConstraintError(
+                    exc = ConstraintError(
                         f"duplicate key value violates unique index {ix.name!r}: a concurrent "
                         f"transaction committed the same key")
+                    exc.winner_ts = winner_ts
+                    raise exc
             self._metrics.serialization_failures += 1
-            raise SerializationError(
+            exc = SerializationError(
                 f"could not serialize transaction {txn.txn_id}: a concurrent transaction "
                 f"committed a conflicting write (first committer wins)")
+            exc.winner_ts = winner_ts
+            raise exc
         if txn.serializable:
             key = tracker.read_conflict(txn.begin_ts, txn.reads, txn.read_ranges)
             if key is not None:
@@ -316,9 +334,10 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     def _commit(self, txn: Transaction) -> None:
         try:
-            if not txn.overlay and not txn.masks:
+            if not txn.overlay and not txn.masks:  # read-only: nothing to validate or write
                 self._check_open()
                 self._metrics.committed += 1
+                self._end(txn, aborted=False)
                 return
             batch = WriteBatch()
             for start, stop in txn.masks:
@@ -345,6 +364,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
                 self._tracker.record(ts, keys, {k: v is not None for k, v in
                                                 txn.overlay.items() if k[0] == INDEX})
                 self._commit_ts = ts
+                self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
                 self._since_prune += 1
@@ -356,7 +376,10 @@ class StorageEngine(StorageSurface, PythonicSurface):
             except BaseException as exc:
                 self._fatal = exc  # validated state (catalog, stats) is ahead of the data
                 raise
-            self._metrics.committed += 1
+        except (SerializationError, ConstraintError) as exc:
+            self._end(txn, aborted=True)
+            self._wait_published(getattr(exc, "winner_ts", 0))
+            raise
         except BaseException:
             self._end(txn, aborted=True)
             raise

@@ -2,8 +2,10 @@
 
 The origin's WAL knobs map onto the LSM's WAL: ``WalConfig.dir`` is the data directory (the
 LSM keeps its WAL in ``<dir>/wal``), ``segment_max_bytes`` is the LSM's
-``wal_segment_bytes``. Knobs of the origin's paged snapshot / buffer pool have no counterpart
-in an LSM and are not offered.
+``wal_segment_bytes``. Knobs of the origin's paged snapshot, buffer pool and cold-table
+eviction (``eviction_threshold_percent``), WAL retention (``min_wal_keep_segments``) and
+``sync_on_flush`` have no counterpart in this engine yet and are not offered (the LSM deletes a
+WAL segment once the SSTables cover it; flushes always fsync).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ WalCommitPolicy.NEVER = WalCommitPolicy(0)
 class WalConfig:
     dir: str = "./wal"
     segment_max_bytes: int = 16 << 20
-    sync_on_flush: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.dir, os.PathLike):
@@ -63,9 +64,6 @@ class WalConfig:
         if not isinstance(self.dir, str) or not self.dir:
             raise InvalidArgumentError(f"WalConfig.dir must be a non-empty path, got {self.dir!r}")
         check_u64("WalConfig", "segment_max_bytes", self.segment_max_bytes, 64 << 10)
-        if type(self.sync_on_flush) is not bool:
-            raise InvalidArgumentError(
-                f"WalConfig.sync_on_flush must be a bool, got {self.sync_on_flush!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +74,6 @@ class StorageOptions:
     wal_config: WalConfig | None = None
     wal_commit_policy: WalCommitPolicy = field(default_factory=lambda: WalCommitPolicy.ALWAYS)
     memory_limit_bytes: int | None = None
-    eviction_threshold_percent: int = 70
-    min_wal_keep_segments: int = 0
     lsm_options: Options | None = None
 
     def __post_init__(self) -> None:
@@ -90,9 +86,6 @@ class StorageOptions:
                 f"{self.wal_commit_policy!r}")
         if self.memory_limit_bytes is not None:
             check_u64("StorageOptions", "memory_limit_bytes", self.memory_limit_bytes, 1)
-        check_u64("StorageOptions", "eviction_threshold_percent",
-                  self.eviction_threshold_percent, 1, 99)
-        check_u64("StorageOptions", "min_wal_keep_segments", self.min_wal_keep_segments)
         if self.lsm_options is not None and not isinstance(self.lsm_options, Options):
             raise InvalidArgumentError(
                 f"StorageOptions.lsm_options must be lsmdb.Options or None, got "

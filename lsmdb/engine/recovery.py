@@ -9,6 +9,7 @@ table), table statistics, the commit-ts counter, and the RecoveryReport.
 from __future__ import annotations
 
 import json
+import struct
 
 from lsmdb.engine.catalog import Catalog, decode_index, decode_table
 from lsmdb.engine.keys import (
@@ -43,17 +44,26 @@ def format_record() -> bytes:
     return json.dumps({"format_version": FORMAT_VERSION, "kind": "lsmdb-storage-engine"}).encode()
 
 
+# Statistics record (rewritten by every commit touching the table, so it is binary):
+#   u8 version=1 | i64 row_count | i64 total_bytes | i64 dead_row_count | column_stats JSON
+#   ([[column_id, f64, f64, u32], ...]; empty when none were logged)
+_STATS = struct.Struct(">Bqqq")
+
+
 def encode_stats(s: list) -> bytes:
-    return json.dumps({"row_count": s[0], "total_bytes": s[1], "dead_row_count": s[2],
-                       "column_stats": s[3]}, separators=(",", ":")).encode()
+    head = _STATS.pack(1, s[0], s[1], s[2])
+    return head + json.dumps(s[3]).encode() if s[3] else head
 
 
 def decode_stats(data: bytes) -> list:
     try:
-        obj = json.loads(data)
-        return [int(obj["row_count"]), int(obj["total_bytes"]), int(obj["dead_row_count"]),
-                [tuple(x) for x in obj.get("column_stats", [])]]
-    except (ValueError, KeyError, TypeError) as exc:
+        version, rows, nbytes, dead = _STATS.unpack_from(data)
+        if version != 1:
+            raise FormatVersionError(f"table statistics record has format version {version}")
+        rest = bytes(data[_STATS.size:])
+        cols = [tuple(x) for x in json.loads(rest)] if rest else []
+        return [rows, nbytes, dead, cols]
+    except (ValueError, TypeError, struct.error) as exc:
         raise CorruptionError(f"unreadable table statistics record: {exc!r}") from exc
 
 

@@ -223,20 +223,27 @@ class Session:
         return self._engine.fetch(self.txn_id, table, tuple_id, columns)
 
     def update(self, table, tuple_id: int, row) -> int:
-        info = self._info(table)
-        if isinstance(row, Mapping):
-            old = self._engine.fetch(self.txn_id, info.table_id, tuple_id)
+        """Replace the row, or with a mapping change only the named columns (read and
+        written in one statement, so READ COMMITTED cannot lose a concurrent change to the
+        other columns)."""
+        if not isinstance(row, Mapping):
+            return self._engine.update(self.txn_id, table, tuple_id, row)
+        changes = dict(row)
+
+        def run(t):
+            from lsmdb.engine import dml
+
+            info = t.catalog.table(table)
+            positions = [(info.column_position(c), v) for c, v in changes.items()]
+            old = dml.fetch_row(t, info, tuple_id, None)
             if old is None:
                 raise InvalidArgumentError(f"tuple {tuple_id} does not exist in table "
                                            f"{info.name!r}")
-            unknown = set(row) - set(info.names)
-            if unknown:
-                raise SchemaError(f"table {info.name!r} has no column {sorted(unknown)[0]!r}")
             new = list(old)
-            for name, value in row.items():
-                new[info.names[name]] = value
-            row = tuple(new)
-        return self._engine.update(self.txn_id, info.table_id, tuple_id, row)
+            for pos, value in positions:
+                new[pos] = value
+            return dml.update_row(t, info, tuple_id, tuple(new))
+        return self._engine._write(self.txn_id, run)
 
     def delete(self, table, tuple_id: int) -> None:
         self._engine.delete(self.txn_id, table, tuple_id)

@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from lsmdb.engine import ddl, dml, scan
-from lsmdb.engine.keys import prefix_end
+from lsmdb.engine.keys import heap_key, prefix_end
 from lsmdb.engine.recovery import encode_stats
 from lsmdb.errors import FeatureNotSupportedError, InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -137,6 +137,20 @@ class StorageSurface:
     # ------------------------------------------------------------------ point reads
 
     def fetch(self, txn, table_id, tuple_id, projected_columns=None) -> tuple | None:
+        if txn == 0 and type(txn) is int:
+            # Autocommit point read: one key-space get is consistent by itself, so no
+            # transaction or snapshot is needed (the common primary-key fetch path).
+            self._check_open()
+            info = self._published_catalog.table(table_id)
+            positions = dml.projection_positions(info, projected_columns)
+            if type(tuple_id) is not int or tuple_id < 0:
+                raise InvalidArgumentError(f"a tuple id is a non-negative int, not {tuple_id!r}")
+            data = self._backend.get(heap_key(info.table_id, tuple_id))
+            if data is None:
+                return None
+            self._metrics.rows_read += 1
+            return dml.decode(info, data, positions)
+
         def run(t):
             info = t.catalog.table(table_id)
             return dml.fetch_row(t, info, tuple_id,

@@ -12,6 +12,7 @@ tuple id keeps entries of equal keys distinct (non-unique indexes) and ordered b
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,13 @@ class BTreeIndex:
         self.prefix = index_prefix(desc.index_id)
         self.end = prefix_end(self.prefix)
         self.column_ids = tuple(k.column_id for k in desc.key_columns)
+        kp, ip = self.key_positions, self.include_positions
+        # itemgetter returns a bare value for one position: wrap it so callers get a tuple.
+        self._keys_of = ((lambda row, p=kp[0]: (row[p],)) if len(kp) == 1
+                         else operator.itemgetter(*kp))
+        self._includes_of = (None if not ip else (lambda row, p=ip[0]: (row[p],))
+                             if len(ip) == 1 else operator.itemgetter(*ip))
+        self._slot_always = self.unique and self.nulls_not_distinct
         # The encoding of a NULL leading column: entries starting with it are NULL keys.
         self.null_lead = self.prefix + _encode_key(self.key_specs[:1], (None,), self.flags[:1])
 
@@ -63,21 +71,20 @@ class BTreeIndex:
         """(key, value) of the row's entry. A unique index keys the entry by its key alone,
         so a uniqueness check is one point read, and keeps the tuple id in the value; a key
         holding a NULL under NULLS DISTINCT cannot conflict and gets the tuple id suffix too."""
-        values = tuple(row[p] for p in self.key_positions)
+        values = self._keys_of(row)
         key = self.prefix + _encode_key(self.key_specs, values, self.flags)
-        inc = (_encode_row(self.include_specs, tuple(row[p] for p in self.include_positions))
-               if self.include_positions else b"")
+        inc = b"" if self._includes_of is None else _encode_row(self.include_specs,
+                                                                 self._includes_of(row))
         tid = pack_u64(tuple_id)
         if self.unique:
-            if self.nulls_not_distinct or None not in values:
+            if self._slot_always or None not in values:
                 return key, tid + inc
             return key + tid, tid + inc
         return key + tid, inc
 
     def is_slot(self, row: Sequence[Any]) -> bool:
         """Whether the row's entry key is a uniqueness slot (unique, no NULL exemption)."""
-        return self.unique and (self.nulls_not_distinct
-                                or None not in [row[p] for p in self.key_positions])
+        return self.unique and (self._slot_always or None not in self._keys_of(row))
 
     def entry_tuple_id(self, key: bytes, value: bytes) -> int:
         return unpack_u64(value) if self.unique else unpack_u64(key, len(key) - 8)

@@ -102,11 +102,14 @@ CRASH = textwrap.dedent("""
         with e.transaction() as tx:
             tx.insert("t", (i, str(i)))
             tx.insert("t", (1000 + i, "x"))
+    with e.transaction() as tx:
+        tx.insert("t", (77777, "kept"))
+        sp = tx.savepoint()
+        tx.insert("t", (88888, "rolled back"))
+        tx.update("t", tx.lookup("t", 77777).tuple_id, {"v": "changed, rolled back"})
+        sp.rollback()
     tx = e.transaction()
     tx.insert("t", (99999, "uncommitted"))
-    sp = tx.savepoint()
-    tx.insert("t", (88888, "rolled back"))
-    sp.rollback()
     print("acked", flush=True)
     os._exit(0)
 """)
@@ -122,10 +125,12 @@ def test_crash_after_acknowledged_commits_loses_nothing(tmp_path, reopen):
     try:
         with e.transaction() as tx:
             ids = sorted(r.row[0] for r in tx.scan("t"))
-        assert ids == sorted(list(range(50)) + [1000 + i for i in range(50)])
+        assert ids == sorted(list(range(50)) + [1000 + i for i in range(50)] + [77777])
+        with e.transaction() as tx:
+            assert tx.lookup("t", 77777).row == (77777, "kept")
         assert e.verify_indexes("t") == []
         r = e.recovery_report
-        assert r.recovered_transactions == 52  # 2 DDL + 50 row transactions
+        assert r.recovered_transactions == 53  # 2 DDL + 51 row transactions
         assert r.records_replayed >= 1 and r.last_lsn > 0
     finally:
         e.close()

@@ -19,7 +19,7 @@ def test_commit_policies():
 def test_durable_defaults():
     o = StorageOptions.durable(WalConfig(dir="/x"))
     assert o.wal_commit_policy is WalCommitPolicy.ALWAYS
-    assert o.memory_limit_bytes is None and o.eviction_threshold_percent == 70
+    assert o.memory_limit_bytes is None
     assert StorageOptions().wal_config is None
     assert o.lsm().wal_sync == "never"  # the engine decides fsync per commit
 
@@ -28,12 +28,9 @@ def test_durable_defaults():
     (lambda: WalConfig(dir=""), "dir"),
     (lambda: WalConfig(dir=3), "dir"),
     (lambda: WalConfig(segment_max_bytes=10), "segment_max_bytes"),
-    (lambda: WalConfig(sync_on_flush=1), "sync_on_flush"),
     (lambda: StorageOptions(wal_config="x"), "wal_config"),
     (lambda: StorageOptions(wal_commit_policy="always"), "wal_commit_policy"),
     (lambda: StorageOptions(memory_limit_bytes=0), "memory_limit_bytes"),
-    (lambda: StorageOptions(eviction_threshold_percent=100), "eviction_threshold_percent"),
-    (lambda: StorageOptions(min_wal_keep_segments=-1), "min_wal_keep_segments"),
     (lambda: StorageOptions(lsm_options={}), "lsm_options"),
     (lambda: StorageOptions.durable("dir"), "WalConfig"),
 ])

@@ -25,6 +25,8 @@ A READ COMMITTED transaction whose own writes were overtaken by a concurrent com
 to abort; its index view mixes its overlay with newer commits, so for it only heap reads are
 checked and uniqueness outcomes are not predicted.
 
+Reads go through the storage API (txn ids) and, for open transactions, the Pythonic Session
+layer too; ``verify_indexes`` checks every index against its table after each step.
 LSMDB_LONG=1 runs many more and longer examples.
 """
 
@@ -626,6 +628,12 @@ class EngineModel(RuleBasedStateMachine):
         if t is None:
             return
         old = self.view(x, t).get(tid)
+        call = functools.partial(self.engine.update, x.txn, table, tid, row)
+        if x.session is not None and old is not None and data.draw(st.booleans()):
+            # The Pythonic layer: a mapping changes only the named column.
+            p = data.draw(st.integers(1, 3))
+            row = old[:p] + (row[p],) + old[p + 1:]
+            call = functools.partial(x.session.update, table, tid, {COLUMNS[p][0]: row[p]})
         expect = None
         if old is None:
             expect = InvalidArgumentError
@@ -633,13 +641,13 @@ class EngineModel(RuleBasedStateMachine):
             expect = ConstraintError
         if expect is not None and not (expect is ConstraintError and self.doomed(x)):
             try:
-                self.engine.update(x.txn, table, tid, row)
+                call()
             except expect:
                 return
             raise AssertionError(f"{x.name}: update {tid} -> {row}: {expect.__name__} "
                                  f"expected")
         try:
-            assert self.engine.update(x.txn, table, tid, row) == tid
+            assert call() == tid
         except ConstraintError:
             assert expect is ConstraintError
             return
@@ -748,9 +756,30 @@ class EngineModel(RuleBasedStateMachine):
                     assert (got_row is None) == (tid not in want), (x.name, tid)
                     if got_row is not None:
                         assert same_row(got_row, want[tid])
-                if not self.doomed(x):
-                    for ix in t.all_indexes():
-                        self._check_index_order(x, name, ix, want)
+                if self.doomed(x):
+                    continue
+                for ix in t.all_indexes():
+                    self._check_index_order(x, name, ix, want)
+                if x.session is None:
+                    assert self.engine.verify_indexes(name) == [], name
+                else:
+                    self._session_reads(x, t, want)
+
+    def _session_reads(self, x: TxM, t: TableM, want: dict) -> None:
+        """The Pythonic layer over the same view: scan, count, lookup, where, scan_range."""
+        tx = x.session
+        got = {r.tuple_id: r.row for r in tx.scan(t.name)}
+        assert got.keys() == want.keys() and all(same_row(got[k], want[k]) for k in got)
+        assert tx.count(t.name) == len(want)
+        if t.pk:
+            for tid, row in list(want.items())[:3]:
+                rec = tx.lookup(t.name, row[0])
+                assert rec.tuple_id == tid and same_row(rec.row, row), (rec, tid, row)
+        for v in (None, 0, 2):
+            exp = sorted(tid for tid, r in want.items() if v is not None and r[1] == v)
+            assert sorted(r.tuple_id for r in tx.scan(t.name, where={"a": v})) == exp
+        exp = sorted(tid for tid, r in want.items() if r[1] is not None and r[1] >= 1)
+        assert sorted(r.tuple_id for r in tx.scan_range(t.name, "a", 1)) == exp
 
     def _expected_order(self, ix: IndexM, want: dict) -> list[int]:
         return [tid for tid, _ in sorted(want.items(), key=lambda it: ix.order(it[1], it[0]))]
