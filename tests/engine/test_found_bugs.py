@@ -1,0 +1,87 @@
+"""Engine bugs found by the model and differential tests (tests/property/test_engine_model.py,
+tests/engine/test_sqlite_differential.py), each reduced to a few statements. They fail until
+the engine is fixed; nothing here is skipped.
+
+All four are the same root cause: ``Transaction.rollback_to_savepoint``
+(lsmdb/engine/txn.py:191) undoes the overlay and the catalog but not the bookkeeping the undone
+statements added, so work that was rolled back to a savepoint still acts at commit:
+- ``wts`` (txn.py:100, READ COMMITTED first-write timestamps) stays at the undone write's
+  statement snapshot;
+- ``checks`` and ``marks`` (dml.py:109-110, ddl.py:38/44-45/145: catalog dependencies and the
+  table DML marker) stay, so undone DML / DDL still conflicts with concurrent DDL / DML;
+- ``pending_bytes`` (dml.py:140/169/183) stays, so undone inserts count against memory_limit.
+The first three are spurious SerializationErrors (first-committer-wins aborting a transaction
+whose surviving writes conflict with nothing); the fourth a spurious MemoryLimitError.
+"""
+
+from lsmdb import StorageEngine
+
+
+def _engine(memory_limit=None):
+    e = (StorageEngine.new_without_wal() if memory_limit is None
+         else StorageEngine.new_without_wal_with_memory_limit(memory_limit))
+    e.create_table("t", [("id", "INT", False), ("v", "INT")], primary_key="id")
+    e.create_table("u", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    return e
+
+
+def test_read_committed_rewrite_after_rollback_to_savepoint_does_not_conflict():
+    """READ COMMITTED: an update undone by ROLLBACK TO, a concurrent commit of that row, then
+    the row updated again from the latest version. The surviving write is based on the
+    latest commit (as the same update without the savepoint detour, which commits), so there
+    is no lost update to prevent."""
+    e = _engine()
+    tid = e.insert(0, "t", (1, 0))
+    a = e.transaction("read_committed")
+    sp = a.savepoint()
+    a.update("t", tid, (1, 1))
+    sp.rollback()
+    e.update(0, "t", tid, (1, 2))  # commits after A's undone write
+    a.update("t", tid, (1, 3))  # reads the committed (1, 2)
+    a.commit()  # raises SerializationError: wts kept the undone write's snapshot
+    assert e.fetch(0, "t", tid) == (1, 3)
+    e.close()
+
+
+def test_ddl_rolled_back_to_savepoint_does_not_conflict_with_concurrent_dml():
+    e = _engine()
+    e.insert(0, "t", (1, 0))
+    a = e.transaction("snapshot")
+    sp = a.savepoint()
+    a.create_index("t", ["v"], name="t_v")
+    sp.rollback()  # the index is gone from A's view
+    a.insert("u", (5, "x"))
+    e.insert(0, "t", (2, 2))  # concurrent DML on t
+    a.commit()  # raises SerializationError: the undone DDL's dependency on t stayed
+    assert [i.name for i in e.indexes("t")] == ["t_pkey"]
+    assert e.visible_row_count(0, "u") == 1
+    e.close()
+
+
+def test_dml_rolled_back_to_savepoint_does_not_conflict_with_concurrent_ddl():
+    e = _engine()
+    b = e.transaction("snapshot")
+    b.create_index("t", ["v"], name="t_v")
+    a = e.transaction("snapshot")
+    sp = a.savepoint()
+    a.insert("t", (7, 7))
+    sp.rollback()  # A wrote nothing to t after all
+    a.insert("u", (5, "x"))
+    a.commit()
+    b.commit()  # raises SerializationError: A's undone insert still published t's marker
+    assert "t_v" in [i.name for i in e.indexes("t")]
+    e.close()
+
+
+def test_inserts_rolled_back_to_savepoint_do_not_count_against_memory_limit():
+    e = _engine(memory_limit=20_000)
+    a = e.transaction()
+    for i in range(20):  # 20 x 2 KB inserted and undone: never more than one row pending
+        sp = a.savepoint()
+        a.insert("u", (i, "x" * 2000))
+        sp.rollback()
+        sp.release()
+    a.insert("u", (100, "y"))  # MemoryLimitError around the 10th iteration above
+    a.commit()
+    assert e.visible_row_count(0, "u") == 1
+    e.close()
