@@ -452,6 +452,21 @@ class Differential:
         check(f"range {lower} {upper}", sorted(
             r.tuple_id for r in eng.scan_table_range_filter(txn, table, col, lower, upper)),
             sql_tids(where, params))
+        p2 = self.rng.randrange(len(COLUMNS))
+        v2 = self.value(p2, 0.1)
+        b2 = self.rng.choice([Included, Excluded])
+        filters = [(col, lower, upper), (NAMES[p2], b2(v2), UNBOUNDED)]
+        where2 = f"{where} AND {NAMES[p2]} >{'=' if b2 is Included else ''} ?"
+        check(f"multi-range {filters}", sorted(
+            r.tuple_id for r in eng.scan_table_multi_range_filter(txn, table, filters)),
+            sql_tids(where2, params + [v2]))
+        check(f"prove empty {filters}", eng.try_prove_filter_empty(txn, table, filters),
+              not sql_tids(where2, params + [v2]))
+        offset, limit = self.rng.randrange(4), self.rng.choice([None, 0, 2, 5])
+        check(f"offset {offset} limit {limit}", [r.tuple_id for r in eng.scan_table_limited(
+            txn, table, None, offset, limit)], [r[0] for r in self.db.execute(
+                f"SELECT rid FROM {table} ORDER BY rid LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset))])
         # Indexes of this table led by any column: min / max / group counts / ranges.
         for name, (_, keys) in self.sqlite_indexes(table).items():
             lead = NAMES[keys[0][0]]
@@ -474,31 +489,27 @@ class Differential:
             self.check_index_range(name, keys, table)
 
     def check_index_range(self, name, keys, table):
-        """A KeyRange on the leading column (non-NULL bounds, in index order) against the
-        same condition in SQL, where NULL keys sit first or last."""
-        p, desc, nulls_first = keys[0]
-        lead = NAMES[p]
+        """A KeyRange of key prefixes (1..all key columns, NULLs allowed, in index order)
+        against the same lexicographic condition in SQL."""
         conds, params = [], []
         bounds = []
-        for side in ("lower", "upper"):
+        for lower in (True, False):
             kind = self.rng.choice([Included, Excluded, None])
             if kind is None:
                 bounds.append(UNBOUNDED)
                 continue
-            v = self.value(p, 0.0)
-            bounds.append(kind((v,)))
-            # In index order, "after the bound" is > for ASC and < for DESC.
-            after = (side == "lower") != desc
-            op = (">" if after else "<") + ("=" if kind is Included else "")
-            null_inside = (side == "lower") != nulls_first  # NULLs sit beyond this bound
-            conds.append(f"(({lead} IS NOT NULL AND {lead} {op} ?) OR "
-                         f"({lead} IS NULL AND {int(null_inside)}))")
-            params.append(v)
+            n = self.rng.randint(1, len(keys))
+            values = tuple(self.value(p, 0.15) for p, _, _ in keys[:n])
+            bounds.append(kind(values))
+            sql, ps = _prefix_condition(keys[:n], values, lower, kind is Included)
+            conds.append(sql)
+            params.extend(ps)
         kr = KeyRange(bounds[0], bounds[1])
+        where = " AND ".join(conds) or "1"
         limit = self.rng.choice([None, None, 1, 3])
-        self.check_index(name, keys, table, kr, " AND ".join(conds) or "1", params, limit)
+        self.check_index(name, keys, table, kr, where, params, limit)
         got = self.engine.visible_index_row_count(self.txn, name, kr)
-        want = self.db.execute(f"SELECT count(*) FROM {table} WHERE {' AND '.join(conds) or 1}",
+        want = self.db.execute(f"SELECT count(*) FROM {table} WHERE {where}",
                                params).fetchone()[0]
         if got != want:
             self.fail(f"index {name} count in {kr}: engine {got}, sqlite {want}")
@@ -519,6 +530,28 @@ class Differential:
             self.check_all()
         self.end(self.rng.random() < 0.5)
         self.check_all()
+
+
+def _prefix_condition(keys, values, lower: bool, inclusive: bool) -> tuple[str, list]:
+    """SQL for "the entry's key prefix is at/after (lower) or at/before (upper) ``values`` in
+    index order": lexicographic over the key columns, each ASC or DESC with its NULLs first
+    or last (a NULL bound value sits where the column's NULLs sit)."""
+    (p, desc, nulls_first), v = keys[0], values[0]
+    col = NAMES[p]
+    nulls_beyond = lower != nulls_first  # NULL keys lie beyond a non-NULL bound
+    if v is None:
+        beyond, eq, ps = f"({col} IS NOT NULL AND {int(not nulls_beyond)})", f"{col} IS NULL", []
+    else:
+        op = ">" if lower != desc else "<"
+        beyond = f"(({col} IS NOT NULL AND {col} {op} ?) OR ({col} IS NULL AND " \
+                 f"{int(nulls_beyond)}))"
+        eq, ps = f"{col} = ?", [v, v]
+    if len(keys) == 1:
+        if not inclusive:
+            return beyond, ps[:1]
+        return f"({beyond} OR {eq})", ps
+    rest, rest_ps = _prefix_condition(keys[1:], values[1:], lower, inclusive)
+    return f"({beyond} OR ({eq} AND {rest}))", ps + rest_ps
 
 
 def _engine_value(p: int, v):

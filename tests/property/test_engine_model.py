@@ -71,6 +71,10 @@ from lsmdb.errors import (
 from lsmdb.testing.presets import small_options
 
 LONG = bool(os.environ.get("LSMDB_LONG"))
+# The engine keeps the conflict bookkeeping of statements undone by a savepoint rollback
+# (tests/engine/test_found_bugs.py), so for now those may abort a commit. Set True once those
+# tests pass: then only real conflicts may abort.
+SAVEPOINT_UNDO_EXACT = False
 
 COLUMNS = [("id", "INT", False), ("a", "INT"), ("b", "TEXT"), ("c", "DOUBLE")]
 TABLES = ["t1", "t2"]
@@ -382,8 +386,11 @@ class EngineModel(RuleBasedStateMachine):
         if x is None:
             return
         must = self.must_abort(x)
-        may_keys = self._conflicts((k, x.sticky_ts.get(k, v[0])) for k, v in x.okeys.items())
-        may = (must or bool(may_keys) or bool(self._conflicts(x.sticky_checks.items()))
+        exact = SAVEPOINT_UNDO_EXACT
+        may_keys = self._conflicts((k, v[0] if exact else x.sticky_ts.get(k, v[0]))
+                                   for k, v in x.okeys.items())
+        checks = x.checks if exact else x.sticky_checks
+        may = (must or bool(may_keys) or bool(self._conflicts(checks.items()))
                or (x.serializable and self.ts > x.begin_ts))
         empty = not x.okeys
         self._end(x)
