@@ -75,6 +75,8 @@ LONG = bool(os.environ.get("LSMDB_LONG"))
 # (tests/engine/test_found_bugs.py), so for now those may abort a commit. Set True once those
 # tests pass: then only real conflicts may abort.
 SAVEPOINT_UNDO_EXACT = False
+# The long profile runs for minutes (more if it finds something to shrink).
+pytestmark = pytest.mark.timeout(3600 if LONG else 300)
 
 COLUMNS = [("id", "INT", False), ("a", "INT"), ("b", "TEXT"), ("c", "DOUBLE")]
 TABLES = ["t1", "t2"]
@@ -720,19 +722,47 @@ class EngineModel(RuleBasedStateMachine):
             return
         tid = data.draw(st.sampled_from(common))
         for which in ("A", "auto"):
-            x = self.ctx(which)
-            old = self.view(x, t)[tid]
-            new = (old[0],) + row[1:]
-            if self._unique_clash(x, t, new, tid):
+            if not self._update_keeping_key(which, t, tid, row):
                 return
-            if self.doomed(x):
-                try:
-                    self.engine.update(x.txn, table, tid, new)
-                except ConstraintError:
-                    return
-            else:
-                self.engine.update(x.txn, table, tid, new)
-            self._write(x, t, tid, old, new)
+
+    def _update_keeping_key(self, which: str, t: TableM, tid: int, row) -> bool:
+        """Update ``tid`` (keeping its id) in a context; False when uniqueness refused it."""
+        x = self.ctx(which)
+        old = self.view(x, t)[tid]
+        new = (old[0],) + row[1:]
+        if self._unique_clash(x, t, new, tid):
+            return False
+        if self.doomed(x):
+            try:
+                self.engine.update(x.txn, t.name, tid, new)
+            except ConstraintError:
+                return False
+        else:
+            self.engine.update(x.txn, t.name, tid, new)
+        self._write(x, t, tid, old, new)
+        return True
+
+    @precondition(lambda self: self.A is not None)
+    @rule(table=st.sampled_from(TABLES), data=st.data(), row=rows)
+    def savepoint_detour(self, table, data, row):
+        """A writes a row inside a savepoint and rolls back to it; an autocommit statement
+        then writes that row; A writes it again. Whether A may commit depends on its
+        isolation level and what survived the rollback (SAVEPOINT_UNDO_EXACT)."""
+        a = self.A
+        t = a.catalog.get(table)
+        if t is None or table not in self.catalog:
+            return
+        common = sorted(set(self.view(a, t)) & set(self.rows.get(t.table_id, {})))
+        if not common:
+            return
+        tid = data.draw(st.sampled_from(common))
+        self.savepoint()
+        sp, state = a.saves[-1]
+        if self._update_keeping_key("A", t, tid, row):
+            self.engine.rollback_to_savepoint(a.txn, sp)
+            a.restore(state)
+        if tid in self.view(a, t) and self._update_keeping_key("auto", t, tid, row):
+            self._update_keeping_key("A", t, tid, row)
 
     # ------------------------------------------------------------------ reads
 
@@ -927,6 +957,6 @@ def value_bound(draw, dom, lower: bool):
 
 
 EngineModel.TestCase.settings = settings(
-    max_examples=1000 if LONG else 100, stateful_step_count=100 if LONG else 50, deadline=None,
+    max_examples=500 if LONG else 100, stateful_step_count=100 if LONG else 50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_engine_model = EngineModel.TestCase
