@@ -17,9 +17,9 @@ means first-committer-wins must abort it. Two things only allow (not demand) an 
 catalog dependencies of statements later undone by a savepoint rollback (the engine keeps them
 conservatively), and SERIALIZABLE read validation (any commit after begin may conflict).
 
-DDL runs only when no other transaction is open (A's own DDL, or autocommit DDL with A and B
-closed), so catalogs never diverge between live transactions; autocommit DML still runs beside
-A's DDL (A then loses at commit).
+DDL runs in any context beside the others: a SNAPSHOT transaction keeps its snapshot's catalog,
+a READ COMMITTED one follows the latest commit until its own first DDL; DDL and DML on one table,
+and two creations of one name, conflict at commit; a commit merges the tables its DDL changed.
 
 A READ COMMITTED transaction whose own writes were overtaken by a concurrent commit is doomed
 to abort; its index view mixes its overlay with newer commits, so for it only heap reads are
@@ -198,6 +198,7 @@ class TxM:
     """One context's model: an open transaction, or a one-statement autocommit."""
 
     def __init__(self, model, name, level, session=None):
+        self.model = model
         self.name = name
         self.session = session
         self.txn = 0 if session is None else session.txn_id
@@ -205,8 +206,11 @@ class TxM:
         self.serializable = level == "serializable"
         self.begin_ts = model.ts
         self.base = model.rows if self.rc else copy.deepcopy(model.rows)
-        self.catalog = copy.deepcopy(model.catalog)
-        self.ddl = False  # ever did DDL (B may not open beside it)
+        # The catalog this transaction sees: its snapshot's plus its own DDL; READ COMMITTED
+        # follows the latest commit until its own first DDL, then (as the engine) keeps the
+        # catalog of that statement plus its own DDL.
+        self.own = None if self.rc else copy.deepcopy(model.catalog)
+        self.touched: set = set()  # table ids this transaction's DDL changed
         self.delta: dict = {}  # (table_id, tid) -> row | None
         self.okeys: dict = {}  # overlay key -> (ts of first write, last write is a put)
         self.checks: dict = {}  # catalog dependency -> ts
@@ -215,11 +219,21 @@ class TxM:
         self.marks: set = set()
         self.saves: list = []  # (engine savepoint id, state)
 
+    @property
+    def catalog(self) -> dict:
+        return self.model.catalog if self.own is None else self.own
+
+    def ddl_catalog(self) -> dict:
+        """The catalog to change by DDL (READ COMMITTED: from now on its own)."""
+        if self.own is None:
+            self.own = copy.deepcopy(self.model.catalog)
+        return self.own
+
     def state(self):
-        return copy.deepcopy((self.catalog, self.delta, self.okeys, self.checks))
+        return copy.deepcopy((self.own, self.touched, self.delta, self.okeys, self.checks))
 
     def restore(self, state):
-        self.catalog, self.delta, self.okeys, self.checks = copy.deepcopy(state)
+        self.own, self.touched, self.delta, self.okeys, self.checks = copy.deepcopy(state)
 
 
 class EngineModel(RuleBasedStateMachine):
@@ -298,7 +312,7 @@ class EngineModel(RuleBasedStateMachine):
     def _ddl_touch(self, x: TxM, t_id: int) -> None:
         self._put(x, ("table", t_id))
         self._check(x, ("mark", t_id))
-        x.ddl = True
+        x.touched.add(t_id)
 
     def _claim(self, x: TxM, kind: str, name: str) -> None:
         self._check(x, ("name", kind, name))
@@ -343,8 +357,13 @@ class EngineModel(RuleBasedStateMachine):
                 rows.get(table_id, {}).pop(tid, None)
             else:
                 rows.setdefault(table_id, {})[tid] = row
-        if x.ddl:
-            self.catalog = copy.deepcopy(x.catalog)
+        if x.touched:  # the engine merges the tables this transaction's DDL changed
+            merged = {n: t for n, t in self.catalog.items() if t.table_id not in x.touched}
+            for n, t in x.own.items():
+                if t.table_id in x.touched:
+                    assert n not in merged, f"two committed tables named {n}"
+                    merged[n] = copy.deepcopy(t)
+            self.catalog = merged
         live = {t.table_id for t in self.catalog.values()}
         self.rows = {tid: r for tid, r in rows.items() if tid in live}
         for t in self.catalog.values():
@@ -358,8 +377,9 @@ class EngineModel(RuleBasedStateMachine):
 
     @initialize(pk=st.booleans(), spec=index_specs, rs=st.lists(rows, max_size=8),
                 levels=st.tuples(st.sampled_from(LEVELS + [None]),
-                                 st.sampled_from(LEVELS + [None, None])))
-    def populate(self, pk, spec, rs, levels):
+                                 st.sampled_from(LEVELS + [None, None])),
+                own=st.lists(st.tuples(st.sampled_from(["A", "B"]), rows), max_size=3))
+    def populate(self, pk, spec, rs, levels, own):
         """t1 with an index and some rows; usually A (and sometimes B) already open, since
         the rules alone open transactions rarely."""
         self.create_table("auto", "t1", pk)
@@ -369,6 +389,8 @@ class EngineModel(RuleBasedStateMachine):
         for second, level in zip((False, True), levels, strict=True):
             if level is not None:
                 self.begin(level, second)
+        for which, row in own:  # the open transactions start with writes of their own
+            self.insert(which, "t1", row, 1)
 
     # ------------------------------------------------------------------ transactions
 
@@ -378,7 +400,7 @@ class EngineModel(RuleBasedStateMachine):
         """Open A (or, with ``second``, B: the interleaved transaction)."""
         if self.A is None and not second:
             self.A = TxM(self, "A", level, self.engine.transaction(level))
-        elif self.B is None and (self.A is None or not self.A.ddl):
+        elif self.B is None:
             self.B = TxM(self, "B", level, self.engine.transaction(level))
 
     @precondition(lambda self: self.A is not None or self.B is not None)
@@ -456,12 +478,10 @@ class EngineModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ DDL
 
-    def _ddl_ctx(self, which: str) -> TxM | None:
-        if which == "A":
-            return self.A if self.A is not None and self.B is None else None
-        return TxM(self, "auto", "snapshot") if self.A is None and self.B is None else None
+    def _ddl_ctx(self, which: str) -> TxM:
+        return self.ctx(which)
 
-    @rule(which=st.sampled_from(["A", "auto"]), name=st.sampled_from(TABLES), pk=st.booleans())
+    @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(TABLES), pk=st.booleans())
     def create_table(self, which, name, pk):
         x = self._ddl_ctx(which)
         if x is None:
@@ -475,7 +495,7 @@ class EngineModel(RuleBasedStateMachine):
             raise AssertionError(f"duplicate table {name} accepted")
         table_id = (x.session or self.engine).create_table(*args)
         t = TableM(name, table_id, pk)
-        x.catalog[name] = t
+        x.ddl_catalog()[name] = t
         self._ddl_touch(x, table_id)
         self._claim(x, "T", name)
         if pk:
@@ -483,7 +503,7 @@ class EngineModel(RuleBasedStateMachine):
             self._claim(x, "I", f"{name}_pkey")
         self._finish_auto(x)
 
-    @rule(which=st.sampled_from(["A", "auto"]), table=st.sampled_from(TABLES),
+    @rule(which=st.sampled_from(["A", "B", "auto"]), table=st.sampled_from(TABLES),
           name=st.sampled_from(INDEX_NAMES), spec=index_specs)
     def create_index(self, which, table, name, spec):
         x = self._ddl_ctx(which)
@@ -518,6 +538,7 @@ class EngineModel(RuleBasedStateMachine):
         except ConstraintError:
             assert expect is ConstraintError
             return
+        t = x.ddl_catalog()[table]
         t.indexes[name] = ix
         self._ddl_touch(x, t.table_id)
         self._claim(x, "I", name)
@@ -526,7 +547,7 @@ class EngineModel(RuleBasedStateMachine):
             self._put(x, ix.entry_key(r, tid))
         self._finish_auto(x)
 
-    @rule(which=st.sampled_from(["A", "auto"]), name=st.sampled_from(INDEX_NAMES + ["t1_pkey"]))
+    @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(INDEX_NAMES + ["t1_pkey"]))
     def drop_index(self, which, name):
         x = self._ddl_ctx(which)
         if x is None:
@@ -539,6 +560,7 @@ class EngineModel(RuleBasedStateMachine):
                 return
             raise AssertionError(f"drop_index {name} accepted")
         self.engine.drop_index_storage(x.txn, name)
+        owner = x.ddl_catalog()[owner.name]
         ix = owner.indexes.pop(name)
         self._ddl_touch(x, owner.table_id)
         self._put(x, ("index", ix.index_id))
@@ -547,7 +569,7 @@ class EngineModel(RuleBasedStateMachine):
                 self._put(x, k, False)
         self._finish_auto(x)
 
-    @rule(which=st.sampled_from(["A", "auto"]), name=st.sampled_from(TABLES))
+    @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(TABLES))
     def drop_table(self, which, name):
         x = self._ddl_ctx(which)
         if x is None:
@@ -560,7 +582,7 @@ class EngineModel(RuleBasedStateMachine):
                 return
             raise AssertionError(f"drop_table {name} accepted")
         self.engine.drop_table_storage(x.txn, name)
-        del x.catalog[name]
+        del x.ddl_catalog()[name]
         self._ddl_touch(x, t.table_id)
         self._put(x, ("stats", t.table_id))
         gone = {ix.index_id for ix in t.all_indexes()}
