@@ -12,9 +12,18 @@ statements added, so work that was rolled back to a savepoint still acts at comm
 - ``pending_bytes`` (dml.py:140/169/183) stays, so undone inserts count against memory_limit.
 The first three are spurious SerializationErrors (first-committer-wins aborting a transaction
 whose surviving writes conflict with nothing); the fourth a spurious MemoryLimitError.
+
+The last two: a READ COMMITTED transaction that ran DDL keeps the catalog of that statement
+(docs/engine.md, Isolation), but its DML still registers its dependency on the table's catalog
+record at the *current* statement's snapshot (``txn.write_ts()`` in dml.py:110). DDL committed
+between the frozen catalog and that statement therefore never conflicts: the transaction
+writes through a stale catalog and commits. Result: an acknowledged insert into a dropped table
+vanishes, and rows inserted past a concurrently created unique index are missing from it (a
+corrupt index and a violated unique constraint).
 """
 
 from lsmdb import StorageEngine
+from lsmdb.errors import ConstraintError, SchemaError, SerializationError
 
 
 def _engine(memory_limit=None):
@@ -84,4 +93,41 @@ def test_inserts_rolled_back_to_savepoint_do_not_count_against_memory_limit():
     a.insert("u", (100, "y"))  # MemoryLimitError around the 10th iteration above
     a.commit()
     assert e.visible_row_count(0, "u") == 1
+    e.close()
+
+
+def _rc_after_own_ddl(e):
+    a = e.transaction("read_committed")
+    a.create_table("x", [("id", "INT", False)])  # A's catalog is now its own
+    return a
+
+
+def test_read_committed_after_own_ddl_cannot_write_into_a_table_dropped_before():
+    e = _engine()
+    a = _rc_after_own_ddl(e)
+    e.drop_table_storage(0, "t")  # committed before A's next statement
+    try:
+        a.insert("t", (1, 1))  # accepted today (A's catalog still has t) ...
+        a.commit()  # ... and committed: the acknowledged row is gone
+    except (SchemaError, SerializationError):
+        assert [t.name for t in e.tables()] == ["u"]
+    else:
+        raise AssertionError("an insert into a table dropped before the statement committed")
+    e.close()
+
+
+def test_read_committed_after_own_ddl_maintains_a_concurrently_created_index():
+    e = _engine()
+    a = _rc_after_own_ddl(e)
+    e.create_index("t", ["v"], name="t_v", unique=True)  # committed before A's inserts
+    try:
+        a.insert("t", (1, 5))
+        a.insert("t", (2, 5))  # a duplicate under t_v, which A's catalog lacks
+        a.commit()
+    except (ConstraintError, SerializationError):
+        refused = True
+    else:
+        refused = False
+    assert e.verify_indexes("t") == []  # today: "index 't_v': entry for tuple 2 missing"
+    assert refused, "two rows with v = 5 committed under a unique index on v"
     e.close()
