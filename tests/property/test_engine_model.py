@@ -75,6 +75,10 @@ LONG = bool(os.environ.get("LSMDB_LONG"))
 # (tests/engine/test_found_bugs.py), so for now those may abort a commit. Set True once those
 # tests pass: then only real conflicts may abort.
 SAVEPOINT_UNDO_EXACT = False
+# A READ COMMITTED transaction after its own DDL writes through a stale catalog when other DDL
+# commits meanwhile (tests/engine/test_found_bugs.py). Until that is fixed, no DDL commits while
+# such a transaction is open; set True once those tests pass.
+RC_OWN_CATALOG_FIXED = False
 # The long profile runs for minutes (more if it finds something to shrink).
 pytestmark = pytest.mark.timeout(3600 if LONG else 300)
 
@@ -407,7 +411,7 @@ class EngineModel(RuleBasedStateMachine):
     @rule(which=st.sampled_from(["A", "B"]))
     def commit(self, which):
         x = self.A if which == "A" else self.B
-        if x is None:
+        if x is None or (x.touched and self._frozen_rc_beside(x)):
             return
         must = self.must_abort(x)
         exact = SAVEPOINT_UNDO_EXACT
@@ -478,8 +482,14 @@ class EngineModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ DDL
 
-    def _ddl_ctx(self, which: str) -> TxM:
-        return self.ctx(which)
+    def _frozen_rc_beside(self, x: TxM) -> bool:
+        """Another open READ COMMITTED transaction keeps a catalog of its own."""
+        return not RC_OWN_CATALOG_FIXED and any(
+            y is not None and y is not x and y.rc and y.own is not None for y in (self.A, self.B))
+
+    def _ddl_ctx(self, which: str) -> TxM | None:
+        x = self.ctx(which)
+        return None if x.session is None and self._frozen_rc_beside(x) else x
 
     @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(TABLES), pk=st.booleans())
     def create_table(self, which, name, pk):
@@ -705,26 +715,23 @@ class EngineModel(RuleBasedStateMachine):
     @rule(table=st.sampled_from(TABLES), data=st.data(), row=rows)
     def both_update_one_row(self, table, data, row):
         """A and B update the same committed row: whichever commits second must lose."""
-        t = self.A.catalog.get(table)
-        if t is None or table not in self.B.catalog:
+        t = self._same_table(table, self.A, self.B)
+        if t is None:
             return
         common = sorted(set(self.view(self.A, t)) & set(self.view(self.B, t)))
         if not common:
             return
         tid = data.draw(st.sampled_from(common))
-        for x in (self.A, self.B):
-            old = self.view(x, t)[tid]
-            new = (old[0],) + row[1:]  # keep the key: no primary-key clash
-            if self._unique_clash(x, t, new, tid):
-                continue
-            if self.doomed(x):
-                try:
-                    self.engine.update(x.txn, table, tid, new)
-                except ConstraintError:
-                    continue
-            else:
-                self.engine.update(x.txn, table, tid, new)
-            self._write(x, t, tid, old, new)
+        for which in ("A", "B"):
+            self._update_keeping_key(which, t, tid, row)
+
+    def _same_table(self, name: str, *contexts: TxM) -> TableM | None:
+        """The table ``name`` when every context sees the same one (not one dropped and
+        created again by a transaction's own DDL)."""
+        ts = [x.catalog.get(name) for x in contexts]
+        if any(t is None for t in ts) or len({t.table_id for t in ts}) != 1:
+            return None
+        return ts[0]
 
     @precondition(lambda self: self.A is not None)
     @rule(table=st.sampled_from(TABLES), data=st.data(), row=rows, same_key=st.booleans())
@@ -733,7 +740,8 @@ class EngineModel(RuleBasedStateMachine):
         row, so the same unique keys): A must lose at commit."""
         a = self.A
         t = a.catalog.get(table)
-        if t is None or table not in self.catalog:
+        c = self.catalog.get(table)
+        if t is None or c is None or c.table_id != t.table_id:
             return
         if same_key:
             self.insert("A", table, row, 1)
@@ -748,8 +756,13 @@ class EngineModel(RuleBasedStateMachine):
                 return
 
     def _update_keeping_key(self, which: str, t: TableM, tid: int, row) -> bool:
-        """Update ``tid`` (keeping its id) in a context; False when uniqueness refused it."""
+        """Update ``tid`` of table ``t`` (keeping its id column) in a context; False when the
+        context does not see that row, or uniqueness refused the update."""
         x = self.ctx(which)
+        want = t.table_id
+        t = x.catalog.get(t.name)
+        if t is None or t.table_id != want or tid not in self.view(x, t):
+            return False
         old = self.view(x, t)[tid]
         new = (old[0],) + row[1:]
         if self._unique_clash(x, t, new, tid):
@@ -769,10 +782,11 @@ class EngineModel(RuleBasedStateMachine):
     def savepoint_detour(self, table, data, row):
         """A writes a row inside a savepoint and rolls back to it; an autocommit statement
         then writes that row; A writes it again. Whether A may commit depends on its
-        isolation level and what survived the rollback (SAVEPOINT_UNDO_EXACT)."""
+        isolation level and what survived the rollback (see SAVEPOINT_UNDO_EXACT)."""
         a = self.A
         t = a.catalog.get(table)
-        if t is None or table not in self.catalog:
+        c = self.catalog.get(table)
+        if t is None or c is None or c.table_id != t.table_id:
             return
         common = sorted(set(self.view(a, t)) & set(self.rows.get(t.table_id, {})))
         if not common:
