@@ -14,12 +14,14 @@ READ COMMITTED) plus its own row changes. Commit validation is modelled on abstr
 keys (heap row, unique-index slot, index entry, table record, table DML marker): a key the
 transaction holds that a transaction committed after the transaction's snapshot of that key
 means first-committer-wins must abort it. Two things only allow (not demand) an abort: keys and
-catalog dependencies of statements later undone by a savepoint rollback (the engine keeps them
-conservatively), and SERIALIZABLE read validation (any commit after begin may conflict).
+catalog dependencies of statements later undone by a savepoint rollback (the engine keeps them:
+a bug, see SAVEPOINT_UNDO_EXACT), and SERIALIZABLE read validation (any commit after begin may
+conflict).
 
 DDL runs in any context beside the others: a SNAPSHOT transaction keeps its snapshot's catalog,
 a READ COMMITTED one follows the latest commit until its own first DDL; DDL and DML on one table,
 and two creations of one name, conflict at commit; a commit merges the tables its DDL changed.
+(No DDL commits beside a READ COMMITTED transaction that ran DDL: see RC_OWN_CATALOG_FIXED.)
 
 A READ COMMITTED transaction whose own writes were overtaken by a concurrent commit is doomed
 to abort; its index view mixes its overlay with newer commits, so for it only heap reads are
