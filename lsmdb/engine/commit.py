@@ -29,7 +29,7 @@ class ConflictTracker:
         self.recent_put: dict[bytes, bool] = {}  # index key -> last commit wrote it (not deleted)
         self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
 
-    def conflicts(self, keys_ts, skip_ts: int | None = None):
+    def conflicts(self, keys_ts):
         """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
         recent = self.recent
         for key, ts in keys_ts:
