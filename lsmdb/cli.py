@@ -20,7 +20,6 @@ Errors are one line on stderr, never a traceback (unless ``--traceback`` is give
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,18 +27,21 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import lsmdb
+from lsmdb.cliargs import (
+    EXIT_CORRUPTION,
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_USAGE,
+    require_file,
+    whole_number,
+)
 from lsmdb.errors import CorruptionError, Error
 
-__all__ = ["main", "build_parser", "command", "require_file", "EXIT_OK", "EXIT_IO",
-           "EXIT_CORRUPTION", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
-
-EXIT_OK = 0
-EXIT_IO = 1
-EXIT_CORRUPTION = 2
-EXIT_ERROR = 3
-EXIT_USAGE = 64
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+__all__ = ["main", "build_parser", "command", "EXIT_OK", "EXIT_IO", "EXIT_CORRUPTION",
+           "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -77,33 +79,7 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def whole_number(minimum: int, *, underscores: bool = False) -> Callable[[str], int]:
-    """An argparse ``type`` for integers >= ``minimum`` (``underscores``: accept ``1_000``),
-    with the one-line messages every lsmdb command uses."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text.replace("_", "") if underscores else text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
 _positive_int = whole_number(0)
-
-
-def require_file(path: str) -> str:
-    """``path`` if it is a readable regular file, else the OSError naming it (exit code 1)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    return path
 
 
 # -- subcommands ------------------------------------------------------------------------
@@ -143,8 +119,9 @@ def cmd_wal_dump(args: argparse.Namespace, out: TextIO) -> int:
     require_file(args.file)
     from lsmdb.wal.dump import dump_log
 
-    dump_log(args.file, out, kind=args.kind)
-    return EXIT_OK
+    # dump_log prints mid-log corruption in place and returns 1: the exit code says so too.
+    clean = dump_log(args.file, out, kind=args.kind) == 0
+    return EXIT_OK if clean else EXIT_CORRUPTION
 
 
 def _configure_bench(p: argparse.ArgumentParser) -> None:
@@ -162,7 +139,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _configure_stress(p: argparse.ArgumentParser) -> None:
-    from lsmdb.testing.stress import configure_parser
+    from lsmdb.testing.stress_command import configure_parser
 
     configure_parser(p)
 
@@ -170,7 +147,7 @@ def _configure_stress(p: argparse.ArgumentParser) -> None:
 @command("stress", "multi-threaded stress test with an exact oracle; crash (kill -9, kill "
          "points) and fault-injection loops", _configure_stress)
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
-    from lsmdb.testing.stress import run_command
+    from lsmdb.testing.stress_command import run_command
 
     return run_command(args, out)
 

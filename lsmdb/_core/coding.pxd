@@ -1,4 +1,4 @@
-# Shared byte codecs for the Cython core: little-endian fixed32, LevelDB-style varints
+# Shared byte codecs for the Cython core: little-endian fixed32/fixed64, LevelDB-style varints
 # (7 bits per byte, low groups first, high bit = "more follows") and a growable byte buffer.
 # Inline only: cimporting this file adds no module to import at run time.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -56,6 +56,18 @@ cdef inline void store_u32_le(uint8_t *p, uint32_t v) noexcept nogil:
     p[1] = <uint8_t>(v >> 8)
     p[2] = <uint8_t>(v >> 16)
     p[3] = <uint8_t>(v >> 24)
+
+
+cdef inline uint64_t load_u64_le(const uint8_t *p) noexcept nogil:
+    return (<uint64_t>p[0] | (<uint64_t>p[1] << 8) | (<uint64_t>p[2] << 16) |
+            (<uint64_t>p[3] << 24) | (<uint64_t>p[4] << 32) | (<uint64_t>p[5] << 40) |
+            (<uint64_t>p[6] << 48) | (<uint64_t>p[7] << 56))
+
+
+cdef inline void store_u64_le(uint8_t *p, uint64_t v) noexcept nogil:
+    cdef int i
+    for i in range(8):
+        p[i] = <uint8_t>(v >> (8 * i))
 
 
 cdef inline const uint8_t *decode_varint32(const uint8_t *p, const uint8_t *limit,

@@ -729,7 +729,7 @@ cdef object _vector_array(_Spec s, object v):
 cdef object _array_items(_Spec s, object v):
     if not isinstance(v, (list, tuple)):
         _bad(s, v)
-    return v
+    return _exact_sequence(v)
 
 
 # Row format: encoding ---------------------------------------------------------------------
@@ -845,6 +845,7 @@ cdef int _put_json_row(ByteBuf *b, object v, int depth) except -1:
         b.n += 8
     elif isinstance(v, (list, tuple)):
         _check_json_depth(depth)
+        v = _exact_sequence(v)
         buf_put_u8(b, JR_ARRAY)
         buf_put_varint64(b, len(v))
         for x in v:
@@ -867,6 +868,14 @@ cdef int _put_json_row(ByteBuf *b, object v, int depth) except -1:
         raise InvalidArgumentError(f"expected JSONB (dict, list, str, int, float, bool or "
                                    f"JSON_NULL), got {_value_repr(v)} ({type(v).__name__})")
     return 0
+
+
+cdef object _exact_sequence(object v):
+    """``v`` itself if it is a plain list or tuple, else a list copy: a subclass could
+    iterate over other items than its len() counts, and the count is written first."""
+    if type(v) is list or type(v) is tuple:
+        return v
+    return list(v)
 
 
 cdef int _check_json_depth(int depth) except -1:
@@ -1496,6 +1505,7 @@ cdef int _put_json_key(ByteBuf *b, object v, int depth, bint top) except -1:
         _put_number_key_obj(b, _NUMERIC_SPEC, _Decimal(repr(v)))
     elif isinstance(v, (list, tuple)):
         _check_json_depth(depth)
+        v = _exact_sequence(v)
         if top and len(v) == 0:
             buf_put_u8(b, JK_EMPTY_TOP_ARRAY)
             return 0

@@ -27,7 +27,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lsmdb.bench.runner import BenchConfig, run_config_dict
+from lsmdb.bench.config import BenchConfig
+from lsmdb.bench.runner import run_config_dict
 from lsmdb.errors import InvalidArgumentError
 
 __all__ = ["OPTION_KNOBS", "CONFIG_KNOBS", "parse_size", "parse_knob_value", "knob_target",

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from lsmdb._core import rowcodec
-from lsmdb.engine.keys import heap_prefix, pk_index_id, prefix_end
 from lsmdb.errors import CorruptionError, FeatureNotSupportedError, FormatVersionError, SchemaError
 from lsmdb.indexes.base import kind_for
 from lsmdb.storage_api import (
@@ -34,6 +33,7 @@ from lsmdb.storage_api import (
     TableStorageDescriptor,
     VectorElementType,
 )
+from lsmdb.storage_keys import heap_prefix, pk_index_id, prefix_end
 
 __all__ = ["TableInfo", "Catalog", "encode_table", "decode_table", "encode_index",
            "decode_index", "pk_descriptor"]

@@ -18,7 +18,6 @@ from lsmdb.engine.catalog import (
     encode_table,
     pk_descriptor,
 )
-from lsmdb.engine.keys import NAME_TAG, PK_INDEX_BIT, index_key, stats_key, table_key
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import (
     ConstraintError,
@@ -28,6 +27,7 @@ from lsmdb.errors import (
 )
 from lsmdb.indexes.base import kind_for
 from lsmdb.storage_api import IndexStorageDescriptor, TableStorageDescriptor
+from lsmdb.storage_keys import NAME_TAG, PK_INDEX_BIT, index_key, stats_key, table_key
 
 __all__ = ["create_table", "create_index", "alter_table", "drop_table", "drop_index"]
 
@@ -183,8 +183,8 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
     info.schema_version = t.schema_version + 1
     # Rewrite every row into the new layout (checked against the new NOT NULL columns).
     from lsmdb.engine.dml import encode_checked
-    from lsmdb.engine.keys import heap_key
     from lsmdb.engine.scan import heap_scan
+    from lsmdb.storage_keys import heap_key
 
     old_pos = t.positions
     mapping = [old_pos.get(c.column_id) for c in desc.columns]

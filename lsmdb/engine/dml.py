@@ -9,9 +9,9 @@ from typing import Any
 
 from lsmdb._core import rowcodec
 from lsmdb.engine.catalog import TableInfo
-from lsmdb.engine.keys import heap_key
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
+from lsmdb.storage_keys import heap_key
 
 __all__ = ["insert_rows", "update_row", "delete_row", "fetch_row", "encode_checked",
            "projection_positions"]

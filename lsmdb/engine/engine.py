@@ -17,16 +17,6 @@ from collections import Counter, deque
 
 from lsmdb._core.batch import WriteBatch
 from lsmdb.engine.commit import CommitQueue, ConflictTracker, PendingCommit
-from lsmdb.engine.keys import (
-    INDEX,
-    META_CHECKPOINT_TS,
-    META_COMMIT_TS,
-    META_FORMAT,
-    pack_u64,
-    stats_key,
-    table_key,
-    unpack_u64,
-)
 from lsmdb.engine.metrics import EngineCounters
 from lsmdb.engine.options import StorageOptions
 from lsmdb.engine.recovery import encode_stats, format_record, recover
@@ -47,6 +37,16 @@ from lsmdb.storage_api import (
     IsolationLevel,
     RecoveryReport,
     StorageMetrics,
+)
+from lsmdb.storage_keys import (
+    INDEX,
+    META_CHECKPOINT_TS,
+    META_COMMIT_TS,
+    META_FORMAT,
+    pack_u64,
+    stats_key,
+    table_key,
+    unpack_u64,
 )
 
 __all__ = ["StorageEngine"]
@@ -417,16 +417,24 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     # ------------------------------------------------------------------ checkpoint, vacuum
 
-    def _write_meta(self, key: bytes, value: bytes) -> None:
-        batch = WriteBatch()
-        batch.put(key, value)
+    def _write_meta(self, make) -> None:
+        """Queue the (key, value) pairs ``make()`` returns as one commit. ``make`` runs under
+        the validation lock, so what it reads (statistics, the commit counter) cannot be
+        overtaken by a commit queued between reading and queueing (a stale record written
+        after a newer one)."""
         with self._validate_lock:
+            pairs = make()
+            if not pairs:
+                return
+            batch = WriteBatch()
+            for key, value in pairs:
+                batch.put(key, value)
             pending = PendingCommit(batch, self._commit_ts, None)
             self._queue.enqueue(pending)
         self._queue.wait(pending)
 
     def _checkpoint(self) -> CheckpointInfo:
-        self._write_meta(META_CHECKPOINT_TS, pack_u64(self._commit_ts))
+        self._write_meta(lambda: [(META_CHECKPOINT_TS, pack_u64(self._commit_ts))])
         flushed = self._backend.flush()
         self._checkpoint_ts = self._commit_ts
         self._metrics.checkpoints += 1
@@ -446,17 +454,23 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._check_open()
         t = self._catalog_latest.table(table_id)
         horizon = self._horizon()
-        with self._validate_lock:
+        reclaimed = 0
+
+        def reclaim():
+            nonlocal reclaimed
+            if t.table_id not in self._catalog_latest.tables:
+                return None  # dropped meanwhile: its statistics must not come back
             dead = self._dead.get(t.table_id, deque())
-            reclaimed = 0
             while dead and dead[0][0] <= horizon:
                 reclaimed += dead.popleft()[1]
             s = self._stats.get(t.table_id)
-            if s is not None and reclaimed:
+            if s is None:
+                return None
+            if reclaimed:
                 s[2] = max(0, s[2] - reclaimed)
-            data = encode_stats(s) if s is not None else None
-        if data is not None:
-            self._write_meta(stats_key(t.table_id), data)
+            return [(stats_key(t.table_id), encode_stats(s))]
+
+        self._write_meta(reclaim)
         self._backend.compact_range(t.prefix, t.end)
         for ix in t.indexes:
             self._backend.compact_range(ix.prefix, ix.end)

@@ -12,7 +12,9 @@ import json
 import struct
 
 from lsmdb.engine.catalog import Catalog, decode_index, decode_table
-from lsmdb.engine.keys import (
+from lsmdb.errors import CorruptionError, FormatVersionError
+from lsmdb.storage_api import RecoveredStatistics, RecoveryReport
+from lsmdb.storage_keys import (
     FORMAT_VERSION,
     INDEX_TAG,
     META_CHECKPOINT_TS,
@@ -23,8 +25,6 @@ from lsmdb.engine.keys import (
     prefix_end,
     unpack_u64,
 )
-from lsmdb.errors import CorruptionError, FormatVersionError
-from lsmdb.storage_api import RecoveredStatistics, RecoveryReport
 
 __all__ = ["RecoveredState", "recover", "format_record", "encode_stats", "decode_stats"]
 

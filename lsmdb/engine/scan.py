@@ -12,7 +12,6 @@ from typing import Any
 from lsmdb._core import rowcodec
 from lsmdb.engine.catalog import TableInfo
 from lsmdb.engine.dml import decode
-from lsmdb.engine.keys import heap_key, prefix_end, unpack_u64
 from lsmdb.engine.txn import Transaction
 from lsmdb.errors import InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -23,6 +22,7 @@ from lsmdb.storage_api import (
     TupleRecord,
     Unbounded,
 )
+from lsmdb.storage_keys import heap_key, prefix_end, unpack_u64
 
 __all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
 

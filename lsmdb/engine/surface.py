@@ -13,7 +13,6 @@ from itertools import islice
 from typing import Any
 
 from lsmdb.engine import ddl, dml, scan
-from lsmdb.engine.keys import heap_key, prefix_end
 from lsmdb.engine.recovery import encode_stats
 from lsmdb.errors import FeatureNotSupportedError, InvalidArgumentError, SchemaError
 from lsmdb.storage_api import (
@@ -25,6 +24,7 @@ from lsmdb.storage_api import (
     Unbounded,
     check_finite,
 )
+from lsmdb.storage_keys import heap_key, prefix_end, stats_key
 
 __all__ = ["StorageSurface"]
 
@@ -430,13 +430,12 @@ class StorageSurface:
             cols.append((c[0], check_finite("column_stats", "value", c[1]),
                          check_finite("column_stats", "value", c[2]),
                          _check_count("column_stats count", c[3])))
-        with self._validate_lock:
+        def record():
             s = [row_count, total_bytes, dead_row_count, cols]
             self._stats[info.table_id] = s
-            data = encode_stats(s)
-        from lsmdb.engine.keys import stats_key
+            return [(stats_key(info.table_id), encode_stats(s))]
 
-        self._write_meta(stats_key(info.table_id), data)
+        self._write_meta(record)
 
     # ------------------------------------------------------------------ tools
 

@@ -1,4 +1,4 @@
-"""B-tree secondary indexes as ordered keys (layout in lsmdb/engine/keys.py).
+"""B-tree secondary indexes as ordered keys (layout in lsmdb/storage_keys.py).
 
 Non-unique entry: key ``0x20 u64 index_id  encode_key(key columns, flags)  u64 tuple_id``,
 value the include columns encoded as a row (b"" without include columns). Unique entry: key
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from lsmdb._core import rowcodec
-from lsmdb.engine.keys import index_prefix, pack_u64, prefix_end, unpack_u64
 from lsmdb.storage_api import (
     UNBOUNDED,
     Excluded,
@@ -26,6 +25,7 @@ from lsmdb.storage_api import (
     KeyRange,
     TableStorageDescriptor,
 )
+from lsmdb.storage_keys import index_prefix, pack_u64, prefix_end, unpack_u64
 
 __all__ = ["BTreeIndex"]
 

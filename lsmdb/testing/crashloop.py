@@ -1,7 +1,7 @@
 """The crash loop: run the stress driver in a child process, kill it, verify, repeat.
 
 RocksDB's ``db_crashtest.py`` for lsmdb. Each trial starts ``python -m
-lsmdb.testing.stress`` on the same directory (it appends its expected-state log), then:
+lsmdb.testing.stress_command --child`` on the same directory (it appends its expected-state log), then:
 
 - **blackbox** (``kill_points="none"``): SIGKILLs it at a random moment (uniform in
   ``[0, interval]`` seconds after the DB is open);
@@ -200,7 +200,7 @@ def _run_trial(config: CrashLoopConfig, rng: random.Random, trial: int, db_path:
     rules, target = _rules(config, rng, trial, report.kill_point_deaths)
     whitebox = rules is not None
     run_for = config.child_seconds if whitebox else config.interval + 30
-    argv = [sys.executable, "-m", "lsmdb.testing.stress", "--child", "--dir", config.dir,
+    argv = [sys.executable, "-m", "lsmdb.testing.stress_command", "--child", "--dir", config.dir,
             "--gen", str(trial + 1), "--seed", str(child_seed),
             "--threads", str(config.threads), "--sync", config.sync,
             "--keys-per-thread", str(config.keys_per_thread), "--duration", f"{run_for:g}"]

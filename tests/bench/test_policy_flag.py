@@ -10,7 +10,8 @@ import textwrap
 import pytest
 
 from lsmdb import cli
-from lsmdb.bench.runner import BenchConfig, load_policy, run_benchmark
+from lsmdb.bench.config import BenchConfig, load_policy
+from lsmdb.bench.runner import run_benchmark
 from lsmdb.errors import InvalidArgumentError
 
 TINY = ["--memtable-bytes", "32k", "--target-file-bytes", "16k", "--base-level-bytes", "64k",

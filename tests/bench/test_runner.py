@@ -12,14 +12,10 @@ import json
 import pytest
 
 from lsmdb.bench import report
-from lsmdb.bench.runner import (
-    WORKLOADS,
-    BenchConfig,
-    LsmdbTarget,
-    Runner,
-    read_amp_from,
-    run_benchmark,
-)
+from lsmdb.bench.config import WORKLOADS, BenchConfig
+from lsmdb.bench.results import read_amp_from
+from lsmdb.bench.runner import Runner, run_benchmark
+from lsmdb.bench.targets import LsmdbTarget
 from lsmdb.errors import InvalidArgumentError
 
 SMALL = {"memtable_bytes": 64 * 1024, "compaction.target_file_bytes": 32 * 1024,
@@ -133,9 +129,9 @@ class _LyingTarget(LsmdbTarget):
 
 
 def test_wrong_answers_are_reported_not_hidden(tmp_path, monkeypatch):
-    import lsmdb.bench.runner as runner_mod
+    import lsmdb.bench.targets as targets_mod
 
-    monkeypatch.setattr(runner_mod, "LsmdbTarget", _LyingTarget)
+    monkeypatch.setattr(targets_mod, "LsmdbTarget", _LyingTarget)
     cfg = BenchConfig(num=1_000, benchmarks=["fillrandom", "readrandom", "readseq"],
                       option_overrides=dict(SMALL), db=str(tmp_path / "db"))
     run = Runner(cfg).run()
@@ -242,8 +238,8 @@ def test_rocksdb_runs_the_same_workloads(tmp_path, style, expected):
 
 @pytest.mark.skipif(importlib.util.find_spec("rocksdict") is None, reason="needs rocksdict")
 def test_rocksdb_refuses_styles_it_does_not_have():
+    from lsmdb.bench.config import bench_options
     from lsmdb.bench.rocks import rocks_options
-    from lsmdb.bench.runner import bench_options
 
     with pytest.raises(InvalidArgumentError, match="--style"):
         rocks_options(bench_options({"compaction.style": "lazy_leveling"}))
@@ -274,8 +270,8 @@ def test_rocksdb_text_parsers():
 
 @pytest.mark.skipif(importlib.util.find_spec("rocksdict") is None, reason="needs rocksdict")
 def test_rocksdb_gets_the_compaction_debt_limits():
+    from lsmdb.bench.config import bench_options
     from lsmdb.bench.rocks import rocks_options
-    from lsmdb.bench.runner import bench_options
 
     _, settings = rocks_options(bench_options({}))
     assert "soft_pending_compaction_bytes_limit" not in settings  # RocksDB's defaults

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from lsmdb.bench.runner import BenchConfig
+from lsmdb.bench.config import BenchConfig
 from lsmdb.bench.sweep import (
     expand_grid,
     knob_target,

@@ -766,3 +766,15 @@ def test_key_decoding_accepts_only_canonical_forms():
     with pytest.raises(CorruptionError, match="shortest"):
         decode_key((JSONB,), (0,), b"\x02\x30" + num[1:], 1)
     assert key_rt(JSONB, 0.1) == 0.1
+
+
+def test_sequence_subclasses_are_encoded_as_they_iterate():
+    class Lying(list):
+        """len() says one element, iteration yields three."""
+
+        def __iter__(self):
+            return iter([1, 2, 3])
+
+    assert row_rt(JSONB, Lying([9])) == [1, 2, 3]
+    assert key_rt(JSONB, Lying([9])) == [1, 2, 3]
+    assert row_rt(ARRAY(INT), Lying([9])) == [1, 2, 3]

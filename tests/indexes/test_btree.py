@@ -11,10 +11,10 @@ from lsmdb import (
     StorageColumn,
     TableStorageDescriptor,
 )
-from lsmdb.engine.keys import pack_u64
 from lsmdb.errors import FeatureNotSupportedError
 from lsmdb.indexes.base import kind_for
 from lsmdb.indexes.btree import BTreeIndex
+from lsmdb.storage_keys import pack_u64
 
 TABLE = TableStorageDescriptor(1, (StorageColumn(1, DataType.INT), StorageColumn(2, DataType.TEXT),
                                    StorageColumn(3, DataType.BIGINT)))

@@ -1,80 +1,78 @@
-"""Write-ahead log segments: ``<dir>/wal/<number>.log``, one write batch per log record.
-
-A segment is the log format of docs/format/log.md; each record's payload is a write batch
-(docs/format/write_batch.md), whose header carries its first sequence number. Each memtable
-owns one segment; once the memtable is flushed to an SSTable and the MANIFEST records the
-next segment's number as ``log_number``, the segment is obsolete and deleted.
-"""
+"""Reading a WAL segment back at open: its write batches, under one of the ``wal_recovery``
+modes (what a torn tail or a corrupt record means: docs/reliability.md)."""
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 
+from lsmdb._core.batch import WriteBatch
+from lsmdb._core.logformat import LogReader
 from lsmdb.env import Env
 from lsmdb.errors import CorruptionError
-from lsmdb.testing.killpoints import kill_point
-
-_SEGMENT_RE = re.compile(r"^(\d+)\.log$")
+from lsmdb.wal.segment import segment_path
 
 
-def segment_path(dbdir: str, number: int) -> str:
-    return os.path.join(dbdir, "wal", f"{number:06d}.log")
+@dataclass(frozen=True)
+class WalRecoveryInfo:
+    """What the WAL replay of the last open found (``DB.recovery_info``).
+
+    ``records_replayed``: WAL records (write batches) applied to the memtable;
+    ``bytes_replayed``: their payload bytes (encoded write batches, log framing excluded);
+    ``last_sequence``: the last sequence number after recovery, i.e. the MANIFEST's,
+    raised by the replayed records (0 for a new database);
+    ``torn_tail``: a segment ended in an incomplete or damaged record that was dropped.
+    """
+
+    records_replayed: int = 0
+    bytes_replayed: int = 0
+    last_sequence: int = 0
+    torn_tail: bool = False
 
 
-def list_segments(env: Env, dbdir: str) -> list[int]:
-    waldir = os.path.join(dbdir, "wal")
-    if not env.exists(waldir):
-        return []
-    out = []
-    for name in env.listdir(waldir):
-        m = _SEGMENT_RE.match(name)
-        if m:
-            out.append(int(m.group(1)))
-    return sorted(out)
+class ReplayedSequences:
+    """The sequence numbers a WAL replay applied, as sorted, merged closed intervals."""
 
+    __slots__ = ("_spans",)
 
-class WalWriter:
-    """Appends batches to one segment. Not thread-safe: the DB's write leader calls it."""
+    def __init__(self) -> None:
+        self._spans: list[list[int]] = []
 
-    def __init__(self, env: Env, dbdir: str, number: int):
-        from lsmdb._core.logformat import LogWriter
+    def add(self, first: int, count: int) -> None:
+        if count <= 0:
+            return
+        last = first + count - 1
+        spans = self._spans
+        if spans and spans[-1][0] <= first <= spans[-1][1] + 1:  # the usual case: in order
+            spans[-1][1] = max(spans[-1][1], last)
+            return
+        spans.append([first, last])
+        spans.sort()
+        merged = [spans[0]]
+        for lo, hi in spans[1:]:
+            if lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self._spans = merged
 
-        self.number = number
-        self.path = segment_path(dbdir, number)
-        self._file = env.open_writable(self.path)
-        kill_point("wal.segment:created")
-        # Make the segment's name durable now, or synced records in it could vanish with it.
-        env.fsync_dir(os.path.dirname(self.path))
-        self._writer = LogWriter(self._file)
-        self.bytes_written = 0
-        self.syncs = 0
-        self.unsynced_records = 0
+    def covers(self, lo: int, hi: int) -> bool:
+        """True if every sequence number in [lo, hi] was replayed (an empty range is)."""
+        if lo > hi:
+            return True
+        return any(a <= lo and hi <= b for a, b in self._spans)
 
-    def add(self, payload: bytes) -> int:
-        kill_point("wal.append:before")
-        n = self._writer.add_record(payload)
-        kill_point("wal.append:after")
-        self.bytes_written += n
-        self.unsynced_records += 1
-        return n
+    def __contains__(self, seq: int) -> bool:
+        return self.covers(seq, seq)
 
-    def sync(self) -> None:
-        kill_point("wal.sync:before")
-        self._file.sync()
-        kill_point("wal.sync:after")
-        self.syncs += 1
-        self.unsynced_records = 0
-
-    def close(self) -> None:
-        self._file.close()
+    def spans(self) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self._spans]
 
 
 @dataclass
 class SegmentReplay:
     number: int
     records: int = 0
+    bytes: int = 0  # payload bytes of the replayed records
     batches: list = field(default_factory=list)  # (seqno, WriteBatch)
     torn_tail_offset: int | None = None
     corruptions: list = field(default_factory=list)  # (offset, reason)
@@ -90,9 +88,6 @@ def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentR
     Returns (replay, stop): ``stop`` is True when point_in_time recovery must not replay
     any later segment. Raises CorruptionError where the mode forbids going on.
     """
-    from lsmdb._core.batch import WriteBatch
-    from lsmdb._core.logformat import LogReader
-
     path = segment_path(dbdir, number)
     data = env.read_file(path)
     replay = SegmentReplay(number)
@@ -113,6 +108,7 @@ def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentR
                     return replay, True
                 raise
             replay.records += 1
+            replay.bytes += len(payload)
             replay.batches.append(batch)
     except CorruptionError as exc:
         if mode == "point_in_time":
