@@ -13,19 +13,18 @@ catalog and rows, and per open transaction its base (its snapshot, or the latest
 READ COMMITTED) plus its own row changes. Commit validation is modelled on abstract conflict
 keys (heap row, unique-index slot, index entry, table record, table DML marker): a key the
 transaction holds that a transaction committed after the transaction's snapshot of that key
-means first-committer-wins must abort it. Two things only allow (not demand) an abort: keys and
-catalog dependencies of statements later undone by a savepoint rollback (the engine keeps them:
-a bug, see SAVEPOINT_UNDO_EXACT), and SERIALIZABLE read validation (any commit after begin may
-conflict).
+means first-committer-wins must abort it; catalog dependencies date from the catalog the
+transaction planned with. A savepoint rollback undoes the keys and dependencies of the undone
+statements. Only SERIALIZABLE read validation allows (not demands) an abort (any commit after
+begin may conflict).
 
 DDL runs in any context beside the others: a SNAPSHOT transaction keeps its snapshot's catalog,
 a READ COMMITTED one follows the latest commit until its own first DDL; DDL and DML on one table,
 and two creations of one name, conflict at commit; a commit merges the tables its DDL changed.
-(No DDL commits beside a READ COMMITTED transaction that ran DDL: see RC_OWN_CATALOG_FIXED.)
 
 A READ COMMITTED transaction whose own writes were overtaken by a concurrent commit is doomed
-to abort; its index view mixes its overlay with newer commits, so for it only heap reads are
-checked and uniqueness outcomes are not predicted.
+to abort; until then its reads (heap and index) show the latest commit with its own rows
+replacing their committed versions. Its uniqueness outcomes are not predicted.
 
 Reads go through the storage API (txn ids) and, for open transactions, the Pythonic Session
 layer too; ``verify_indexes`` checks every index against its table after each step.
@@ -73,14 +72,6 @@ from lsmdb.errors import (
 from lsmdb.testing.presets import small_options
 
 LONG = bool(os.environ.get("LSMDB_LONG"))
-# The engine keeps the conflict bookkeeping of statements undone by a savepoint rollback
-# (tests/engine/test_found_bugs.py), so for now those may abort a commit. Set True once those
-# tests pass: then only real conflicts may abort.
-SAVEPOINT_UNDO_EXACT = False
-# A READ COMMITTED transaction after its own DDL writes through a stale catalog when other DDL
-# commits meanwhile (tests/engine/test_found_bugs.py). Until that is fixed, no DDL commits while
-# such a transaction is open; set True once those tests pass.
-RC_OWN_CATALOG_FIXED = False
 # The long profile runs for minutes (more if it finds something to shrink).
 pytestmark = pytest.mark.timeout(3600 if LONG else 300)
 
@@ -216,12 +207,11 @@ class TxM:
         # follows the latest commit until its own first DDL, then (as the engine) keeps the
         # catalog of that statement plus its own DDL.
         self.own = None if self.rc else copy.deepcopy(model.catalog)
+        self.own_ts = model.ts  # the commit ts ``own`` was copied from
         self.touched: set = set()  # table ids this transaction's DDL changed
         self.delta: dict = {}  # (table_id, tid) -> row | None
         self.okeys: dict = {}  # overlay key -> (ts of first write, last write is a put)
         self.checks: dict = {}  # catalog dependency -> ts
-        self.sticky_ts: dict = {}  # the engine keeps these across savepoint rollbacks
-        self.sticky_checks: dict = {}
         self.marks: set = set()
         self.saves: list = []  # (engine savepoint id, state)
 
@@ -233,13 +223,16 @@ class TxM:
         """The catalog to change by DDL (READ COMMITTED: from now on its own)."""
         if self.own is None:
             self.own = copy.deepcopy(self.model.catalog)
+            self.own_ts = self.model.ts
         return self.own
 
     def state(self):
-        return copy.deepcopy((self.own, self.touched, self.delta, self.okeys, self.checks))
+        return copy.deepcopy((self.own, self.own_ts, self.touched, self.delta, self.okeys,
+                              self.checks))
 
     def restore(self, state):
-        self.own, self.touched, self.delta, self.okeys, self.checks = copy.deepcopy(state)
+        (self.own, self.own_ts, self.touched, self.delta, self.okeys,
+         self.checks) = copy.deepcopy(state)
 
 
 class EngineModel(RuleBasedStateMachine):
@@ -292,12 +285,14 @@ class EngineModel(RuleBasedStateMachine):
         ts = self._stmt_ts(x)
         first = x.okeys.get(key, (ts, put))[0]
         x.okeys[key] = (first, put)
-        x.sticky_ts.setdefault(key, ts)
 
     def _check(self, x: TxM, key) -> None:
-        ts = self._stmt_ts(x)
-        x.checks.setdefault(key, ts)
-        x.sticky_checks.setdefault(key, ts)
+        x.checks.setdefault(key, self._stmt_ts(x))
+
+    def _check_catalog(self, x: TxM, key) -> None:
+        """A dependency of a write planned with the transaction's catalog (READ COMMITTED
+        after its own DDL: older than the statement)."""
+        x.checks.setdefault(key, self._stmt_ts(x) if x.own is None else x.own_ts)
 
     def _conflicts(self, pairs) -> list:
         pub = self.published
@@ -312,16 +307,17 @@ class EngineModel(RuleBasedStateMachine):
         return x.rc and self.must_abort(x)
 
     def _dml_marks(self, x: TxM, t: TableM) -> None:
-        self._check(x, ("table", t.table_id))
+        self._check_catalog(x, ("table", t.table_id))
         x.marks.add(("mark", t.table_id))
 
     def _ddl_touch(self, x: TxM, t_id: int) -> None:
         self._put(x, ("table", t_id))
         self._check(x, ("mark", t_id))
+        self._check_catalog(x, ("table", t_id))
         x.touched.add(t_id)
 
     def _claim(self, x: TxM, kind: str, name: str) -> None:
-        self._check(x, ("name", kind, name))
+        self._check_catalog(x, ("name", kind, name))
         x.marks.add(("name", kind, name))
 
     def _index_names(self, x: TxM) -> set:
@@ -413,15 +409,11 @@ class EngineModel(RuleBasedStateMachine):
     @rule(which=st.sampled_from(["A", "B"]))
     def commit(self, which):
         x = self.A if which == "A" else self.B
-        if x is None or (x.touched and self._frozen_rc_beside(x)):
+        if x is None:
             return
         must = self.must_abort(x)
-        exact = SAVEPOINT_UNDO_EXACT
-        may_keys = self._conflicts((k, v[0] if exact else x.sticky_ts.get(k, v[0]))
-                                   for k, v in x.okeys.items())
-        checks = x.checks if exact else x.sticky_checks
-        may = (must or bool(may_keys) or bool(self._conflicts(checks.items()))
-               or (x.serializable and self.ts > x.begin_ts))
+        may_keys = self._conflicts((k, v[0]) for k, v in x.okeys.items())
+        may = must or (x.serializable and self.ts > x.begin_ts)
         empty = not x.okeys
         self._end(x)
         try:
@@ -484,20 +476,9 @@ class EngineModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ DDL
 
-    def _frozen_rc_beside(self, x: TxM) -> bool:
-        """Another open READ COMMITTED transaction keeps a catalog of its own."""
-        return not RC_OWN_CATALOG_FIXED and any(
-            y is not None and y is not x and y.rc and y.own is not None for y in (self.A, self.B))
-
-    def _ddl_ctx(self, which: str) -> TxM | None:
-        x = self.ctx(which)
-        return None if x.session is None and self._frozen_rc_beside(x) else x
-
     @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(TABLES), pk=st.booleans())
     def create_table(self, which, name, pk):
-        x = self._ddl_ctx(which)
-        if x is None:
-            return
+        x = self.ctx(which)
         args = (name, COLUMNS, "id" if pk else None)
         if name in x.catalog:
             try:
@@ -518,9 +499,7 @@ class EngineModel(RuleBasedStateMachine):
     @rule(which=st.sampled_from(["A", "B", "auto"]), table=st.sampled_from(TABLES),
           name=st.sampled_from(INDEX_NAMES), spec=index_specs)
     def create_index(self, which, table, name, spec):
-        x = self._ddl_ctx(which)
-        if x is None:
-            return
+        x = self.ctx(which)
         cols, unique, nnd = spec
         names = [COLUMNS[p][0] + (" DESC" if d else "") + (
             "" if nf is None else " NULLS FIRST" if nf else " NULLS LAST") for p, d, nf in cols]
@@ -561,9 +540,7 @@ class EngineModel(RuleBasedStateMachine):
 
     @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(INDEX_NAMES + ["t1_pkey"]))
     def drop_index(self, which, name):
-        x = self._ddl_ctx(which)
-        if x is None:
-            return
+        x = self.ctx(which)
         owner = next((t for t in x.catalog.values() if name in t.indexes), None)
         if owner is None:  # missing, or a primary key: both refused
             try:
@@ -583,9 +560,7 @@ class EngineModel(RuleBasedStateMachine):
 
     @rule(which=st.sampled_from(["A", "B", "auto"]), name=st.sampled_from(TABLES))
     def drop_table(self, which, name):
-        x = self._ddl_ctx(which)
-        if x is None:
-            return
+        x = self.ctx(which)
         t = x.catalog.get(name)
         if t is None:
             try:
@@ -784,7 +759,7 @@ class EngineModel(RuleBasedStateMachine):
     def savepoint_detour(self, table, data, row):
         """A writes a row inside a savepoint and rolls back to it; an autocommit statement
         then writes that row; A writes it again. Whether A may commit depends on its
-        isolation level and what survived the rollback (see SAVEPOINT_UNDO_EXACT)."""
+        isolation level alone: nothing of the undone write survives the rollback."""
         a = self.A
         t = a.catalog.get(table)
         c = self.catalog.get(table)
@@ -831,8 +806,6 @@ class EngineModel(RuleBasedStateMachine):
                     assert (got_row is None) == (tid not in want), (x.name, tid)
                     if got_row is not None:
                         assert same_row(got_row, want[tid])
-                if self.doomed(x):
-                    continue
                 for ix in t.all_indexes():
                     self._check_index_order(x, name, ix, want)
                 if x.session is None:
@@ -869,7 +842,7 @@ class EngineModel(RuleBasedStateMachine):
     def index_reads(self, which, table, data):
         x = self.ctx(which)
         t = x.catalog.get(table)
-        if t is None or self.doomed(x):
+        if t is None:
             return
         want = self.view(x, t)
         eng, txn = self.engine, x.txn
@@ -911,7 +884,7 @@ class EngineModel(RuleBasedStateMachine):
     def filter_reads(self, which, table, data):
         x = self.ctx(which)
         t = x.catalog.get(table)
-        if t is None or self.doomed(x):
+        if t is None:
             return
         want = self.view(x, t)
         eng, txn = self.engine, x.txn
