@@ -9,7 +9,6 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from heapq import merge
 from itertools import islice
-from operator import itemgetter
 from typing import Any
 
 from lsmdb._core import rowcodec
@@ -101,8 +100,11 @@ def _own_view_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: 
             tid_of, tid_table = ix.entry_tuple_id, t.table_id
             base = ((k, v) for k, v in txn.backend.scan(start, stop, reverse, snap.keysnap)
                     if heap_key(tid_table, tid_of(k, v)) not in ov)
-        own = sorted((e for e in own if start <= e[0] < stop), reverse=reverse)
-        yield from merge(base, own, key=itemgetter(0), reverse=reverse)
+        # Equal keys (one unique slot twice: a doomed view) in tuple id order, as the model.
+        def order(e, tid_of=ix.entry_tuple_id):
+            return e[0], tid_of(e[0], e[1])
+        own = sorted((e for e in own if start <= e[0] < stop), key=order, reverse=reverse)
+        yield from merge(base, own, key=order, reverse=reverse)
     finally:
         snap.release()
 

@@ -820,9 +820,11 @@ class EngineModel(RuleBasedStateMachine):
         assert got.keys() == want.keys() and all(same_row(got[k], want[k]) for k in got)
         assert tx.count(t.name) == len(want)
         if t.pk:
-            for tid, row in list(want.items())[:3]:
+            for row in list(want.values())[:3]:
                 rec = tx.lookup(t.name, row[0])
-                assert rec.tuple_id == tid and same_row(rec.row, row), (rec, tid, row)
+                # a doomed READ COMMITTED view may hold the key twice (its own and a commit's)
+                dups = [k for k, r in want.items() if r[0] == row[0]]
+                assert rec.tuple_id in dups and same_row(rec.row, want[rec.tuple_id]), (rec, row)
         for v in (None, 0, 2):
             exp = sorted(tid for tid, r in want.items() if v is not None and r[1] == v)
             assert sorted(r.tuple_id for r in tx.scan(t.name, where={"a": v})) == exp
