@@ -82,3 +82,21 @@ def test_explicit_commit_inside_with_and_reuse(accounts):
             with pytest.raises(TransactionError):
                 sp.rollback()
         assert tx.count("accounts") == 2
+
+
+def test_new_ids_after_reopen_skip_a_table_dropped_while_a_transaction_sees_it(reopen, tmp_path):
+    """Ids start above the opened catalog's: before, dropping the newest table after a reopen
+    handed its ids to the next table and index, which a transaction that saw the old table
+    (and dropped it itself) then read as holding the old table's rows."""
+    e = reopen(tmp_path / "db")
+    e.create_table("a", [("id", "INT", False)])
+    old_table = e.create_table("b", [("id", "INT", False)])
+    old_index = e.create_index("b", ["id"], name="b_id")
+    e.close()
+    e = reopen(tmp_path / "db")
+    tx = e.transaction()  # sees b
+    e.drop_table_storage(0, "b")
+    assert e.create_table("c", [("id", "INT", False)]) > old_table  # was old_table
+    assert e.create_index("c", ["id"], name="c_id") > old_index  # was old_index
+    tx.rollback()
+    e.close()
