@@ -36,12 +36,19 @@ def _touch_table(txn: Transaction, info: TableInfo) -> None:
     """Write the table's record and depend on no concurrent DML to it (see module doc)."""
     txn.put(table_key(info.table_id), encode_table(info))
     txn.checks.setdefault(info.prefix, txn.write_ts())
+    _planned(txn, table_key(info.table_id))
+
+
+def _planned(txn: Transaction, key: bytes) -> None:
+    """DDL decided on the transaction's catalog, which READ COMMITTED keeps from its first DDL
+    statement: a commit of ``key`` since that catalog's ts conflicts."""
+    txn.checks.setdefault(key, txn.catalog_ts)
 
 
 def _claim_name(txn: Transaction, kind: bytes, name: str) -> None:
     """Two concurrent transactions creating (or renaming to) one name conflict at commit."""
     key = NAME_TAG + kind + name.encode()
-    txn.checks.setdefault(key, txn.write_ts())
+    _planned(txn, key)
     txn.marks.add(key)
 
 
@@ -143,6 +150,7 @@ def drop_table(txn: Transaction, table_id) -> None:
     txn.put(table_key(t.table_id), None)
     txn.put(stats_key(t.table_id), None)
     txn.checks.setdefault(t.prefix, txn.write_ts())
+    _planned(txn, table_key(t.table_id))
 
 
 def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:

@@ -120,7 +120,9 @@ def _apply(txn: Transaction, t: TableInfo, deletes: list, puts: dict) -> None:
     marker = t.prefix
     if marker not in txn.marks:
         txn.marks.add(marker)
-        txn.checks.setdefault(txn.engine._catalog_key(t.table_id), txn.write_ts())
+        # Planned with the catalog as of catalog_ts (older than the statement for READ
+        # COMMITTED after own DDL): any DDL on the table committed since must abort this.
+        txn.checks.setdefault(txn.engine._catalog_key(t.table_id), txn.catalog_ts)
 
 
 def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int]:

@@ -118,6 +118,10 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._publish_waiters = 0
         self._catalog_latest = st.catalog
         self._published_catalog = st.catalog
+        # New ids start above every id of the opened catalog, so a table or index dropped
+        # while a transaction still sees it never lends its id to a new one (session.py).
+        self._id_hint_table = max(st.catalog.tables, default=0)
+        self._id_hint_index = max((i for i in st.catalog.indexes if i < (1 << 63)), default=0)
         self._commit_ts = st.commit_ts
         self._published_ts = st.commit_ts
         self._checkpoint_ts = st.checkpoint_ts

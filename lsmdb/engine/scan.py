@@ -6,7 +6,9 @@ the key codec, so equality and order are the type's own (NaN = NaN, 1.0 = 1.00, 
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from heapq import merge
 from itertools import islice
 from typing import Any
 
@@ -24,7 +26,7 @@ from lsmdb.storage_api import (
     TupleRecord,
     Unbounded,
 )
-from lsmdb.storage_keys import heap_key, prefix_end
+from lsmdb.storage_keys import heap_key, heap_prefix, prefix_end, table_key, unpack_u64
 
 __all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
 
@@ -76,11 +78,60 @@ def _merged_heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool
 
 def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool = False,
                   skip_nulls: bool = False) -> Iterator[tuple[bytes, bytes]]:
-    it = txn.scan(start, stop, reverse)
+    if txn.rc and _overtaken(txn, ix.table_id):
+        it = _own_view_entries(txn, ix, start, stop, reverse)
+    else:
+        it = txn.scan(start, stop, reverse)
     if not skip_nulls:
         return it
     null = ix.null_lead
     return ((k, v) for k, v in it if not k.startswith(null))
+
+
+def _overtaken(txn: Transaction, table_id: int) -> bool:
+    """READ COMMITTED: a commit changed the table (DML or DDL) since this transaction planned
+    its first write to it. Its overlay's index entries were made against older versions of
+    the rows than the statement snapshot holds, so merging them key by key with the snapshot
+    would show a tuple twice, or under a key its row no longer has."""
+    checks = txn.checks
+    ck, marker = table_key(table_id), heap_prefix(table_id)  # catalog record, DML marker
+    deps = [checks[k] for k in (ck, marker) if k in checks]
+    if not deps:
+        return False  # this transaction wrote nothing to the table
+    dep = min(deps)
+    recent = txn.engine._tracker.recent
+    return recent.get(marker, 0) > dep or recent.get(ck, 0) > dep
+
+
+def _own_view_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool
+                      ) -> Iterator[tuple[bytes, bytes]]:
+    """The entries in [start, stop) of the statement's view: the snapshot's entries of the
+    tuples this transaction did not write, and entries made from its own rows for the tuples
+    it wrote (they replace the snapshot's). An index this transaction created (absent from the
+    snapshot) is made from the rows of its heap view."""
+    t = txn.catalog.table(ix.table_id)
+    snap = txn.stmt.acquire()
+    try:
+        if ix.index_id not in snap.catalog.indexes:
+            own = [ix.entry(rec.row, rec.tuple_id) for rec in heap_scan(txn, t, None)]
+            base = iter(())
+        else:
+            ov = txn.overlay
+            keys = txn._sorted_keys()
+            own = []
+            for k in keys[bisect_left(keys, t.prefix):bisect_left(keys, t.end)]:
+                if ov[k] is not None:
+                    own.append(ix.entry(_decode_row(t.specs, ov[k]), unpack_u64(k, 9)))
+            tid_of, tid_table = ix.entry_tuple_id, t.table_id
+            base = ((k, v) for k, v in txn.backend.scan(start, stop, reverse, snap.keysnap)
+                    if heap_key(tid_table, tid_of(k, v)) not in ov)
+        # Equal keys (one unique slot twice: a doomed view) in tuple id order, as the model.
+        def order(e, tid_of=ix.entry_tuple_id):
+            return e[0], tid_of(e[0], e[1])
+        own = sorted((e for e in own if start <= e[0] < stop), key=order, reverse=reverse)
+        yield from merge(base, own, key=order, reverse=reverse)
+    finally:
+        snap.release()
 
 
 def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
@@ -103,10 +154,11 @@ def _merged_rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positi
     get = txn.get
     tid_table = t.table_id
     n = 0
+    snap = txn.stmt.acquire()  # the entries' snapshot: the statement's, held as theirs is
     try:
         for k, v in entries:
             tid = tid_of(k, v)
-            data = get(heap_key(tid_table, tid))
+            data = get(heap_key(tid_table, tid), snap)
             if data is None:
                 continue  # cannot happen while index and heap commit together
             n += 1
@@ -118,6 +170,7 @@ def _merged_rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positi
                     yield TupleRecord(tid, row if positions is None
                                       else tuple(row[p] for p in positions))
     finally:
+        snap.release()
         txn.engine._metrics.rows_read += n
 
 

@@ -4,7 +4,8 @@ Uncommitted writes never reach the key space. The overlay maps key -> value (Non
 reads merge it over the transaction's snapshot (SNAPSHOT / SERIALIZABLE: taken at begin; READ
 COMMITTED: a fresh one per statement). Commit writes the overlay as one atomic batch
 (commit.py). A savepoint is a position in the undo log; the log holds the overlay's
-before-images (and catalog states for DDL), recorded only while a savepoint exists.
+before-images (and catalog states for DDL), recorded only while a savepoint exists, and the
+bookkeeping at each savepoint, so a rollback to it undoes every trace of the later statements.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = ["EngineSnapshot", "Transaction", "MISSING"]
 
 MISSING = object()  # "not in the overlay" (None in the overlay means deleted)
 _CATALOG = object()  # undo-log tag of a catalog state
+_STATE = object()  # undo-log tag of the bookkeeping (checks, marks, pending bytes) at a savepoint
 
 
 class EngineSnapshot:
@@ -54,6 +56,7 @@ class Transaction:
         self.stmt = snap  # the snapshot reads use (one reference owned here)
         self.begin_ts = snap.ts
         self.catalog = snap.catalog
+        self.catalog_ts = snap.ts  # the commit ts ``catalog`` shows (DML depends on it)
         self.own_ddl = False
         self.ddl_tables: dict = {}  # table_id -> TableInfo | None (dropped)
         self.ddl_indexes: dict = {}  # index_id -> index | None (dropped)
@@ -89,6 +92,7 @@ class Transaction:
             old.release()
             if not self.own_ddl:
                 self.catalog = self.stmt.catalog
+                self.catalog_ts = self.stmt.ts
 
     def write_ts(self) -> int:
         return self.stmt.ts
@@ -134,7 +138,8 @@ class Transaction:
     def _masked(self, key: bytes) -> bool:
         return any(a <= key < b for a, b in self.masks)
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes, snap: EngineSnapshot | None = None) -> bytes | None:
+        """The live value of ``key``: the overlay over ``snap`` (default: the statement's)."""
         v = self.overlay.get(key, MISSING)
         if v is not MISSING:
             return v  # type: ignore[return-value]
@@ -142,6 +147,8 @@ class Transaction:
             return None
         if self.serializable:
             self.reads.add(key)
+        if snap is not None and snap is not self.stmt:
+            return self.backend.get(key, snap.keysnap)  # the one-entry cache is the statement's
         last = self._last_read
         if last is not None and last[0] == key:
             return last[1]
@@ -190,7 +197,13 @@ class Transaction:
         sp = self.next_savepoint
         self.next_savepoint += 1
         self.savepoints[sp] = len(self.undo)
+        self.undo.append(self._state())
         return sp
+
+    def _state(self) -> tuple:
+        """Undo record of the bookkeeping a rollback to here restores with the overlay (the
+        per-key ``wts`` / ``heap_before`` go with their overlay keys)."""
+        return _STATE, (dict(self.checks), set(self.marks), self.pending_bytes)
 
     def _check_savepoint(self, sp: int) -> int:
         if type(sp) is not int or sp not in self.savepoints:
@@ -203,17 +216,23 @@ class Transaction:
         undo, ov = self.undo, self.overlay
         while len(undo) > n:
             key, prev = undo.pop()
-            if key is _CATALOG:
+            if key is _STATE:
+                checks, marks, self.pending_bytes = prev
+                self.checks, self.marks = dict(checks), set(marks)
+            elif key is _CATALOG:
                 (self.catalog, self.ddl_tables, self.ddl_indexes, nmasks,
                  self.own_ddl) = prev
                 del self.masks[nmasks:]
             elif prev is MISSING:
                 ov.pop(key, None)
+                self.wts.pop(key, None)
+                self.heap_before.pop(key, None)
                 self._sorted = None
             else:
                 ov[key] = prev
+        undo.append(self._state())  # the savepoint itself stays valid
         for later in [s for s in self.savepoints if s > sp]:
-            del self.savepoints[later]  # the savepoint itself stays valid
+            del self.savepoints[later]
 
     def release_savepoint(self, sp: int) -> None:
         self._check_savepoint(sp)

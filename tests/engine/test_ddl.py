@@ -11,6 +11,7 @@ from lsmdb import (
     IvfFlatStorageOptions,
     KeyRange,
     StorageColumn,
+    StorageEngine,
     StorageShardConfig,
     TableStorageDescriptor,
 )
@@ -19,6 +20,7 @@ from lsmdb.errors import (
     FeatureNotSupportedError,
     InvalidArgumentError,
     SchemaError,
+    SerializationError,
 )
 from lsmdb.storage_api import VectorElementType
 
@@ -128,3 +130,18 @@ def test_alter_table_add_drop_rename_nullability(engine):
     engine.alter_table_storage(0, dropped)
     assert [r.row for r in engine.scan_table(0, "t2")] == [(1, None), (2, None), (3, 7)]
     assert engine.metrics().total_row_count == 3
+
+
+
+def test_read_committed_after_own_ddl_cannot_create_a_name_created_meanwhile():
+    """The name check ran on A's catalog (older than the statement): a table created under the
+    same name since must abort A, not commit a second table of that name."""
+    e = StorageEngine.new_without_wal()
+    a = e.transaction("read_committed")
+    a.create_table("x", [("id", "INT", False)])  # A's catalog is now its own
+    e.create_table("y", [("id", "INT", False)])
+    a.create_table("y", [("id", "INT", False)])
+    with pytest.raises(SerializationError):
+        a.commit()  # was committed: two tables named "y"
+    assert sorted(t.name for t in e.tables()) == ["y"]
+    e.close()

@@ -8,8 +8,13 @@ import uuid
 import numpy as np
 import pytest
 
-from lsmdb import DataType, StorageColumn, TableStorageDescriptor
-from lsmdb.errors import ConstraintError, InvalidArgumentError, SchemaError
+from lsmdb import DataType, StorageColumn, StorageEngine, TableStorageDescriptor
+from lsmdb.errors import (
+    ConstraintError,
+    InvalidArgumentError,
+    SchemaError,
+    SerializationError,
+)
 
 
 def test_insert_fetch_update_delete_roundtrip(accounts):
@@ -223,3 +228,64 @@ def test_both_insert_stages_check_keys_alike(staging, mem):
         assert [r.tuple_id for r in tx.scan("s", where={"t": "a"})] == tids[:1]
         assert [r.row[0] for r in tx.scan_index("s_n")] == [3, 1, 2]  # DESC: NULL first
     assert mem.verify_indexes("s") == []
+
+
+# A write is validated at commit against the catalog version it was planned with: READ
+# COMMITTED after its own DDL keeps an older catalog than its statements' snapshots.
+
+
+def _t_and_u(memory_limit=None):
+    e = (StorageEngine.new_without_wal() if memory_limit is None
+         else StorageEngine.new_without_wal_with_memory_limit(memory_limit))
+    e.create_table("t", [("id", "INT", False), ("v", "INT")], primary_key="id")
+    e.create_table("u", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    return e
+
+
+def _rc_after_own_ddl(e):
+    a = e.transaction("read_committed")
+    a.create_table("x", [("id", "INT", False)])  # A's catalog is now its own
+    return a
+
+
+def test_read_committed_after_own_ddl_cannot_write_into_a_table_dropped_before():
+    e = _t_and_u()
+    a = _rc_after_own_ddl(e)
+    e.drop_table_storage(0, "t")  # committed before A's next statement
+    try:
+        a.insert("t", (1, 1))  # accepted (A's catalog still has t) ...
+        a.commit()  # ... and was committed: the acknowledged row was gone
+    except (SchemaError, SerializationError):
+        assert [t.name for t in e.tables()] == ["u"]
+    else:
+        raise AssertionError("an insert into a table dropped before the statement committed")
+    e.close()
+
+
+def test_read_committed_after_own_ddl_maintains_a_concurrently_created_index():
+    e = _t_and_u()
+    a = _rc_after_own_ddl(e)
+    e.create_index("t", ["v"], name="t_v", unique=True)  # committed before A's inserts
+    try:
+        a.insert("t", (1, 5))
+        a.insert("t", (2, 5))  # a duplicate under t_v, which A's catalog lacks
+        a.commit()
+    except (ConstraintError, SerializationError):
+        refused = True
+    else:
+        refused = False
+    assert e.verify_indexes("t") == []  # was: "index 't_v': entry for tuple 2 missing"
+    assert refused, "two rows with v = 5 committed under a unique index on v"
+    e.close()
+
+
+def test_read_committed_after_own_ddl_cannot_write_past_a_concurrently_dropped_index():
+    e = _t_and_u()
+    e.create_index("t", ["v"], name="t_v")
+    a = _rc_after_own_ddl(e)
+    e.drop_index_storage(0, "t_v")  # committed before A's insert, which maintains t_v
+    a.insert("t", (1, 1))
+    with pytest.raises(SerializationError):
+        a.commit()  # was committed, its t_v entry written into a dropped index's range
+    assert e.verify_indexes("t") == [] and e.visible_row_count(0, "t") == 0
+    e.close()

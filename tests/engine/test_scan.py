@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from lsmdb import UNBOUNDED, Excluded, Included, KeyRange
+from lsmdb import UNBOUNDED, Excluded, Included, KeyRange, StorageEngine
 from lsmdb.errors import InvalidArgumentError, SchemaError
 
 ROWS = [(i, (None if i % 5 == 0 else i % 7), f"n{i % 3}", float(i) / 2) for i in range(40)]
@@ -192,3 +192,52 @@ def test_every_type_indexes_in_its_natural_order(mem, typename, values):
         if v is not None:
             assert tid in [r.tuple_id for r in mem.scan_table_eq_filter(0, "x", "v", v)]
     assert mem.verify_indexes("x") == []
+
+
+# READ COMMITTED reads of a transaction a concurrent commit overtook (it will lose at commit)
+# stay one consistent view: the latest commit with its own rows replacing their versions.
+
+
+def _overtaken_rc(columns, row, own, theirs, index_on="v"):
+    e = StorageEngine.new_without_wal()
+    e.create_table("t", columns, primary_key="id")
+    e.create_index("t", [index_on], name="t_" + index_on)
+    tid = e.insert(0, "t", row)
+    a = e.transaction("read_committed")
+    a.update("t", tid, own)
+    e.update(0, "t", tid, theirs)
+    return e, a, tid
+
+
+def test_read_committed_index_reads_stay_consistent_after_a_concurrent_rewrite():
+    e, a, tid = _overtaken_rc([("id", "INT", False), ("v", "INT")], (1, 5), (1, 6), (1, 7))
+    got = [(r.tuple_id, r.row) for r in a.scan_index("t_v")]
+    assert got == [(tid, (1, 6))]  # was [(1, (1, 6)), (1, (1, 6))]
+    assert [r.row for r in a.scan("t", where={"v": 7})] == []  # was [(1, 6)]
+    a.rollback()
+    e.close()
+
+
+def test_read_committed_own_row_keeps_its_index_key_after_a_concurrent_rewrite():
+    """A changed another column only (its overlay holds no t_v entry for the row)."""
+    cols = [("id", "INT", False), ("v", "INT"), ("w", "INT")]
+    e, a, tid = _overtaken_rc(cols, (1, 5, 0), (1, 5, 1), (1, 7, 0))
+    assert [r.row for r in a.scan_index("t_v")] == [(1, 5, 1)]
+    assert [r.row for r in a.scan("t", where={"v": 5})] == [(1, 5, 1)]  # was []
+    assert [r.row for r in a.scan("t", where={"v": 7})] == []  # was [(1, 5, 1)]
+    a.rollback()
+    e.close()
+
+
+def test_read_committed_index_created_by_the_transaction_follows_its_rows():
+    """A's own index was backfilled from older rows than its statements read."""
+    e = StorageEngine.new_without_wal()
+    e.create_table("t", [("id", "INT", False), ("v", "INT"), ("w", "INT")], primary_key="id")
+    tid = e.insert(0, "t", (1, 5, 0))
+    a = e.transaction("read_committed")
+    a.create_index("t", ["w"], name="t_w")
+    a.insert("t", (2, 1, 1))
+    e.update(0, "t", tid, (1, 5, 9))  # A sees it (READ COMMITTED) and will lose at commit
+    assert [r.row for r in a.scan_index("t_w")] == [(2, 1, 1), (1, 5, 9)]  # was w=0 order
+    a.rollback()
+    e.close()

@@ -123,3 +123,21 @@ def test_engine_lookup_rereads_in_a_snapshot_when_a_commit_moves_the_key(account
     monkeypatch.setattr(backend, "get", racing_get)
     rec = accounts.lookup("accounts", 1)
     assert rec.row == (1, "new", 7)  # not the row the stale entry named, which is now key 2
+
+
+def test_new_ids_after_reopen_skip_a_table_dropped_while_a_transaction_sees_it(reopen, tmp_path):
+    """Ids start above the opened catalog's: before, dropping the newest table after a reopen
+    handed its ids to the next table and index, which a transaction that saw the old table
+    (and dropped it itself) then read as holding the old table's rows."""
+    e = reopen(tmp_path / "db")
+    e.create_table("a", [("id", "INT", False)])
+    old_table = e.create_table("b", [("id", "INT", False)])
+    old_index = e.create_index("b", ["id"], name="b_id")
+    e.close()
+    e = reopen(tmp_path / "db")
+    tx = e.transaction()  # sees b
+    e.drop_table_storage(0, "b")
+    assert e.create_table("c", [("id", "INT", False)]) > old_table  # was old_table
+    assert e.create_index("c", ["id"], name="c_id") > old_index  # was old_index
+    tx.rollback()
+    e.close()

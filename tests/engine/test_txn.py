@@ -3,7 +3,7 @@ the savepoint, release invalidates it and later ones), transactional DDL."""
 
 import pytest
 
-from lsmdb import IsolationLevel
+from lsmdb import IsolationLevel, StorageEngine
 from lsmdb.errors import SchemaError, TransactionError
 
 
@@ -180,3 +180,90 @@ def test_exception_in_with_rolls_back(accounts):
     with pytest.raises(TransactionError):
         with tx:
             pass
+
+
+# Savepoint rollback undoes every trace of the undone statements, not just their writes: before
+# the fix, their conflict keys, catalog dependencies, DML markers and pending bytes stayed.
+
+
+def _t_and_u(memory_limit=None):
+    e = (StorageEngine.new_without_wal() if memory_limit is None
+         else StorageEngine.new_without_wal_with_memory_limit(memory_limit))
+    e.create_table("t", [("id", "INT", False), ("v", "INT")], primary_key="id")
+    e.create_table("u", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    return e
+
+
+def test_read_committed_rewrite_after_rollback_to_savepoint_does_not_conflict():
+    """READ COMMITTED: an update undone by ROLLBACK TO, a concurrent commit of that row, then
+    the row updated again from the latest version. The surviving write is based on the
+    latest commit (as the same update without the savepoint detour, which commits), so there
+    is no lost update to prevent."""
+    e = _t_and_u()
+    tid = e.insert(0, "t", (1, 0))
+    a = e.transaction("read_committed")
+    sp = a.savepoint()
+    a.update("t", tid, (1, 1))
+    sp.rollback()
+    e.update(0, "t", tid, (1, 2))  # commits after A's undone write
+    a.update("t", tid, (1, 3))  # reads the committed (1, 2)
+    a.commit()  # was a SerializationError: wts kept the undone write's snapshot
+    assert e.fetch(0, "t", tid) == (1, 3)
+    e.close()
+
+
+def test_ddl_rolled_back_to_savepoint_does_not_conflict_with_concurrent_dml():
+    e = _t_and_u()
+    e.insert(0, "t", (1, 0))
+    a = e.transaction("snapshot")
+    sp = a.savepoint()
+    a.create_index("t", ["v"], name="t_v")
+    sp.rollback()  # the index is gone from A's view
+    a.insert("u", (5, "x"))
+    e.insert(0, "t", (2, 2))  # concurrent DML on t
+    a.commit()  # was a SerializationError: the undone DDL's dependency on t stayed
+    assert [i.name for i in e.indexes("t")] == ["t_pkey"]
+    assert e.visible_row_count(0, "u") == 1
+    e.close()
+
+
+def test_dml_rolled_back_to_savepoint_does_not_conflict_with_concurrent_ddl():
+    e = _t_and_u()
+    b = e.transaction("snapshot")
+    b.create_index("t", ["v"], name="t_v")
+    a = e.transaction("snapshot")
+    sp = a.savepoint()
+    a.insert("t", (7, 7))
+    sp.rollback()  # A wrote nothing to t after all
+    a.insert("u", (5, "x"))
+    a.commit()
+    b.commit()  # was a SerializationError: A's undone insert still published t's marker
+    assert "t_v" in [i.name for i in e.indexes("t")]
+    e.close()
+
+
+def test_inserts_rolled_back_to_savepoint_do_not_count_against_memory_limit():
+    e = _t_and_u(memory_limit=20_000)
+    a = e.transaction()
+    for i in range(20):  # 20 x 2 KB inserted and undone: never more than one row pending
+        sp = a.savepoint()
+        a.insert("u", (i, "x" * 2000))
+        sp.rollback()
+        sp.release()
+    a.insert("u", (100, "y"))  # was a MemoryLimitError (10th iteration)
+    a.commit()
+    assert e.visible_row_count(0, "u") == 1
+    e.close()
+
+
+def test_rolling_back_to_one_savepoint_again_restores_its_bookkeeping_again():
+    e = _t_and_u(memory_limit=20_000)
+    a = e.transaction()
+    sp = a.savepoint()
+    for i in range(20):  # the same savepoint, rolled back to 20 times
+        a.insert("u", (i, "x" * 2000))
+        sp.rollback()
+    a.insert("u", (100, "y"))
+    a.commit()
+    assert e.visible_row_count(0, "u") == 1
+    e.close()
