@@ -15,7 +15,12 @@ Concurrency model:
   and runs compactions picked by the compaction policy. MANIFEST edits are serialized by
   ``_version_lock``.
 - A background error (I/O during flush/compaction/WAL write) stops writes with
-  BackgroundError until ``resume()``; acknowledged writes stay in the WAL.
+  BackgroundError until ``resume()``; acknowledged writes stay in the WAL. An interrupt
+  (KeyboardInterrupt, SystemExit) raised in the caller's thread is not one: the write it
+  struck is applied whole or not at all (``_log_and_insert``) and the DB stays writable.
+- ``close()`` fences: from its first step new writes and operations get ClosedError; it
+  waits for the writer queue (a leader inside its WAL append included) and for running
+  operations (``_operation``) to drain, stops the background threads, then closes files.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from lsmdb.errors import (
     FormatVersionError,
     InvalidArgumentError,
     LockError,
+    describe_error,
 )
 from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
@@ -175,7 +181,9 @@ class DB:
         self._pending_outputs: set[int] = set()
         self._running_compactions = 0
         self._manual_compaction = False
-        self._closing = False
+        self._closing = False  # close() started: fences new writes and operations
+        self._active_ops = 0  # flush/compact_range/resume/checkpoint calls under way
+        self._close_done = threading.Event()
         self._snapshots: dict[int, int] = {}
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
@@ -475,7 +483,7 @@ class DB:
         want_sync = self._sync_wanted(sync)
         if not want_sync and self._sync_interval != 1 and not self._writers:
             with self._mutex:
-                if (not self._writers and self._bg_error is None and not self._closed
+                if (not self._writers and self._bg_error is None and not self._closing
                         and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
@@ -484,21 +492,25 @@ class DB:
                     # of a record costs less than handing a queue turn over would.
                     batch.sequence = self._last_seq + 1
                     try:
-                        n = self._wal.add(batch.data())
-                        self._mem.mem.add_batch(batch)
-                    except BaseException as exc:  # WAL state unknown: stop writes
+                        n, interrupt = self._log_and_insert(self._wal, self._mem, batch, False)
+                    except Exception as exc:  # WAL state unknown: stop writes
                         self._bg_error = exc
                         self._wal_failed = True
                         raise
+                    # Publish before anything that calls out (an interrupt can strike at a
+                    # call): the write is visible as soon as the sequence moves.
                     self._last_seq += batch.count
-                    self._stats.wal_write(n, False, batch.byte_size, 1)
                     sv = self._sv  # same memtables and Version: only the sequence moved
                     self._sv = (sv[0], sv[1], sv[2], self._last_seq, sv[4])
+                    if interrupt is not None:
+                        raise interrupt
+                    self._stats.wal_write(n, False, batch.byte_size, 1)
                     return
         w = _Writer(batch, want_sync)
         user_bytes = batch.byte_size
         with self._cv:
             self._check_writable()
+            self._check_not_closing()
             self._writers.append(w)
             while not w.done and self._writers[0] is not w:
                 self._cv.wait()
@@ -507,10 +519,8 @@ class DB:
                     raise w.error
                 return
             try:
-                if self._bg_error is not None:
-                    raise BackgroundError(
-                        f"a background error stopped writes: {self._bg_error}; call resume()"
-                    ) from self._bg_error
+                self._check_not_closing()
+                self._raise_bg_error()
                 self._make_room_for_write(w.batch.byte_size)
                 group = self._take_group()
             except BaseException as exc:
@@ -522,30 +532,69 @@ class DB:
             need_sync = any(x.sync for x in group) or self._periodic_sync_due()
             mem = self._mem
             wal = self._wal
-        error: BaseException | None = None
+        error: BaseException | None = None  # the group's outcome: nothing applied
+        interrupt: BaseException | None = None  # applied, then interrupted: raise after
+        failed = False
+        n = 0
         try:
-            n = wal.add(merged.data())
-            if need_sync:
-                wal.sync()
-            mem.mem.add_batch(merged)
-        except BaseException as exc:  # WAL state unknown: stop writes until resume()
+            n, interrupt = self._log_and_insert(wal, mem, merged, need_sync)
+        except Exception as exc:  # WAL state unknown: stop writes until resume()
+            error = exc
+            failed = True
+        except BaseException as exc:  # interrupted before the WAL got any of it
             error = exc
         with self._cv:
             if error is None:
                 self._last_seq += merged.count
-                self._stats.wal_write(n, need_sync, user_bytes if len(group) == 1 else
-                                      sum(x.batch.byte_size for x in group), len(group))
                 self._publish()
-            else:
+            elif failed:
                 self._bg_error = error
                 self._wal_failed = True
-            for x in group:
+            # Interrupted with nothing applied: only this thread's write fails; the rest of
+            # the group stays queued and the next of them leads it again.
+            for x in (group if error is None or failed else group[:1]):
                 self._writers.popleft()
                 x.done = True
                 x.error = error
             self._cv.notify_all()
         if error is not None:
             raise error
+        if interrupt is not None:
+            raise interrupt
+        self._stats.wal_write(n, need_sync, user_bytes if len(group) == 1 else
+                              sum(x.batch.byte_size for x in group), len(group))
+
+    @staticmethod
+    def _log_and_insert(wal, ref: _MemRef, batch: WriteBatch, sync: bool):
+        """The data phase of a write: WAL append (+ fsync), memtable insert. Whole or not at
+        all even when an interrupt (Ctrl-C) strikes in the caller's thread.
+
+        Returns (bytes appended, deferred interrupt or None): an interrupt that struck once
+        the record was in the WAL is held back; the caller publishes the write, then raises
+        it. An interrupt before any byte reached the WAL propagates (nothing applied). Any
+        other exception is an I/O failure that leaves the WAL's tail unknown.
+        """
+        n = wal.add(batch.data())
+        # Attribute reads and stores only until the insert: an interrupt strikes at calls.
+        interrupt = wal.deferred_interrupt
+        wal.deferred_interrupt = None
+        if sync:
+            try:
+                wal.sync()
+            except Exception:
+                raise
+            except BaseException as exc:  # the record is in the WAL: apply it all the same
+                interrupt = interrupt or exc
+        last = batch.sequence + batch.count - 1
+        try:
+            ref.mem.add_batch(batch)  # one C call: an interrupt lands before or after it
+        except Exception:
+            raise
+        except BaseException as exc:
+            interrupt = interrupt or exc
+            if ref.mem.last_seqno < last:
+                ref.mem.add_batch(batch)
+        return n, interrupt
 
     def _periodic_sync_due(self) -> bool:
         interval = self._sync_interval
@@ -578,10 +627,8 @@ class DB:
         c = self.options.compaction
         slowed = debt_slowed = False
         while True:
-            if self._bg_error is not None:
-                raise BackgroundError(
-                    f"a background error stopped writes: {self._bg_error}; call resume()"
-                ) from self._bg_error
+            self._check_not_closing()  # the stalls below wait for background threads
+            self._raise_bg_error()
             l0 = len(self._versions.current.levels[0])
             if not getattr(self._policy, "l0_stalls", True):
                 l0 = 0  # e.g. FIFO keeps its files in L0 on purpose
@@ -648,9 +695,10 @@ class DB:
                 old_wal.sync()
             except BaseException as exc:
                 new_wal.close()  # left empty; deleted as obsolete later
-                self._bg_error = exc  # the old segment's state is unknown: stop writes
-                self._wal_failed = True
-                raise
+                if isinstance(exc, Exception):
+                    self._bg_error = exc  # the old segment's state is unknown: stop writes
+                    self._wal_failed = True
+                raise  # an interrupt: the old segment is intact, only not yet synced
         self._imms.insert(0, self._mem)
         self._mem = _MemRef(Memtable(), new_wal.number)
         self._wal = new_wal
@@ -818,9 +866,11 @@ class DB:
     # ------------------------------------------------------------------ flush / compaction
 
     def flush(self, *, wait: bool = True) -> None:
-        """Make the memtable an SSTable now (and wait for it unless wait=False)."""
+        """Make the memtable an SSTable now (and wait for it unless wait=False).
+
+        ClosedError if close() starts meanwhile: the memtable's writes stay in the WAL."""
         self._check_writable()
-        with self._cv:
+        with self._operation(), self._cv:
             self._raise_bg_error()
             # Take a turn in the writer queue: no write may be between its WAL append and
             # its memtable insert while the memtable is switched.
@@ -831,6 +881,7 @@ class DB:
                             self._run_background_inline()
                         else:
                             self._cv.wait(0.5)
+                            self._check_not_closing()
                             self._raise_bg_error()
                     self._switch_memtable()
             if self._inline:
@@ -838,8 +889,8 @@ class DB:
             elif wait:
                 while self._imms:
                     self._cv.wait(0.5)
+                    self._check_not_closing()  # background threads stop at close
                     self._raise_bg_error()
-                    self._check_open()
 
     @contextlib.contextmanager
     def _write_barrier(self):
@@ -863,34 +914,58 @@ class DB:
     def _raise_bg_error(self) -> None:
         if self._bg_error is not None:
             raise BackgroundError(
-                f"a background error stopped writes: {self._bg_error}; call resume()"
-            ) from self._bg_error
+                f"a background error stopped writes: {describe_error(self._bg_error)}; "
+                "call resume()") from self._bg_error
+
+    def _check_not_closing(self) -> None:
+        """Mutex held: refuse new work once close() has started (it waits for the rest)."""
+        if self._closing:
+            raise ClosedError("database is closed")
+
+    @contextlib.contextmanager
+    def _operation(self):
+        """Fence for a call that works outside the writer queue (flush, compact_range,
+        resume, checkpoint): refused once close() started; close() waits for it to end."""
+        with self._cv:
+            self._check_not_closing()
+            self._active_ops += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._active_ops -= 1
+                self._cv.notify_all()
 
     def compact_range(self, start=None, end=None) -> None:
         """Compact every file overlapping [start, end] down to the last level."""
         self._check_writable()
         lo = None if start is None else _as_bytes(start, "start")
         hi = None if end is None else _as_bytes(end, "end")
-        self.flush()
-        with self._cv:
-            # One manual compaction at a time: two would compact the same input files and
-            # install overlapping outputs in one level (found by lsmdb.testing.stress).
-            while self._manual_compaction:
-                self._cv.wait(0.5)
-            self._manual_compaction = True
-            while self._running_compactions:
-                self._cv.wait(0.5)
-        try:
-            for level in range(self.options.compaction.max_levels):
-                job = self._manual_job(level, lo, hi)
-                if job is not None:
-                    self._execute_job(job)
-        finally:
+        with self._operation():
+            self.flush()
             with self._cv:
-                self._manual_compaction = False
-                self._wake_all()
-        self._raise_bg_error()
-        self._delete_obsolete_files()
+                # One manual compaction at a time: two would compact the same input files
+                # and install overlapping outputs in one level (found by lsmdb.testing.stress).
+                while self._manual_compaction:
+                    self._cv.wait(0.5)
+                    self._check_not_closing()
+                self._manual_compaction = True
+            try:
+                with self._cv:
+                    while self._running_compactions:
+                        self._cv.wait(0.5)
+                for level in range(self.options.compaction.max_levels):
+                    with self._cv:
+                        self._check_not_closing()  # close() waits for the job under way only
+                    job = self._manual_job(level, lo, hi)
+                    if job is not None:
+                        self._execute_job(job)
+            finally:
+                with self._cv:
+                    self._manual_compaction = False
+                    self._wake_all()
+            self._raise_bg_error()
+            self._delete_obsolete_files()
 
     def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
         """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
@@ -967,8 +1042,8 @@ class DB:
     def _run_background_inline(self) -> None:
         """Deterministic mode: run every pending flush and compaction now (mutex held)."""
         while True:
-            if self._bg_error is not None:
-                raise BackgroundError(f"background error: {self._bg_error}") from self._bg_error
+            self._check_not_closing()
+            self._raise_bg_error()
             work = self._next_work()
             if work is None:
                 if not (self._bg_flushing or self._running_compactions):
@@ -980,9 +1055,11 @@ class DB:
             self._mutex.release()
             try:
                 self._do_work(work)
-            except BaseException as exc:
+            except Exception as exc:
                 self._bg_error = exc
             finally:
+                # An interrupt propagates: the work it cut short left no partial state
+                # (unfinished outputs are abandoned, the memtable stays immutable).
                 self._mutex.acquire()
 
     def _build_l0(self, ref: _MemRef) -> tuple[list, int]:
@@ -1083,15 +1160,20 @@ class DB:
 
     def _unpin_version(self, version) -> None:
         """An iterator let go of ``version``: its files may now be deletable."""
-        if version is not self._versions.current and not self.read_only and not self._closed:
+        if version is not self._versions.current and not self.read_only and not self._closing:
             try:
-                self._delete_obsolete_files()
-            except OSError:
-                pass  # retried after the next flush or compaction
+                with self._operation():
+                    self._delete_obsolete_files()
+            except (OSError, ClosedError):
+                pass  # retried after the next flush or compaction (or the next open)
 
     def resume(self) -> None:
         """Clear a background error and restart work (RocksDB's DB::Resume)."""
         self._check_writable()
+        with self._operation():
+            self._resume()
+
+    def _resume(self) -> None:
         with self._cv:
             if self._bg_error is None:
                 return
@@ -1127,7 +1209,8 @@ class DB:
         from lsmdb.lsm.checkpoint import make_checkpoint
 
         self._check_open()
-        make_checkpoint(self, os.fspath(target))
+        with self._operation():
+            make_checkpoint(self, os.fspath(target))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
@@ -1136,15 +1219,36 @@ class DB:
     # ------------------------------------------------------------------ close
 
     def close(self) -> None:
-        if self._closed:
-            return
+        """Close the database; safe from any thread, any number of times.
+
+        From its first step new writes and operations get ClosedError. It waits for the
+        writes already queued (a group inside its WAL append included) and for running
+        flush/compact_range/resume/checkpoint calls, stops the background threads (each
+        finishes the flush or compaction it is running), then closes the files. A second
+        close() returns when the first is done. Every write acknowledged before close()
+        returned is in the WAL or an SSTable."""
         with self._cv:
-            self._closing = True
-            self._wake_all()
-        for t in self._bg_threads:
-            t.join()
-        self._closed = True
-        self._release_resources()
+            if self._closing:
+                first = False
+            elif self._closed:
+                return  # never opened
+            else:
+                first = True
+                self._closing = True
+                self._wake_all()
+                while self._writers or self._active_ops:
+                    self._cv.wait()
+        if not first:
+            self._close_done.wait()
+            return
+        try:
+            for t in self._bg_threads:
+                t.join()
+            self._closed = True
+            self._release_resources()
+        finally:
+            self._closed = True
+            self._close_done.set()
 
     def _release_resources(self) -> None:
         try:
