@@ -31,6 +31,8 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 from lsmdb import __version__
 from lsmdb._core.batch import WriteBatch
@@ -54,6 +56,7 @@ from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
+from lsmdb.lsm.options_file import latest_options_file, resolve_options
 from lsmdb.lsm.stats import DBStats, StatsCollector
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
@@ -161,8 +164,11 @@ class DB:
 
     def __init__(self, path: str, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
-                 inline_background: bool = False):
+                 inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
+                 accept_default_options: bool = False):
         self.path = os.path.abspath(os.fspath(path))
+        self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
+        self._accept_default_options = accept_default_options
         self.env = env or default_env()
         self.read_only = read_only
         self._closed = True
@@ -227,8 +233,12 @@ class DB:
 
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
-        self._check_contract(exists)
-        self.options = self._resolve_options(options, exists)
+        if exists:
+            self._check_contract(exists)
+        self.options = resolve_options(env, self.path, options, exists, self._overrides,
+                                       self._accept_default_options)
+        if not exists:  # a new directory is claimed only with options known to be valid
+            self._check_contract(exists)
         self._policy = policy_for(self.options)
         self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
         self._memtable_limit = self.options.memtable_bytes
@@ -317,34 +327,8 @@ class DB:
                     "created_by": f"lsmdb {__version__}"}
         self.env.write_file_atomic(path, json.dumps(contract, indent=1).encode())
 
-    def _resolve_options(self, options: Options | None, exists: bool) -> Options:
-        if options is not None:
-            if not isinstance(options, Options):
-                raise TypeError(f"options must be lsmdb.Options, not {type(options).__name__}")
-            return options
-        if exists:
-            latest = self._latest_options_file()
-            if latest is not None:
-                try:
-                    return Options.from_json(self.env.read_file(latest).decode())
-                except (InvalidArgumentError, UnicodeDecodeError):
-                    pass  # a policy object or an unreadable file: fall back to defaults
-        return Options()
-
-    def _latest_options_file(self) -> str | None:
-        best = None
-        for name in self.env.listdir(self.path):
-            if name.startswith("OPTIONS-") and name.endswith(".json"):
-                try:
-                    n = int(name[8:-5])
-                except ValueError:
-                    continue
-                if best is None or n > best[0]:
-                    best = (n, name)
-        return os.path.join(self.path, best[1]) if best else None
-
     def _write_options_file(self) -> None:
-        old = self._latest_options_file()
+        old = latest_options_file(self.env, self.path)
         number = self._versions.new_file_number()
         path = os.path.join(self.path, f"OPTIONS-{number:06d}.json")
         self.env.write_file_atomic(path, self.options.to_json().encode())
@@ -1311,17 +1295,24 @@ def _merge_batches(group: list[_Writer]) -> WriteBatch:
 
 def open(path, options: Options | None = None, *, create: bool = True,  # noqa: A001
          read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
-         inline_background: bool = False, **overrides) -> DB:
+         inline_background: bool = False, accept_default_options: bool = False,
+         **overrides) -> DB:
     """Open (or create) the database at ``path``.
 
-    ``overrides`` are option fields applied on top of ``options`` (e.g. ``wal_sync="always"``).
+    Which options apply (docs/options.md, "Reopening a database"): an ``options`` object is
+    used whole; without one, an existing database starts from the options it stored
+    (``OPTIONS-<n>.json``) and a new one from ``Options()``. ``overrides`` (e.g.
+    ``wal_sync="always"``, ``**{"compaction.size_ratio": 6}``) then change only the fields
+    they name. A damaged stored file raises CorruptionError and a stored compaction policy
+    that cannot be imported raises InvalidOptionsError, unless ``accept_default_options=True``
+    (then: the defaults, or the built-in policy of the stored style).
+
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
     """
-    if overrides:
-        options = (options or Options()).replace(**overrides)
     return DB(path, options, create=create, read_only=read_only,
-              error_if_exists=error_if_exists, env=env, inline_background=inline_background)
+              error_if_exists=error_if_exists, env=env, inline_background=inline_background,
+              overrides=overrides, accept_default_options=accept_default_options)
 
 
 __all__ = ["DB", "open", "Snapshot", "DBIterator", "MAX_SEQNO", "CorruptionError"]
