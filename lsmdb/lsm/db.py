@@ -921,7 +921,9 @@ class DB:
                 self._cv.notify_all()
 
     def compact_range(self, start=None, end=None) -> None:
-        """Compact every file overlapping [start, end] down to the last level."""
+        """Compact every file overlapping [start, end] (None: unbounded) into the last level,
+        in one pass: each byte is rewritten once, files that overlap nothing else are moved
+        by a MANIFEST edit alone (see :func:`lsmdb.lsm.compaction.manual_jobs`)."""
         self._check_writable()
         lo = None if start is None else _as_bytes(start, "start")
         hi = None if end is None else _as_bytes(end, "end")
@@ -938,12 +940,10 @@ class DB:
                 with self._cv:
                     while self._running_compactions:
                         self._cv.wait(0.5)
-                for level in range(self.options.compaction.max_levels):
+                for job in self._manual_jobs(lo, hi):
                     with self._cv:
                         self._check_not_closing()  # close() waits for the job under way only
-                    job = self._manual_job(level, lo, hi)
-                    if job is not None:
-                        self._execute_job(job)
+                    self._execute_job(job)
             finally:
                 with self._cv:
                     self._manual_compaction = False
@@ -951,12 +951,12 @@ class DB:
             self._raise_bg_error()
             self._delete_obsolete_files()
 
-    def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
-        """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
+    def _manual_jobs(self, lo: bytes | None, hi: bytes | None) -> list[CompactionJob]:
+        """The jobs taking every file overlapping [lo, hi] to the last level in one pass.
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import manual_job
+        from lsmdb.lsm.compaction import manual_jobs
 
-        return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
+        return manual_jobs(VersionView(self._versions.current, self.options), lo, hi)
 
     # background machinery ---------------------------------------------------------------
 
