@@ -30,14 +30,17 @@ with atheris.instrument_imports(include=["lsmdb"]):
     import lsmdb.lsm.iterators
     import lsmdb.lsm.table_writer
     import lsmdb.lsm.version
-    import lsmdb.lsm.wal
+    import lsmdb.wal
     from lsmdb.testing.presets import small_options
 
 KEYS = [b"", b"a", b"a\x00", b"ab", b"abc", b"b", b"ba", b"c", b"d", b"d\xff", b"e", b"f",
         b"g", b"h", b"k", b"k1", b"k2", b"m", b"x", b"y", b"z", b"\xff", b"\xff\xff", b"q"]
 OPTIONS = small_options(memtable_bytes=1024, block_bytes=256, block_cache_bytes=64 << 10)
-# libFuzzer leaves with exit(), which runs no Python cleanup: each run removes the
-# directories of runs whose process is gone.
+# Each input gets a fresh DB in RUN_DIR, removed when the input is done (TestOneInput's
+# finally): libFuzzer leaves with exit(), which runs no Python cleanup (no atexit, no
+# finally around atheris.Fuzz()), so nothing may be left for the end of the process. Only a
+# process killed in the middle of an input (a crash, a timeout) leaves its directory; each
+# run removes those of processes that are gone.
 _BASE = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
 for _old in glob.glob(os.path.join(_BASE, "lsmdb-fuzz-api-*")):
     try:
@@ -46,7 +49,8 @@ for _old in glob.glob(os.path.join(_BASE, "lsmdb-fuzz-api-*")):
         shutil.rmtree(_old, ignore_errors=True)
     except PermissionError:
         pass
-PATH = os.path.join(_BASE, f"lsmdb-fuzz-api-{os.getpid()}", "db")
+RUN_DIR = os.path.join(_BASE, f"lsmdb-fuzz-api-{os.getpid()}")
+PATH = os.path.join(RUN_DIR, "db")
 
 
 class _Input:
@@ -112,7 +116,7 @@ class Session:
             db.delete(k)
             model.pop(k, None)
         elif op == 3:
-            lo, hi = inp.key(), inp.key()
+            lo, hi = sorted((inp.key(), inp.key()))  # start > end is InvalidArgumentError
             db.delete_range(lo, hi)
             _range_delete(model, lo, hi)
         elif op == 4:
@@ -125,7 +129,7 @@ class Session:
                 elif kind == 1:
                     subs.append((1, inp.key(), b""))
                 else:
-                    subs.append((2, inp.key(), inp.key()))
+                    subs.append((2, *sorted((inp.key(), inp.key()))))
             with db.write_batch() as wb:
                 for kind, a, b in subs:
                     if kind == 0:
@@ -220,7 +224,10 @@ def TestOneInput(data: bytes) -> None:
             pass
         session.check_all("at the end")
     finally:
-        session.close()
+        try:
+            session.close()
+        finally:
+            shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 def make_corpus(directory: str) -> None:

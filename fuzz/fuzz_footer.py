@@ -10,7 +10,7 @@ import atheris
 import fuzzmain
 
 with atheris.instrument_imports():
-    from lsmdb._core.sstable import FOOTER_BYTES, decode_footer, encode_footer
+    from lsmdb._core.sstable_format import FOOTER_BYTES, decode_footer, encode_footer
 from lsmdb.errors import CorruptionError, FormatVersionError
 
 

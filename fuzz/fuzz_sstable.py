@@ -11,7 +11,8 @@ import fuzzmain
 
 with atheris.instrument_imports():
     from lsmdb._core.ikey import DELETE, PUT, make_internal_key
-    from lsmdb._core.sstable import SSTableBuilder, SSTableReader
+    from lsmdb._core.sstable_builder import SSTableBuilder
+    from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.errors import CorruptionError, FormatVersionError
 
 

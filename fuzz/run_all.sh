@@ -37,6 +37,17 @@ fi
 out=${out:-$(mktemp -d /tmp/lsmdb-fuzz-XXXXXX)}
 mkdir -p "$out"
 
+# The targets run from $out: make a relative PYTHONPATH (say ".") absolute first, or they
+# would import whatever lsmdb is installed instead of this tree's.
+if [ -n "${PYTHONPATH:-}" ]; then
+    abs=""
+    IFS=: read -ra parts <<<"$PYTHONPATH"
+    for p in "${parts[@]}"; do
+        [ -n "$p" ] && abs="${abs:+$abs:}$(realpath -m "$p")"
+    done
+    export PYTHONPATH=$abs
+fi
+
 envs=()
 if [ "$sanitized" = 1 ]; then
     runtime=$(python - <<'PY'

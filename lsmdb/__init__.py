@@ -1,6 +1,9 @@
 """lsmdb: an embeddable LSM storage engine with Cython-accelerated hot paths."""
 
+from lsmdb._version import __version__
 from lsmdb.errors import (
+    BackgroundError,
+    BusyError,
     ClosedError,
     ConstraintError,
     ContractError,
@@ -19,10 +22,10 @@ from lsmdb.errors import (
     TransactionError,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "__version__",
+    "BackgroundError",
+    "BusyError",
     "ClosedError",
     "ConstraintError",
     "ContractError",
@@ -41,6 +44,15 @@ __all__ = [
     "TransactionError",
 ]
 
+_ENGINE_NAMES = ("StorageEngine", "StorageOptions", "WalConfig", "WalCommitPolicy")
+_STORAGE_API_NAMES = (
+    "IsolationLevel", "DataType", "DataKind", "StorageColumn", "TableStorageDescriptor",
+    "IndexKeyColumn", "IndexStorageDescriptor", "KeyRange", "Included", "Excluded",
+    "UNBOUNDED", "TupleRecord", "HnswStorageOptions", "IvfFlatStorageOptions",
+    "StoredVectorMetric", "StoredQuantizationKind", "StorageShardConfig", "ShardHashFunction",
+    "CheckpointInfo", "StorageMetrics", "RecoveryReport", "RecoveredStatistics",
+)
+
 
 def __getattr__(name):
     # The DB layer imports the Cython core; load it on first use so `import lsmdb.errors`
@@ -49,6 +61,15 @@ def __getattr__(name):
         from lsmdb.lsm import db as _db
 
         return getattr(_db, name)
+    if name in _ENGINE_NAMES:
+        from lsmdb.engine import engine as _engine
+        from lsmdb.engine import options as _engine_options
+
+        return getattr(_engine_options if hasattr(_engine_options, name) else _engine, name)
+    if name in _STORAGE_API_NAMES:
+        from lsmdb import storage_api as _api
+
+        return getattr(_api, name)
     if name == "Options":
         from lsmdb.options import Options
 

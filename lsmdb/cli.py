@@ -30,7 +30,8 @@ from typing import TextIO
 import lsmdb
 from lsmdb.errors import CorruptionError, Error
 
-__all__ = ["main", "build_parser", "command", "require_file", "EXIT_OK", "EXIT_IO",
+__all__ = ["main", "build_parser", "command", "require_file", "whole_number", "bounds_text",
+           "out_of_bounds", "require_writable", "EXIT_OK", "EXIT_IO",
            "EXIT_CORRUPTION", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
 EXIT_OK = 0
@@ -77,9 +78,23 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def whole_number(minimum: int, *, underscores: bool = False) -> Callable[[str], int]:
-    """An argparse ``type`` for integers >= ``minimum`` (``underscores``: accept ``1_000``),
-    with the one-line messages every lsmdb command uses."""
+def bounds_text(minimum: int, maximum: int | None = None) -> str:
+    """How help texts and errors state an integer range: ``">= 1"`` or ``"1 to 1,000"``."""
+    return f">= {minimum:,}" if maximum is None else f"{minimum:,} to {maximum:,}"
+
+
+def out_of_bounds(value: int, minimum: int, maximum: int | None = None) -> str | None:
+    """The reason ``value`` is outside [minimum, maximum], or None: the one wording of every
+    lsmdb command's range errors, whether argparse or a later check finds them."""
+    if value < minimum or (maximum is not None and value > maximum):
+        return f"must be {bounds_text(minimum, maximum)}, got {value:,}"
+    return None
+
+
+def whole_number(minimum: int, maximum: int | None = None, *,
+                 underscores: bool = False) -> Callable[[str], int]:
+    """An argparse ``type`` for integers in [minimum, maximum] (``underscores``: accept
+    ``1_000``), with the one-line messages every lsmdb command uses."""
 
     def parse(text: str) -> int:
         try:
@@ -87,8 +102,9 @@ def whole_number(minimum: int, *, underscores: bool = False) -> Callable[[str], 
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        problem = out_of_bounds(value, minimum, maximum)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
         return value
 
     return parse
@@ -103,6 +119,22 @@ def require_file(path: str) -> str:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    return path
+
+
+def require_writable(path: str, flag: str) -> str:
+    """``path`` if an output file can be written there, checked before a long run instead of
+    after it: the file is opened for appending (an existing one is left as it is) or created
+    and removed again. Else the OSError naming ``flag`` and the path (exit code 1)."""
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise type(exc)(exc.errno, f"{flag}: cannot write ({reason})", path) from None
+    if not existed:
+        os.unlink(path)
     return path
 
 
@@ -143,8 +175,9 @@ def cmd_wal_dump(args: argparse.Namespace, out: TextIO) -> int:
     require_file(args.file)
     from lsmdb.wal.dump import dump_log
 
-    dump_log(args.file, out, kind=args.kind)
-    return EXIT_OK
+    # dump_log prints mid-log corruption in place and returns 1: the exit code says so too.
+    clean = dump_log(args.file, out, kind=args.kind) == 0
+    return EXIT_OK if clean else EXIT_CORRUPTION
 
 
 def _configure_bench(p: argparse.ArgumentParser) -> None:

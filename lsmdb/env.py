@@ -19,10 +19,30 @@ import os
 import shutil
 from contextlib import contextmanager
 
-from lsmdb.errors import LockError, StorageIOError
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.errors import InvalidArgumentError, LockError, StorageIOError
+from lsmdb.killpoint import kill_point
 
-__all__ = ["Env", "WritableFile", "RandomAccessFile", "FileLock", "default_env"]
+__all__ = ["Env", "WritableFile", "RandomAccessFile", "FileLock", "default_env", "fs_path"]
+
+
+def fs_path(path: str | bytes | os.PathLike, what: str = "path") -> str:
+    """``path`` (str, bytes or os.PathLike, as ``open()`` accepts) as an absolute str path.
+
+    bytes are decoded with the file-system encoding (``os.fsdecode``), so every path inside
+    lsmdb is a str and joins never mix the two. Raises TypeError naming ``what`` for other
+    types, and InvalidArgumentError for an empty path (which would silently mean the current
+    directory) or one containing a NUL byte.
+    """
+    try:
+        text = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(
+            f"{what} must be str, bytes or os.PathLike, not {type(path).__name__}") from None
+    if not text:
+        raise InvalidArgumentError(f"{what} is empty; name a directory (e.g. '.') explicitly")
+    if "\0" in text:
+        raise InvalidArgumentError(f"{what} contains a NUL byte: {text!r}")
+    return os.path.abspath(text)
 
 
 @contextmanager
@@ -186,6 +206,11 @@ class Env:
     def file_size(self, path: str) -> int:
         with _io("stat", path):
             return os.stat(path).st_size
+
+    def modified_time_ns(self, path: str) -> int:
+        """Last modification time of ``path`` in nanoseconds (recovery compares files)."""
+        with _io("stat", path):
+            return os.stat(path).st_mtime_ns
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)

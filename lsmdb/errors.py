@@ -10,6 +10,7 @@ __all__ = [
     "InvalidArgumentError",
     "ClosedError",
     "LockError",
+    "BusyError",
     "CorruptionError",
     "StorageIOError",
     "ContractError",
@@ -23,7 +24,6 @@ __all__ = [
     "MemoryLimitError",
     "FeatureNotSupportedError",
     "BackgroundError",
-    "describe_error",
 ]
 
 
@@ -49,6 +49,11 @@ class ClosedError(Error):
 
 class LockError(Error):
     """The directory is locked by another writer process."""
+
+
+class BusyError(LockError):
+    """A read-only open could not get a consistent view: a writer process kept replacing
+    the files it was reading. Nothing is damaged; try again later."""
 
 
 class CorruptionError(Error):

@@ -137,7 +137,7 @@ def test_console_entry_point_runs(tmp_path):
 
 
 def _write_sstable(path, n=50):
-    sstable = pytest.importorskip("lsmdb._core.sstable")
+    sstable = pytest.importorskip("lsmdb._core.sstable_builder")
     from lsmdb._core.ikey import PUT, make_internal_key
     from lsmdb.env import default_env
 
@@ -206,3 +206,98 @@ def test_wal_dump_real_file(capsys, tmp_path):
     captured = capsys.readouterr()
     assert code in (0, cli.EXIT_CORRUPTION)
     assert "Traceback" not in captured.err
+
+
+# -- wal-dump on files that are not logs (issue 12) ------------------------------------------
+
+
+def _log_of_batches(tmp_path, name="000009.log", n=3):
+    logformat = pytest.importorskip("lsmdb._core.logformat")
+    batch_mod = pytest.importorskip("lsmdb._core.batch")
+    payloads = []
+    for i in range(n):
+        b = batch_mod.WriteBatch()
+        b.put(b"walkey%d" % i, b"v" * 10)
+        b.sequence = 1 + i
+        payloads.append(b.data())
+    path = tmp_path / name
+    path.write_bytes(logformat.encode_records(payloads))
+    return path
+
+
+def test_wal_dump_refuses_garbage_naming_offset_0(capsys, tmp_path):
+    import random
+
+    path = tmp_path / "000003.log"
+    path.write_bytes(random.Random(12).randbytes(5000))
+    assert cli.main(["wal-dump", str(path)]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    line = _one_line(captured.err)
+    assert line.startswith("lsmdb: error: not a WAL file: no valid WAL record at offset 0 (")
+    assert line.endswith(str(path))
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("name,argv", [("000001.sst", []), ("000001.log", ["--kind", "wal"])])
+def test_wal_dump_refuses_an_sstable_saying_so(capsys, tmp_path, name, argv):
+    path = str(tmp_path / name)
+    _write_sstable(path)
+    assert cli.main(["wal-dump", path, *argv]) == cli.EXIT_ERROR
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("lsmdb: error: not a WAL file: looks like an SSTable "
+                           "(magic 89 4c 53 4d 53 53 54 0a at offset ")
+    assert "sst-dump" in line and line.endswith(path)
+
+
+def test_wal_dump_names_json_text_and_zeros(capsys, tmp_path):
+    options = tmp_path / "OPTIONS-000003.json"
+    options.write_text('{\n  "memtable_bytes": 67108864\n}\n')
+    current = tmp_path / "CURRENT"
+    current.write_text("MANIFEST-000002\n")
+    zeros = tmp_path / "000004.log"
+    zeros.write_bytes(bytes(100))
+    for path, needle in ((options, "looks like JSON text"),
+                         (current, "looks like text ('MANIFEST-000002')"),
+                         (zeros, "holds only zero bytes")):
+        assert cli.main(["wal-dump", str(path)]) == cli.EXIT_ERROR
+        assert f"not a WAL file: {needle}" in _one_line(capsys.readouterr().err)
+
+
+def test_wal_dump_empty_log_is_a_log_with_no_records(capsys, tmp_path):
+    path = tmp_path / "000005.log"
+    path.write_bytes(b"")
+    assert cli.main(["wal-dump", str(path)]) == 0
+    assert "0 records" in capsys.readouterr().out
+
+
+def test_wal_dump_mid_log_corruption_exits_2(capsys, tmp_path):
+    path = _log_of_batches(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[12] ^= 0xFF  # the first record's payload: its checksum fails, records 2 and 3 follow
+    path.write_bytes(bytes(data))
+    assert cli.main(["wal-dump", str(path)]) == cli.EXIT_CORRUPTION
+    out = capsys.readouterr().out
+    assert "CORRUPTION at offset 0" in out and "walkey1" in out and "2 records" in out
+
+
+def test_require_writable_leaves_an_existing_file_and_creates_none(tmp_path):
+    existing = tmp_path / "out.json"
+    existing.write_text("keep")
+    assert cli.require_writable(str(existing), "--json") == str(existing)
+    assert existing.read_text() == "keep"
+    fresh = tmp_path / "fresh.csv"
+    cli.require_writable(str(fresh), "--csv")
+    assert not fresh.exists()
+    with pytest.raises(FileNotFoundError, match="--json: cannot write"):
+        cli.require_writable(str(tmp_path / "no" / "dir.json"), "--json")
+    with pytest.raises(IsADirectoryError):
+        cli.require_writable(str(tmp_path), "--plot")
+
+
+def test_whole_number_states_its_bounds_once():
+    parse = cli.whole_number(1, 100, underscores=True)
+    assert parse("1_0") == 10
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^must be 1 to 100, got 101$"):
+        parse("101")
+    assert cli.out_of_bounds(0, 1, 100) == "must be 1 to 100, got 0"
+    assert cli.out_of_bounds(5, 1) is None and cli.bounds_text(0) == ">= 0"

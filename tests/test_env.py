@@ -1,12 +1,13 @@
 import errno
 import os
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
-from lsmdb.env import Env, FileLock, RandomAccessFile, WritableFile, default_env
-from lsmdb.errors import LockError, StorageIOError
+from lsmdb.env import Env, FileLock, RandomAccessFile, WritableFile, default_env, fs_path
+from lsmdb.errors import InvalidArgumentError, LockError, StorageIOError
 
 
 @pytest.fixture
@@ -170,3 +171,18 @@ def test_lock_excludes_another_process(env, tmp_path):
     proc = _lock_in_child(path)
     assert proc.returncode == 0 and "acquired" in proc.stdout, proc.stderr
     assert issubclass(LockError, Exception)
+
+
+def test_fs_path_takes_str_bytes_and_pathlike_as_absolute_str(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    want = str(tmp_path / "d")
+    for given in ("d", b"d", pathlib.Path("d"), want, os.fsencode(want)):
+        assert fs_path(given) == want
+    assert fs_path(".") == str(tmp_path)
+    for bad in ("", b""):
+        with pytest.raises(InvalidArgumentError, match="target is empty"):
+            fs_path(bad, "target")
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        fs_path(b"a\0b")
+    with pytest.raises(TypeError, match="where must be str, bytes or os.PathLike, not int"):
+        fs_path(3, "where")

@@ -20,6 +20,7 @@ from lsmdb.options import (
     MiB,
     Options,
     every,
+    keyword_overrides,
     parse_assignment,
     parse_wal_sync,
 )
@@ -275,6 +276,40 @@ def test_replace_and_override():
     assert info.value.fields == ["compaction.nope", "bloom", "block_bytes.x",
                                  "compaction.size_ratio"]
 
+
+
+def test_keyword_overrides_flatten_dicts_dotted_keys_and_groups():
+    assert keyword_overrides({"wal_sync": "always"}) == {"wal_sync": "always"}
+    assert keyword_overrides({"compaction.style": "tiered"}) == {"compaction.style": "tiered"}
+    assert keyword_overrides({"compaction": {"style": "tiered", "size_ratio": 4},
+                              "bloom": {}}) == {"compaction.style": "tiered",
+                                                "compaction.size_ratio": 4}
+    group = keyword_overrides({"compression": Compression(kind="none")})
+    assert group == {f"compression.{f.name}": getattr(Compression(kind="none"), f.name)
+                     for f in dataclasses.fields(Compression)}
+    o = Options().override(keyword_overrides({"compaction": {"style": "tiered"},
+                                              "bloom.allocation": "monkey"}))
+    assert o.compaction.style == "tiered" and o.bloom.allocation == "monkey"
+    assert o.compaction.size_ratio == Options().compaction.size_ratio
+    policy = PickNothing()
+    with_policy = Options().override(keyword_overrides({"compaction": Compaction(policy=policy)}))
+    assert with_policy == Options(compaction=Compaction(policy=policy))
+    kept = with_policy.override(keyword_overrides({"compaction": {"size_ratio": 5}}))
+    assert kept.compaction.policy is policy and kept.compaction.size_ratio == 5
+
+
+def test_keyword_overrides_report_duplicates_and_leave_unknowns_to_override():
+    with pytest.raises(InvalidOptionsError) as info:
+        keyword_overrides({"compaction": {"style": "tiered"}, "compaction.style": "leveled"})
+    assert info.value.fields == ["compaction.style"]
+    with pytest.raises(InvalidOptionsError) as info:
+        keyword_overrides({"compaction": {1: "x"}})
+    assert info.value.fields == ["compaction.1"]
+    flat = keyword_overrides({"compaction": {"nope": 1}, "block_bytes": {"x": 1}})
+    assert flat == {"compaction.nope": 1, "block_bytes": {"x": 1}}
+    with pytest.raises(InvalidOptionsError) as info:
+        Options().override(flat)
+    assert info.value.fields == ["compaction.nope", "block_bytes"]
 
 def test_parse_assignment():
     assert parse_assignment("compaction.size_ratio=6") == ("compaction.size_ratio", 6)

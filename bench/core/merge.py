@@ -13,14 +13,11 @@ import random
 import sys
 import time
 
+from lsmdb._core.compaction_iterator import CompactionIterator
 from lsmdb._core.ikey import PUT, make_internal_key
-from lsmdb._core.merge import (
-    CompactionIterator,
-    ListIterator,
-    MergingIterator,
-    VisibleIterator,
-    scan_count,
-)
+from lsmdb._core.merging_iterator import MergingIterator
+from lsmdb._core.visible_iterator import VisibleIterator, scan_count
+from lsmdb.testing.list_iterator import ListIterator
 
 SOURCES = 8
 

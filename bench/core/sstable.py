@@ -14,7 +14,8 @@ import time
 
 from lsmdb._core.cache import BlockCache
 from lsmdb._core.ikey import PUT, make_internal_key
-from lsmdb._core.sstable import SSTableBuilder, SSTableReader
+from lsmdb._core.sstable_builder import SSTableBuilder
+from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.env import default_env
 
 

@@ -182,7 +182,7 @@ def plot_sweep(rows: list[dict[str, Any]], path: str) -> None:
 def filter_bits(db_root: str) -> dict[str, dict[int, dict[str, float]]]:
     """{run dir: {level: {"entries", "filter_bytes", "bits_per_key", "files"}}} from the
     properties block of every SSTable left in the kept databases."""
-    from lsmdb._core.sstable import SSTableReader
+    from lsmdb._core.sstable_reader import SSTableReader
     from lsmdb.env import default_env
 
     env = default_env()

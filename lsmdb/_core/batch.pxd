@@ -2,6 +2,7 @@
 # docs/format/write_batch.md). The memtable walks a batch in C with batch_decode_op.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
+from lsmdb._core.coding cimport decode_varint32
 from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_MAX
 
 cdef enum:
@@ -39,20 +40,8 @@ cdef object borrow_bytes(object obj, str name, const uint8_t **ptr, Py_ssize_t *
 cdef inline Py_ssize_t get_varint32(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end,
                                     uint32_t *out) noexcept nogil:
     """Decode a varint32 at p[pos:end]; the offset after it, or BATCH_ERR_LENGTH."""
-    cdef uint32_t result = 0
-    cdef uint32_t byte
-    cdef int shift = 0
-    while shift <= 28 and pos < end:
-        byte = p[pos]
-        pos += 1
-        if shift == 28 and byte > 0x0F:
-            return BATCH_ERR_LENGTH     # would not fit in 32 bits
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            out[0] = result
-            return pos
-        shift += 7
-    return BATCH_ERR_LENGTH
+    cdef const uint8_t *q = decode_varint32(p + pos, p + end, out)
+    return BATCH_ERR_LENGTH if q == NULL else q - p
 
 
 cdef inline Py_ssize_t batch_decode_op(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end,

@@ -23,15 +23,14 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
-from lsmdb._core.coding cimport load_u32_le, store_u32_le
-from lsmdb._core.ikey cimport (
-    TYPE_DELETE,
-    TYPE_PUT,
-    TYPE_RANGE_DELETE,
+from lsmdb._core.coding cimport (
+    encode_varint32,
+    load_u32_le,
     load_u64_le,
-    max_seqno,
+    store_u32_le,
     store_u64_le,
 )
+from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_PUT, TYPE_RANGE_DELETE, max_seqno
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
@@ -63,12 +62,8 @@ cdef object borrow_bytes(object obj, str name, const uint8_t **ptr, Py_ssize_t *
 
 
 cdef inline Py_ssize_t put_varint32(uint8_t *p, Py_ssize_t pos, uint32_t v) noexcept nogil:
-    while v >= 0x80:
-        p[pos] = <uint8_t>(v | 0x80)
-        v >>= 7
-        pos += 1
-    p[pos] = <uint8_t>v
-    return pos + 1
+    """Write ``v`` as a varint32 at p[pos]; the offset after it."""
+    return encode_varint32(p + pos, v) - p
 
 
 cdef str _op_error_reason(Py_ssize_t code, const uint8_t *p, Py_ssize_t pos):

@@ -9,7 +9,8 @@ Every call checks that neither the iterator nor its DB was closed (ClosedError).
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport uint8_t, uint64_t
 
-from lsmdb._core.merge cimport MergingIterator, VisibleIterator
+from lsmdb._core.merging_iterator cimport MergingIterator
+from lsmdb._core.visible_iterator cimport VisibleIterator
 from lsmdb._core.rangedel import FragmentedRangeTombstones
 
 from lsmdb.errors import ClosedError, InvalidArgumentError
@@ -171,6 +172,10 @@ cdef class DBIterator:
             pass
 
     def __enter__(self):
+        if self._closed:
+            raise ClosedError("iterator is closed")
+        if self._db._closed:
+            raise ClosedError("database is closed")
         return self
 
     def __exit__(self, *exc):

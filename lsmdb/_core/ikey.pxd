@@ -4,6 +4,8 @@
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcmp
 
+from lsmdb._core.coding cimport load_u64_le
+
 cdef enum:
     TYPE_DELETE = 0
     TYPE_PUT = 1
@@ -11,17 +13,6 @@ cdef enum:
     TYPE_MAX = 2            # highest valid type; also the type used for seek targets
     TRAILER_BYTES = 8
 
-
-
-cdef inline uint64_t load_u64_le(const uint8_t *p) noexcept nogil:
-    return (<uint64_t>p[0] | (<uint64_t>p[1] << 8) | (<uint64_t>p[2] << 16) |
-            (<uint64_t>p[3] << 24) | (<uint64_t>p[4] << 32) | (<uint64_t>p[5] << 40) |
-            (<uint64_t>p[6] << 48) | (<uint64_t>p[7] << 56))
-
-cdef inline void store_u64_le(uint8_t *p, uint64_t v) noexcept nogil:
-    cdef int i
-    for i in range(8):
-        p[i] = <uint8_t>(v >> (8 * i))
 
 cdef inline uint64_t pack_trailer(uint64_t seqno, int vtype) noexcept nogil:
     return (seqno << 8) | <uint64_t>vtype
@@ -43,6 +34,27 @@ cdef inline int compare_internal(const uint8_t *a, size_t alen,
     cdef uint64_t ta = load_u64_le(a + alen - 8)
     cdef uint64_t tb = load_u64_le(b + blen - 8)
     return -1 if ta > tb else (1 if ta < tb else 0)
+
+# CorruptionError for an internal key of n bytes (shorter than its trailer when vtype < 0,
+# else of unknown type vtype). Out of line: only the failing path calls it.
+cdef int raise_malformed_internal_key(Py_ssize_t n, int vtype) except -1
+
+# Split an internal key of n bytes into its user key's length, seqno and type, or raise
+# CorruptionError. Inline: the merge loops call it once per entry.
+cdef inline int split_internal_key(const uint8_t *k, Py_ssize_t n, Py_ssize_t *ulen,
+                                   uint64_t *seq, int *vtype) except -1:
+    cdef uint64_t trailer
+    if n < 8:
+        raise_malformed_internal_key(n, -1)
+        return -1
+    trailer = load_u64_le(k + n - 8)
+    vtype[0] = <int>(trailer & 0xFF)
+    if vtype[0] > TYPE_MAX:
+        raise_malformed_internal_key(n, vtype[0])
+        return -1
+    seq[0] = trailer >> 8
+    ulen[0] = n - 8
+    return 0
 
 cdef inline uint64_t max_seqno() noexcept nogil:
     return (<uint64_t>1 << 56) - 1

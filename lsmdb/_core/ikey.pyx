@@ -6,6 +6,8 @@ key ascending, then seqno descending, then type descending.
 
 from libc.stdint cimport uint8_t, uint64_t
 
+from lsmdb._core.coding cimport store_u64_le
+
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 MAX_SEQNO = (1 << 56) - 1
@@ -44,6 +46,12 @@ def parse_internal_key(key, file=None, offset=None) -> tuple:
     if vtype > TYPE_MAX:
         raise CorruptionError(f"unknown value type {vtype} in internal key", file, offset)
     return bytes(v[:n - 8]), trailer >> 8, vtype
+
+
+cdef int raise_malformed_internal_key(Py_ssize_t n, int vtype) except -1:
+    if vtype < 0:
+        raise CorruptionError(f"internal key of {n} bytes is shorter than its trailer")
+    raise CorruptionError(f"unknown value type {vtype} in internal key")
 
 
 def compare_internal_keys(a, b) -> int:

@@ -27,7 +27,13 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy
 
-from lsmdb._core.coding cimport ByteBuf, buf_reserve
+from lsmdb._core.coding cimport (
+    ByteBuf,
+    buf_put_escaped,
+    buf_put_u8,
+    buf_put_u64_be,
+    buf_reserve,
+)
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
@@ -60,48 +66,6 @@ cdef inline int _reserve(ByteBuf *b, size_t extra) except -1:
     return buf_reserve(b, b.n + extra)
 
 
-cdef inline int _put(ByteBuf *b, uint8_t c) except -1:
-    if b.n >= b.cap:
-        _reserve(b, 1)
-    b.p[b.n] = c
-    b.n += 1
-    return 0
-
-
-cdef int _put_u64_be(ByteBuf *b, uint64_t v) except -1:
-    cdef int i
-    _reserve(b, 8)
-    for i in range(8):
-        b.p[b.n + i] = <uint8_t>(v >> (56 - 8 * i))
-    b.n += 8
-    return 0
-
-
-cdef int _put_escaped(ByteBuf *b, const uint8_t *p, size_t n) except -1:
-    cdef const uint8_t *z
-    cdef size_t run
-    _reserve(b, n + 2)
-    while n:
-        z = <const uint8_t *>memchr(p, 0, n)
-        run = <size_t>(z - p) if z != NULL else n
-        _reserve(b, run + 2)
-        memcpy(b.p + b.n, p, run)
-        b.n += run
-        p += run
-        n -= run
-        if z != NULL:
-            b.p[b.n] = 0
-            b.p[b.n + 1] = ESC_ZERO
-            b.n += 2
-            p += 1
-            n -= 1
-    _reserve(b, 2)
-    b.p[b.n] = 0
-    b.p[b.n + 1] = ESC_TERM
-    b.n += 2
-    return 0
-
-
 cdef int _put_bigint(ByteBuf *b, object v) except -1:
     cdef bint neg = v < 0
     cdef object mag = -v if neg else v
@@ -132,16 +96,16 @@ cdef int _encode_element(ByteBuf *b, object x, Py_ssize_t index, int depth) exce
     cdef Py_ssize_t slen
     cdef const uint8_t[::1] view
     if x is None:
-        _put(b, TAG_NULL)
+        buf_put_u8(b, TAG_NULL)
     elif x is True:
-        _put(b, TAG_TRUE)
+        buf_put_u8(b, TAG_TRUE)
     elif x is False:
-        _put(b, TAG_FALSE)
+        buf_put_u8(b, TAG_FALSE)
     elif isinstance(x, int):
         iv = PyLong_AsLongLongAndOverflow(x, &overflow)
         if overflow == 0:
-            _put(b, TAG_INT)
-            _put_u64_be(b, (<uint64_t>iv) ^ SIGN_BIT)
+            buf_put_u8(b, TAG_INT)
+            buf_put_u64_be(b, (<uint64_t>iv) ^ SIGN_BIT)
         else:
             _put_bigint(b, int(x))
     elif isinstance(x, float):
@@ -153,8 +117,8 @@ cdef int _encode_element(ByteBuf *b, object x, Py_ssize_t index, int depth) exce
         else:
             memcpy(&bits, &d, 8)
         bits = (~bits) if (bits & SIGN_BIT) else (bits | SIGN_BIT)
-        _put(b, TAG_FLOAT)
-        _put_u64_be(b, bits)
+        buf_put_u8(b, TAG_FLOAT)
+        buf_put_u64_be(b, bits)
     elif isinstance(x, str):
         try:
             s = PyUnicode_AsUTF8AndSize(x, &slen)
@@ -162,19 +126,19 @@ cdef int _encode_element(ByteBuf *b, object x, Py_ssize_t index, int depth) exce
             raise InvalidArgumentError(
                 f"key element {index} is a str that is not valid UTF-8 (lone surrogate)"
             ) from None
-        _put(b, TAG_STR)
-        _put_escaped(b, <const uint8_t *>s, <size_t>slen)
+        buf_put_u8(b, TAG_STR)
+        buf_put_escaped(b, <const uint8_t *>s, <size_t>slen)
     elif isinstance(x, (bytes, bytearray, memoryview)):
         view = memoryview(x).cast("B")
-        _put(b, TAG_BYTES)
-        _put_escaped(b, &view[0] if view.shape[0] else NULL, <size_t>view.shape[0])
+        buf_put_u8(b, TAG_BYTES)
+        buf_put_escaped(b, &view[0] if view.shape[0] else NULL, <size_t>view.shape[0])
     elif isinstance(x, tuple):
         if depth >= MAX_DEPTH:
             raise InvalidArgumentError(f"key tuples nest deeper than {MAX_DEPTH} levels")
-        _put(b, TAG_TUPLE)
+        buf_put_u8(b, TAG_TUPLE)
         for sub in <tuple>x:
             _encode_element(b, sub, index, depth + 1)
-        _put(b, TAG_END)
+        buf_put_u8(b, TAG_END)
     else:
         raise TypeError(f"key element {index} has unsupported type {type(x).__name__}: "
                         f"{x!r:.60}")

@@ -45,12 +45,12 @@ from lsmdb._core.batch cimport (
     batch_decode_op,
     borrow_bytes,
 )
+from lsmdb._core.coding cimport load_u64_le
 from lsmdb._core.ikey cimport (
     TYPE_DELETE,
     TYPE_MAX,
     TYPE_PUT,
     TYPE_RANGE_DELETE,
-    load_u64_le,
     max_seqno,
     pack_trailer,
 )

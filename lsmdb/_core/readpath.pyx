@@ -17,7 +17,7 @@ from libc.stdint cimport uint8_t, uint64_t
 from lsmdb._core.ikey cimport compare_user
 from lsmdb._core.memtable cimport MEMTABLE_DELETED, MEMTABLE_FOUND, Memtable
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
-from lsmdb._core.sstable cimport SSTableReader
+from lsmdb._core.sstable_reader cimport SSTableReader
 
 
 cdef class SortedRun:

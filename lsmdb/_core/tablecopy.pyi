@@ -1,5 +1,5 @@
 from lsmdb._core.iterator import InternalIterator
-from lsmdb._core.sstable import SSTableBuilder
+from lsmdb._core.sstable_builder import SSTableBuilder
 
 def copy_entries(
     src: InternalIterator,

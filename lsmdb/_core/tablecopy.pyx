@@ -18,7 +18,7 @@ from libc.stdint cimport uint8_t
 
 from lsmdb._core.ikey cimport compare_user
 from lsmdb._core.iterator cimport InternalIterator
-from lsmdb._core.sstable cimport SSTableBuilder
+from lsmdb._core.sstable_builder cimport SSTableBuilder
 
 
 def copy_entries(InternalIterator src not None, SSTableBuilder builder not None,

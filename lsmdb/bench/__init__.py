@@ -12,10 +12,12 @@ imports nothing heavy, so ``lsmdb --help`` stays fast. See docs/bench.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, TextIO
 
-from lsmdb.cli import whole_number
+from lsmdb.bench.limits import INT_BOUNDS
+from lsmdb.cli import bounds_text, out_of_bounds, require_writable, whole_number
 
 __all__ = ["configure_parser", "run_command"]
 
@@ -43,6 +45,15 @@ def _size(text: str) -> int:
 _count = whole_number(0, underscores=True)
 
 
+def _bounded(dest: str):
+    """The argparse type of an integer flag with the bounds of :data:`INT_BOUNDS`."""
+    return whole_number(*INT_BOUNDS[dest], underscores=True)
+
+
+def _range(dest: str) -> str:
+    return bounds_text(*INT_BOUNDS[dest])
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -60,22 +71,27 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "fillsync, overwrite, readrandom, readmissing, readseq, seekrandom, "
                         "deleterandom, readwhilewriting, mixed (default: fillrandom,overwrite,"
                         "readrandom,readmissing,readseq,seekrandom)")
-    w.add_argument("--num", type=_count, default=200_000, help="keys (default 200000)")
-    w.add_argument("--reads", type=_count, default=None,
+    w.add_argument("--num", type=_bounded("num"), default=200_000,
+                   help=f"keys, {_range('num')} (default 200000)")
+    w.add_argument("--reads", type=_bounded("reads"), default=None,
                    help="operations of read workloads and of mixed (default: --num)")
-    w.add_argument("--key-size", type=_count, default=16, help="key bytes (default 16)")
-    w.add_argument("--value-size", type=_count, default=100, help="value bytes (default 100)")
-    w.add_argument("--batch-size", type=_count, default=1,
+    w.add_argument("--key-size", type=_count, default=16,
+                   help="key bytes, from the digits of the largest key (2*num) to the "
+                        "max_key_bytes option (64 KiB) (default 16)")
+    w.add_argument("--value-size", type=_count, default=100,
+                   help="value bytes, up to the max_value_bytes option (64 MiB) (default 100)")
+    w.add_argument("--batch-size", type=_bounded("batch_size"), default=1,
                    help="puts per write batch in fills and overwrite (default 1)")
-    w.add_argument("--seek-nexts", type=_count, default=10,
+    w.add_argument("--seek-nexts", type=_bounded("seek_nexts"), default=10,
                    help="next() calls after each seek in seekrandom (default 10)")
-    w.add_argument("--threads", type=_count, default=1,
+    w.add_argument("--threads", type=_bounded("threads"), default=1,
                    help="reader threads of readwhilewriting (default 1)")
-    w.add_argument("--sync-num", type=_count, default=None,
+    w.add_argument("--sync-num", type=_bounded("sync_num"), default=None,
                    help="puts of fillsync (default num/100, 10 to 1000)")
     w.add_argument("--compression-ratio", type=_number, default=0.5,
                    help="how far values compress, as db_bench (default 0.5)")
-    w.add_argument("--seed", type=_count, default=301, help="random seed (default 301)")
+    w.add_argument("--seed", type=_bounded("seed"), default=301,
+                   help="random seed (default 301)")
     w.add_argument("--workload", metavar="FILE",
                    help="WorkloadSpec JSON for the mixed workload (implies --benchmarks mixed)")
     w.add_argument("--preset", default="ycsb-a", metavar="NAME",
@@ -123,7 +139,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="run every value (repeat for a grid); KNOB is a flag name or a dotted "
                         "option path; knobs joined by + vary together, one point's values "
                         "joined by ':' (engine+style=lsmdb:tiered,rocksdb:tiered)")
-    r.add_argument("--jobs", type=_count, default=1, help="configurations run at once")
+    r.add_argument("--jobs", type=_bounded("jobs"), default=1,
+                   help="configurations run at once (default 1)")
     r.add_argument("--executor", choices=("process", "dask"), default="process")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler (default with --executor dask: a local cluster)")
@@ -191,7 +208,7 @@ def _mix_assignments(items: list[str]) -> list[list[Any]]:
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``lsmdb bench``: returns the exit code (0 when every run ran and verified)."""
     from lsmdb.bench import report, sweep
-    from lsmdb.bench.runner import DEFAULT_BENCHMARKS, BenchConfig, run_benchmark
+    from lsmdb.bench.runner import DEFAULT_BENCHMARKS, BenchConfig, check_db_root, run_benchmark
     from lsmdb.bench.workload import PRESETS, WorkloadSpec
     from lsmdb.errors import InvalidArgumentError
     from lsmdb.options import InvalidOptionsError
@@ -210,9 +227,24 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.workload:
         from lsmdb.cli import require_file
 
-        workload = WorkloadSpec.load(require_file(args.workload)).to_dict()
-    if args.jobs < 1:
-        raise InvalidArgumentError("--jobs: must be >= 1")
+        try:
+            workload = WorkloadSpec.load(require_file(args.workload)).to_dict()
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"--workload {args.workload}: {exc}") from None
+    # Everything that can fail is checked before the run, not after it: a run can take hours.
+    for flag in ("json", "csv", "plot", "save_workload"):
+        if getattr(args, flag):
+            require_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise InvalidArgumentError("--plot needs matplotlib (pip install matplotlib)")
+    if args.db is not None:
+        check_db_root(args.db)
+    problem = out_of_bounds(args.jobs, *INT_BOUNDS["jobs"])
+    if problem is not None:
+        raise InvalidArgumentError(f"--jobs: {problem}")
     cfg = BenchConfig(
         num=args.num, reads=args.reads, key_size=args.key_size, value_size=args.value_size,
         batch_size=args.batch_size, seek_nexts=args.seek_nexts, threads=args.threads,
@@ -243,6 +275,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
               file=out)
         return 0
 
+    if args.db is not None and not os.path.isdir(args.db):
+        os.mkdir(args.db)  # its parent exists (checked above); sweep points go in it
     machine = report.machine_facts()
     command = "lsmdb bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "lsmdb bench"
     if len(configs) == 1:

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["SCHEMA", "CSV_COLUMNS", "machine_facts", "build_report", "format_run",
-           "format_sweep", "format_levels", "write_json", "write_csv", "csv_rows"]
+           "format_sweep", "format_levels", "shallow_tree", "write_json", "write_csv",
+           "csv_rows"]
 
 SCHEMA = "lsmdb-bench/1"
 
@@ -129,6 +130,42 @@ def _table(heads: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -
     return "\n".join([line(heads), rule, *(line(r) for r in rows)])
 
 
+def shallow_tree(stats: dict[str, Any]) -> str | None:
+    """Why a run's amplifications say nothing about its compaction settings, or None.
+
+    A tree whose data never went deeper than L0 and one sorted run below it has done only
+    flushes and L0 -> base-level merges: no merge between two levels below L0, which is
+    where compaction style, size ratio and level targets make the difference. Runs of
+    different such settings then show the same write/space amplification (with the bench's
+    default sizes it takes about a million keys to get past it). For lsmdb's level stats
+    only: RocksDB's universal compaction merges sorted runs inside L0, so an L0-only
+    RocksDB tree says nothing; the reports ask for lsmdb runs only (:func:`_shallow_note`).
+    """
+    levels = [ls for ls in stats.get("levels") or [] if isinstance(ls, dict)]
+    if not levels:
+        return None
+    below = [ls for ls in levels if ls.get("level", 0) > 0 and ls.get("files")]
+    runs = sum(ls.get("sorted_runs") or 1 for ls in below)
+    if runs > 1:
+        return None
+    if not below:
+        return "the tree never left L0" + (" (no compaction ran)"
+                                           if stats.get("compactions") == 0 else "")
+    return (f"the tree never grew beyond L0 and one sorted run in L{below[0]['level']} "
+            "(every compaction merged L0 into it)")
+
+
+def _shallow_note(run: dict[str, Any]) -> str | None:
+    if run.get("engine", "lsmdb") != "lsmdb":
+        return None
+    return shallow_tree(run.get("stats") or {})
+
+
+_SHALLOW_ADVICE = ("so compaction style, size ratio and level sizes cannot change the "
+                   "amplifications; use a larger --num (or smaller --memtable-bytes / "
+                   "--base-level-bytes) to see them differ")
+
+
 def format_levels(stats: dict[str, Any]) -> str:
     """The per-level table of a run's engine stats (non-empty levels only)."""
     rows = []
@@ -195,6 +232,9 @@ def format_run(run: dict[str, Any]) -> str:
         shown = ", ".join(f"{k} {_num(numeric[k])}" for k in keys)
         lines.append(f"predicted (cost model): {shown}")
     lines.append(format_levels(st))
+    shallow = _shallow_note(run)
+    if shallow is not None:
+        lines.append(f"note: {shallow}, {_SHALLOW_ADVICE}")
     return "\n".join(lines)
 
 
@@ -220,7 +260,18 @@ def format_sweep(runs: Sequence[dict[str, Any]]) -> str:
                        for w in workloads),
                      _num(s.get("write_amp")), _num(s.get("space_amp")), _num(s.get("read_amp")),
                      _num(s.get("stalls")), "yes" if s.get("verified") else "NO"])
-    return _table(heads, rows)
+    text = _table(heads, rows)
+    ok = [run for run in runs if "error" not in run]
+    shallow = [run for run in ok if _shallow_note(run) is not None]
+    if ok and len(shallow) == len(ok):
+        text += (f"\nnote: in every configuration the tree stayed at L0 and at most one sorted "
+                 f"run below it, {_SHALLOW_ADVICE}")
+    elif shallow:
+        names = ", ".join(str(run.get("label", "?")) for run in shallow[:4])
+        more = f" and {len(shallow) - 4} more" if len(shallow) > 4 else ""
+        text += (f"\nnote: in {len(shallow)} of {len(ok)} configurations ({names}{more}) the "
+                 f"tree stayed at L0 and at most one sorted run below it, {_SHALLOW_ADVICE}")
+    return text
 
 
 # -- files ----------------------------------------------------------------------------------

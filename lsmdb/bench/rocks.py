@@ -52,6 +52,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from lsmdb.bench.range_read import seek_read
 from lsmdb.errors import InvalidArgumentError
 from lsmdb.options import Options
 
@@ -273,12 +274,7 @@ class RocksTarget:
     def new_iterator(self):
         return self.db.iter()
 
-    @staticmethod
-    def seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
-        """Same protocol as lsmdb's iterator (seek/valid/key/value/next)."""
-        from lsmdb.bench.runner import LsmdbTarget
-
-        return LsmdbTarget.seek_read(it, key, n)
+    seek_read = staticmethod(seek_read)  # rocksdict's iterator has lsmdb's protocol
 
     def flush(self) -> None:
         self.db.flush(True)

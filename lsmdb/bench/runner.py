@@ -45,6 +45,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsmdb.bench.limits import INT_BOUNDS
+from lsmdb.bench.range_read import seek_read
+from lsmdb.bench.rocks import RocksTarget
 from lsmdb.bench.workload import (
     DELETE,
     INSERT,
@@ -58,6 +61,7 @@ from lsmdb.bench.workload import (
     encode_key,
     value_buffer,
 )
+from lsmdb.cli import out_of_bounds
 from lsmdb.errors import InvalidArgumentError
 from lsmdb.options import MiB, Options
 
@@ -74,6 +78,7 @@ __all__ = [
     "bench_options",
     "load_policy",
     "read_io",
+    "check_db_root",
 ]
 
 WORKLOADS = ("fillseq", "fillrandom", "fillsync", "overwrite", "readrandom", "readmissing",
@@ -219,18 +224,21 @@ class BenchConfig:
         def bad(flag: str, reason: str) -> InvalidArgumentError:
             return InvalidArgumentError(f"{flag}: {reason}")
 
-        for flag, value, lo in (("--num", self.num, 1), ("--reads", self.reads, 0),
-                                ("--value-size", self.value_size, 0),
-                                ("--batch-size", self.batch_size, 1),
-                                ("--seek-nexts", self.seek_nexts, 0),
-                                ("--threads", self.threads, 1), ("--sync-num", self.sync_num, 1),
-                                ("--seed", self.seed, 0)):
-            if value is not None and value < lo:
-                raise bad(flag, f"must be >= {lo}, got {value}")
-        if self.value_size > 64 * MiB:
-            raise bad("--value-size", f"must be <= 64 MiB, got {self.value_size}")
+        for dest, (lo, hi) in INT_BOUNDS.items():
+            value = getattr(self, dest, None)
+            problem = None if value is None else out_of_bounds(value, lo, hi)
+            if problem is not None:
+                raise bad("--" + dest.replace("_", "-"), problem)
+        options = self.options()  # option errors surface before any work
+        problem = out_of_bounds(self.value_size, 0, options.max_value_bytes)
+        if problem is not None:
+            raise bad("--value-size", f"{problem} (the max_value_bytes option)")
+        if self.key_size > options.max_key_bytes:
+            problem = out_of_bounds(self.key_size, 1, options.max_key_bytes)
+            raise bad("--key-size", f"{problem} (the max_key_bytes option: the longest key "
+                                    "lsmdb accepts)")
         digits = len(str(2 * self.num + 1))
-        if not digits <= self.key_size <= 64 * 1024:
+        if self.key_size < digits:
             raise bad("--key-size", f"{self.key_size} bytes cannot hold {digits}-digit keys "
                                     f"for --num {self.num}; use at least {digits}")
         if not 0.0 < self.compression_ratio <= 1.0:
@@ -249,7 +257,6 @@ class BenchConfig:
             raise bad("--inline", "inline (deterministic) background work is lsmdb's only")
         if self.inline and "readwhilewriting" in self.benchmarks:
             raise bad("--inline", "readwhilewriting needs background compaction")
-        self.options()  # option errors surface before any work
         if "mixed" in self.benchmarks:
             self.spec()
 
@@ -338,19 +345,7 @@ class LsmdbTarget:
     def new_iterator(self):
         return self.db.iterator()
 
-    @staticmethod
-    def seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
-        """Seek ``it`` to ``key`` and read up to ``n`` entries: (count, first key)."""
-        it.seek(key)
-        count = 0
-        first = None
-        while count < n and it.valid():
-            if first is None:
-                first = it.key()
-            it.value()
-            count += 1
-            it.next()
-        return count, first
+    seek_read = staticmethod(seek_read)
 
     def flush(self) -> None:
         self.db.flush()
@@ -426,13 +421,31 @@ def read_amp_from(before: dict, after: dict, lookups: int) -> dict[str, float] |
 
 def make_target(cfg: BenchConfig, path: str, options: Options):
     if cfg.engine == "rocksdb":
-        from lsmdb.bench.rocks import RocksTarget
-
         return RocksTarget(path, options)
     return LsmdbTarget(path, options, inline=cfg.inline)
 
 
 # -- the runner -----------------------------------------------------------------------------
+
+
+def check_db_root(path: str) -> str:
+    """The absolute path of a usable ``--db``: an empty directory, or a new one whose parent
+    exists. The bench creates only the last directory of the path, never its parents: a typo
+    in a parent is an error, not a tree of new directories left behind."""
+    root = os.path.abspath(path)
+    if os.path.exists(root):
+        if not os.path.isdir(root):
+            raise InvalidArgumentError(f"--db: {root} is not a directory")
+        if os.listdir(root):
+            raise InvalidArgumentError(f"--db: {root} is not empty (the bench creates and "
+                                       "destroys databases in it)")
+        return root
+    parent = os.path.dirname(root)
+    if not os.path.isdir(parent):
+        what = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise InvalidArgumentError(f"--db: {parent} {what} (the bench creates the last "
+                                   "directory of --db, not its parents)")
+    return root
 
 
 class Runner:
@@ -480,13 +493,9 @@ class Runner:
             self.root = tempfile.mkdtemp(prefix="lsmdb-bench-")
             self._own_root = True
             return
-        self.root = os.path.abspath(self.cfg.db)
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise InvalidArgumentError(f"--db: {self.root} is not a directory")
-        if os.path.isdir(self.root) and os.listdir(self.root):
-            raise InvalidArgumentError(f"--db: {self.root} is not empty (the bench creates "
-                                       "and destroys databases in it)")
-        os.makedirs(self.root, exist_ok=True)
+        self.root = check_db_root(self.cfg.db)
+        if not os.path.isdir(self.root):
+            os.mkdir(self.root)
 
     def fresh_db(self) -> None:
         self.close_db()

@@ -73,6 +73,9 @@ _DISTRIBUTION_FIELDS = ("insert_keys", "update_keys", "delete_keys", "lookup_key
 _MAX_TRIES = 32  # random draws for a free insert id before probing for the nearest one
 
 
+_MAX_SPEC_BYTES = 1 << 20
+
+
 def _fail(path: str, reason: str) -> InvalidArgumentError:
     return InvalidArgumentError(f"workload {path}: {reason}")
 
@@ -241,7 +244,7 @@ class WorkloadSpec:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            raise _fail("file", f"not valid JSON ({exc})") from None
+            raise InvalidArgumentError(f"not valid JSON ({exc})") from None
         return cls.from_dict(data)
 
     def save(self, path: str) -> None:
@@ -250,8 +253,20 @@ class WorkloadSpec:
 
     @classmethod
     def load(cls, path: str) -> WorkloadSpec:
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_json(fh.read())
+        """The spec in the JSON file at ``path``; InvalidArgumentError for any other file
+        (binary data, a huge or endless file, JSON of another shape)."""
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_SPEC_BYTES + 1)
+        if len(raw) > _MAX_SPEC_BYTES:
+            raise InvalidArgumentError(f"larger than {_MAX_SPEC_BYTES >> 20} MiB: not a "
+                                       "workload spec (a JSON object of a few hundred bytes)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidArgumentError(f"not a JSON workload spec: binary data (byte "
+                                       f"0x{raw[exc.start]:02x} at offset {exc.start} is not "
+                                       "UTF-8 text)") from None
+        return cls.from_json(text)
 
     def with_assignments(self, assignments: Sequence[tuple[str, Any]]) -> WorkloadSpec:
         """A copy with ``("updates", 0.3)`` or ``("lookup_keys.kind", "zipfian")`` applied."""

@@ -9,14 +9,34 @@ into place, so a crash never leaves a half-made checkpoint under the final name.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
+from lsmdb import wal as walmod
+from lsmdb._core.logformat import LogWriter
+from lsmdb.env import Env
 from lsmdb.errors import InvalidArgumentError
-from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.table_cache import table_path
-from lsmdb.lsm.version import manifest_name
+from lsmdb.lsm.version import VersionSet, manifest_name
+from lsmdb.options import Options
 
 
-def make_checkpoint(db, target: str) -> None:
+@dataclass(frozen=True)
+class CheckpointSource:
+    """What a checkpoint reads from its DB, handed over by the DB (as ``VersionView`` is to
+    policies) so that this module never reaches into the DB's private fields."""
+
+    env: Env
+    path: str  # the DB directory (absolute)
+    options: Options
+    read_only: bool
+    flush: Callable[[], None]  # flush the memtables first (not called when read_only)
+    versions: VersionSet
+    version_lock: AbstractContextManager  # held while the state to copy is captured
+
+
+def make_checkpoint(db: CheckpointSource, target: str) -> None:
     env = db.env
     target = os.path.abspath(target)
     if env.exists(target) and env.listdir(target):
@@ -30,16 +50,14 @@ def make_checkpoint(db, target: str) -> None:
         env.remove_tree(tmp)
     for sub in ("", "sst", "wal"):
         env.mkdirs(os.path.join(tmp, sub))
-    with db._version_lock:
-        versions = db._versions
+    with db.version_lock:
+        versions = db.versions
         version = versions.current
         for _, f in version.files():
             env.link(table_path(db.path, f.number), table_path(tmp, f.number))
         record = versions.snapshot_record()
         segments = [n for n in walmod.list_segments(env, db.path) if n >= versions.log_number]
         manifest_number = versions.next_file_number + 1
-    from lsmdb._core.logformat import LogWriter
-
     for n in segments:
         src = walmod.segment_path(db.path, n)
         if env.exists(src):

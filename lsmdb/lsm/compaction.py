@@ -15,7 +15,7 @@ newer than data in L1, L1 newer than L2, ...; within a level, a run with a highe
 newer. So a job may only (a) move a level's *oldest* runs down, (b) merge a level's newest
 runs in place, or (c) merge into the next level's newest run; its output gets a run id above
 every run of the output level it does not consume. The tiered styles live in
-``lsmdb.lsm.policies``.
+``lsmdb.lsm.policies``; ``lsmdb.lsm.styles.policy_for`` maps ``compaction.style`` to a policy.
 """
 
 from __future__ import annotations
@@ -486,25 +486,3 @@ class LeveledPolicy:
 def _nothing_below(view: VersionView, level: int, f: FileMetaData) -> bool:
     lo, hi = f.smallest_user_key, f.largest_user_key
     return not any(view.overlapping(lvl, lo, hi) for lvl in range(level + 1, view.num_levels))
-
-
-def policy_for(options) -> CompactionPolicy:
-    """The policy object the options ask for (``compaction.policy`` wins over ``style``)."""
-    c = options.compaction
-    if c.policy is not None:
-        return c.policy
-    if c.style == "leveled":
-        return LeveledPolicy()
-    from lsmdb.lsm.policies import FIFOPolicy, FluidPolicy, LazyLevelingPolicy, TieredPolicy
-
-    if c.style == "tiered":
-        return TieredPolicy()
-    if c.style == "lazy_leveling":
-        return LazyLevelingPolicy()
-    if c.style == "fluid":
-        return FluidPolicy()
-    if c.style == "fifo":
-        return FIFOPolicy()
-    from lsmdb.errors import InvalidArgumentError
-
-    raise InvalidArgumentError(f"unknown compaction style {c.style!r}")

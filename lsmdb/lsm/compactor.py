@@ -10,12 +10,16 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from lsmdb._core.compaction_iterator import CompactionIterator
+from lsmdb._core.leveliter import LevelIterator
+from lsmdb._core.merging_iterator import MergingIterator
+from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.bloom_alloc import output_bits_per_key
 from lsmdb.lsm.compaction import CompactionJob, key_range
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
-from lsmdb.testing.killpoints import kill_point
 
 
 @dataclass
@@ -68,10 +72,6 @@ def grandparent_boundaries(version, job: CompactionJob) -> list[bytes] | None:
 
 def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[VersionEdit,
                                                                           CompactionStats]:
-    from lsmdb._core.leveliter import LevelIterator
-    from lsmdb._core.merge import CompactionIterator, MergingIterator
-    from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
-
     t0 = time.perf_counter()
     stats = CompactionStats(output_level=job.output_level, bytes_read_per_level={})
     edit = VersionEdit()

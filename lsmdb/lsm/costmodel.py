@@ -35,6 +35,8 @@ from lsmdb.lsm.bloom_alloc import (
     shape_of,
     uniform_allocation,
 )
+from lsmdb.lsm.compaction import VersionView, level_targets
+from lsmdb.lsm.policies.fluid import run_caps
 
 PHI = 1.0  # write/read cost asymmetry (Endure's phi): a merge reads and writes each page
 
@@ -83,15 +85,11 @@ def style_run_caps(options, num_levels: int) -> list[int]:
     style = options.compaction.style
     if style in ("leveled", "fifo"):
         return [0] + [1] * (num_levels - 1)
-    from lsmdb.lsm.policies.fluid import run_caps
-
     return run_caps(options, num_levels, style)
 
 
 def tree_levels(options, version) -> list[int]:
     """The levels below L0 that the data occupies: base level .. last level."""
-    from lsmdb.lsm.compaction import VersionView, level_targets
-
     n = version.num_levels
     if n < 2:
         return []

@@ -30,19 +30,22 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lsmdb import __version__
+from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
-from lsmdb.env import Env, default_env
+from lsmdb._version import __version__
+from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
     BackgroundError,
+    BusyError,
     ClosedError,
     ContractError,
     CorruptionError,
@@ -50,24 +53,35 @@ from lsmdb.errors import (
     FormatVersionError,
     InvalidArgumentError,
     LockError,
+    StorageIOError,
     describe_error,
 )
-from lsmdb.lsm import wal as walmod
-from lsmdb.lsm.compaction import CompactionJob, VersionView, policy_for
+from lsmdb.killpoint import kill_point
+from lsmdb.lsm import read_only_view
+from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_jobs
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
 from lsmdb.lsm.options_file import latest_options_file, resolve_options
-from lsmdb.lsm.stats import DBStats, StatsCollector
+from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.table_cache import TableCache, table_path
 from lsmdb.lsm.table_writer import TableOutput
-from lsmdb.lsm.version import VersionSet
+from lsmdb.lsm.unlisted_tables import (
+    STRICT_MODES,
+    find_unlisted_tables,
+    lost_records_error,
+    salvage,
+)
+from lsmdb.lsm.version import VersionSet, missing_table_error
 from lsmdb.lsm.version_edit import VersionEdit
-from lsmdb.options import Options
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.options import Options, keyword_overrides
+from lsmdb.wal.commit_policy import WalCommitPolicy
 
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
+_Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
+_Path = str | bytes | os.PathLike
 
 
 def _as_bytes(obj, name: str) -> bytes:
@@ -80,6 +94,14 @@ def _as_bytes(obj, name: str) -> bytes:
         except TypeError:
             pass
     raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
+
+
+def _check_range(start: bytes, end: bytes) -> None:
+    """A range delete needs start <= end (RocksDB: InvalidArgument); start == end is empty."""
+    if start > end:
+        raise InvalidArgumentError(
+            f"delete_range: start {start[:40]!r} is after end {end[:40]!r}; the range is "
+            f"[start, end) and needs start <= end")
 
 
 class _MemRef:
@@ -116,13 +138,22 @@ class _Writer:
 
 
 class WriteBatchContext:
-    """``with db.write_batch() as wb:`` — applied atomically on success, dropped on error."""
+    """A write batch from :meth:`DB.write_batch`: its operations apply atomically, all or none.
+
+    Apply it with :meth:`write` (or ``db.write(wb)``), or use it as a context manager —
+    ``with db.write_batch() as wb:`` writes it when the block ends cleanly and discards it when
+    the block raises. A batch is applied at most once: writing it again, adding to it or
+    entering it after it was written or discarded raises ClosedError. A batch still holding
+    operations when it is garbage-collected emits a ResourceWarning: they were never applied
+    (call :meth:`clear` to drop them on purpose).
+    """
 
     def __init__(self, db: DB, sync: bool | None):
         self._db = db
         self._sync = sync
         self._batch = WriteBatch()
         self._closed = False
+        self._fate = ""  # "written" or "discarded" once closed
 
     def put(self, key, value) -> None:
         if self._closed:
@@ -138,35 +169,69 @@ class WriteBatchContext:
         self._batch.delete(self._db._check_key(key))
 
     def delete_range(self, start, end) -> None:
+        """Delete every key in [start, end); start > end raises InvalidArgumentError
+        (nothing is added), start == end is an empty range."""
         self._check()
-        self._batch.delete_range(self._db._check_key(start, "start"),
-                                 self._db._check_key(end, "end"))
+        start = self._db._check_key(start, "start")
+        end = self._db._check_key(end, "end")
+        _check_range(start, end)
+        self._batch.delete_range(start, end)
+
+    def clear(self) -> None:
+        """Drop every operation collected so far; the batch stays usable."""
+        self._check()
+        self._batch.clear()
+
+    def write(self) -> None:
+        """Apply every operation atomically, with the ``sync`` given to ``write_batch``."""
+        self._db.write(self)
 
     def __len__(self) -> int:
         return self._batch.count
 
     def _check(self) -> None:
         if self._closed:
-            raise ClosedError("write batch was already applied or discarded")
+            raise ClosedError(
+                f"write batch was already {self._fate}; make a new one with db.write_batch()")
 
-    def __enter__(self):
+    def _close(self, fate: str) -> None:
+        self._closed = True
+        self._fate = fate
+
+    def __enter__(self) -> WriteBatchContext:
+        self._check()
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._closed = True
-        if exc_type is None and self._batch.count:
-            self._db._write(self._batch, self._sync)
+        if self._closed:  # written inside the block
+            return False
+        try:
+            if exc_type is None:
+                self._db.write(self)
+        finally:
+            if not self._closed:
+                self._close("discarded")
         return False
+
+    def __del__(self, _warn=warnings.warn):  # bound early: module globals may be gone at exit
+        batch = getattr(self, "_batch", None)
+        if batch is not None and not self._closed and batch.count:
+            _warn(f"a write batch with {batch.count} operations was never written; call "
+                  f"wb.write() or use 'with db.write_batch() as wb:'", ResourceWarning, 2, self)
+
+    def __repr__(self) -> str:
+        state = self._fate or "open"
+        return f"<lsmdb write batch: {self._batch.count} operations, {state}>"
 
 
 class DB:
     """An open LSM database. Use :func:`lsmdb.open`."""
 
-    def __init__(self, path: str, options: Options | None = None, *, create: bool = True,
+    def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
                  inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
                  accept_default_options: bool = False):
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = fs_path(path)
         self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
         self._accept_default_options = accept_default_options
         self.env = env or default_env()
@@ -193,8 +258,11 @@ class DB:
         self._snapshots: dict[int, int] = {}
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
+        self._recovery_info = walmod.WalRecoveryInfo()
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read: dict[int, int] = {}  # WAL segment -> size before replay read it
+        self._kept_tables: frozenset[int] = frozenset()  # unlisted, not provably obsolete
         self._wal = None
-        self._wal_commits = 0
         self._wal_failed = False
         self._open(options, create, error_if_exists)
 
@@ -210,6 +278,9 @@ class DB:
                 raise InvalidArgumentError(f"{self.path}: no database here (create=False)")
         elif error_if_exists:
             raise InvalidArgumentError(f"{self.path}: database exists (error_if_exists)")
+        if not exists:  # a new database: bad options must leave nothing behind
+            self.options = resolve_options(env, self.path, options, False, self._overrides,
+                                           self._accept_default_options)
         if not self.read_only:
             env.mkdirs(self.path)
             with _OPEN_DIRS_LOCK:
@@ -223,7 +294,10 @@ class DB:
                 self._unregister()
                 raise
         try:
-            self._open_locked(options, exists)
+            if self.read_only:
+                self._open_read_only_view(options, exists)
+            else:
+                self._open_locked(options, exists)
         except BaseException:
             self._release_resources()
             raise
@@ -231,16 +305,64 @@ class DB:
         if not self.read_only:
             self._start_background()
 
+    def _open_read_only_view(self, options: Options | None, exists: bool) -> None:
+        """Open read-only beside a possible writer process.
+
+        The view is read file by file (CURRENT, the MANIFEST, the tables it lists, the WAL),
+        and a writer may replace any of them in between: a table compacted away, a WAL
+        segment deleted after a flush, a MANIFEST rewritten. Such a race is retried from
+        the start; bytes that read the same twice and are still bad are corruption."""
+        delay = 0.001
+        last: BaseException | None = None
+        for _ in range(read_only_view.OPEN_ATTEMPTS):
+            try:
+                self._open_locked(options, exists)
+                return
+            except (CorruptionError, StorageIOError) as exc:
+                # The next attempt reads only the MANIFEST records appended meanwhile and
+                # keeps the tables already open, so it catches up with even a busy writer.
+                if not self._read_only_race(exc):
+                    raise
+                last = exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {read_only_view.OPEN_ATTEMPTS} "
+            f"attempts: a writer kept replacing the files being read (last: {last})") from last
+
+    def _pin_read_only_version(self) -> None:
+        """Read the MANIFEST and open every table it lists. The open descriptors keep the
+        files readable after a writer's compaction deletes them (a point-in-time view, as
+        RocksDB's secondary instances hold theirs). A listed table already deleted means
+        the writer moved on: read the records appended since (which drop it) and pin the
+        tables they add, until every listed table is open."""
+        vs = self._versions
+        for _ in range(read_only_view.CATCH_UP_ROUNDS):
+            vs.recover_read_only()
+            missing = self._tables.retain(vs.current.files())
+            if not missing:
+                return
+            if not self._read_only_race(None):
+                level, number = missing[0]
+                raise missing_table_error(number, level, vs.recovered_manifest)
+        raise BusyError(
+            f"{self.path}: read-only open gave up after {read_only_view.CATCH_UP_ROUNDS} "
+            f"reads of the MANIFEST: a writer kept deleting the tables listed before they "
+            f"were opened")
+
+    def _read_only_race(self, exc: BaseException | None) -> bool:
+        return read_only_view.is_race(exc, self.env, self.path,
+                                      getattr(self, "_versions", None), self._wal_sizes_read)
+
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
-        if exists:
-            self._check_contract(exists)
-        self.options = resolve_options(env, self.path, options, exists, self._overrides,
-                                       self._accept_default_options)
-        if not exists:  # a new directory is claimed only with options known to be valid
-            self._check_contract(exists)
+        self._check_contract(exists)
+        if exists:  # a new database's options were resolved before anything was created
+            self.options = resolve_options(env, self.path, options, exists, self._overrides,
+                                           self._accept_default_options)
         self._policy = policy_for(self.options)
-        self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
+        # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
+        self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
         self._memtable_limit = self.options.memtable_bytes
         self._max_key = self.options.max_key_bytes
         self._max_value = self.options.max_value_bytes
@@ -261,26 +383,36 @@ class DB:
         self._pending_compaction_bytes = 0
         from lsmdb._core.cache import BlockCache
 
-        self._block_cache = BlockCache(self.options.block_cache_bytes)
-        self._tables = TableCache(env, self.path, self._block_cache,
-                                  verify_checksums=self.options.paranoid_checks)
         n_levels = self.options.compaction.max_levels
-        self._versions = VersionSet(self.path, env, n_levels)
+        if not (self.read_only and getattr(self, "_versions", None) is not None
+                and self._versions.num_levels == n_levels):
+            self._block_cache = BlockCache(self.options.block_cache_bytes)
+            self._tables = TableCache(env, self.path, self._block_cache,
+                                      verify_checksums=self.options.paranoid_checks)
+            self._versions = VersionSet(self.path, env, n_levels)
         if not exists:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
             env.fsync_dir(self.path)
             self._versions.create_new(self.options.compaction.style)
         elif self.read_only:
-            self._versions.recover_read_only()
+            self._pin_read_only_version()
         else:
             for sub in ("wal", "sst"):
                 env.mkdirs(os.path.join(self.path, sub))
-            self._versions.recover()
+            # The fresh MANIFEST is written by the first edit below, once the WAL replay
+            # and the unlisted tables were checked: an open that refuses changes nothing.
+            self._versions.recover(write_manifest=False)
         if not self.read_only:
             self._write_options_file()
         self._last_seq = self._versions.last_sequence
         replayed = self._replay_wal()
+        if exists:
+            replayed = self._account_for_unlisted_tables(replayed)
+        self._recovery_info = walmod.WalRecoveryInfo(
+            records_replayed=self.recovery_report["records_replayed"],
+            bytes_replayed=self.recovery_report["bytes_replayed"],
+            last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
         if not self.read_only:
             self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
             self._mem = _MemRef(Memtable(), self._wal.number)
@@ -342,9 +474,12 @@ class DB:
         mode = self.options.wal_recovery
         segments = [n for n in walmod.list_segments(env, self.path)
                     if n >= self._versions.log_number]
-        report = {"segments": [], "records_replayed": 0, "last_seqno": self._last_seq,
-                  "torn_tail": False, "corruptions": [], "stopped_early": False}
+        report = {"segments": [], "records_replayed": 0, "bytes_replayed": 0,
+                  "last_seqno": self._last_seq, "torn_tail": False, "corruptions": [],
+                  "stopped_early": False}
         self.recovery_report = report
+        self._replayed = walmod.ReplayedSequences()
+        self._wal_sizes_read = {}
         if not segments:
             return None
         ref = _MemRef(Memtable(), segments[-1])
@@ -357,6 +492,9 @@ class DB:
         check_gap = mode in ("tolerate_corrupted_tail", "absolute_consistency")
         manifest_last = self._versions.last_sequence
         for i, number in enumerate(segments):
+            if self.read_only:  # a writer may append meanwhile: see _read_only_race
+                self._wal_sizes_read[number] = env.file_size(
+                    walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
@@ -368,10 +506,12 @@ class DB:
                 check_gap = False
                 # Segments at or after log_number hold only writes no SSTable has yet.
                 ref.mem.add_batch(batch)
+                self._replayed.add(batch.sequence, batch.count)
                 self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
             report["segments"].append({"number": number, "records": replay.records,
                                        "torn_tail_offset": replay.torn_tail_offset})
             report["records_replayed"] += replay.records
+            report["bytes_replayed"] += replay.bytes
             if replay.torn_tail_offset is not None:
                 report["torn_tail"] = True
             report["corruptions"].extend(
@@ -383,6 +523,41 @@ class DB:
         report["last_seqno"] = self._last_seq
         self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
         return ref
+
+    def _account_for_unlisted_tables(self, replayed: _MemRef | None) -> _MemRef | None:
+        """Tables the MANIFEST does not list: keep those it cannot prove obsolete, and
+        refuse or salvage any that holds writes recovery did not find elsewhere
+        (lsm/unlisted_tables.py). Returns the recovery memtable."""
+        vs = self._versions
+        tables = find_unlisted_tables(self.env, self.path, vs.current.file_numbers(),
+                                      vs.table_numbers_on_disk, vs.manifest_next_file_number,
+                                      vs.manifest_mtime_ns)
+        self._kept_tables = frozenset(t.number for t in tables if t.protected)
+        listed_max = max((f.max_seqno for _, f in vs.current.files()), default=0)
+        lost = [(t, span) for t in tables
+                if (span := t.unrecovered(listed_max, self._replayed)) is not None]
+        if not lost:
+            return replayed
+        log_number = vs.log_number
+        if log_number and self.env.exists(walmod.segment_path(self.path, log_number)):
+            # The WAL chain is whole, so no durable MANIFEST record was lost: these are
+            # outputs whose edit a power cut tore, with writes it also took from the WAL.
+            return replayed
+        salvageable = all(t.meta.min_seqno > listed_max for t, _ in lost)
+        if self.options.wal_recovery in STRICT_MODES or not salvageable:
+            torn = vs.manifest_torn_offset
+            raise lost_records_error(
+                lost, vs.recovered_manifest, torn if torn is not None else len(vs.read_manifest),
+                torn is not None, log_number, listed_max)
+        if replayed is None:
+            replayed = _MemRef(Memtable(), 0)
+        last = salvage(self.env, self.path, [t.meta for t, _ in lost], replayed.mem,
+                       listed_max, self._replayed)
+        self._last_seq = max(self._last_seq, last)
+        vs.last_sequence = max(vs.last_sequence, self._last_seq)
+        self.recovery_report["last_seqno"] = self._last_seq
+        self.recovery_report["salvaged_tables"] = [t.number for t, _ in lost]
+        return replayed
 
     def _flush_memtable_now(self, ref: _MemRef, log_number: int) -> None:
         meta_files, nbytes = self._build_l0(ref)
@@ -436,19 +611,43 @@ class DB:
         self._write(b, sync)
 
     def delete_range(self, start, end, *, sync: bool | None = None) -> None:
-        """Delete every key in [start, end) (one range tombstone)."""
+        """Delete every key in [start, end) (one range tombstone): ``start`` included, ``end``
+        excluded. ``start > end`` raises InvalidArgumentError (as RocksDB's InvalidArgument);
+        ``start == end`` is an empty range and a valid no-op."""
         self._check_writable()
         start = self._check_key(start, "start")
         end = self._check_key(end, "end")
-        if start >= end:
+        _check_range(start, end)
+        if start == end:
             return
         b = WriteBatch()
         b.delete_range(start, end)
         self._write(b, sync)
 
     def write_batch(self, *, sync: bool | None = None) -> WriteBatchContext:
+        """A new, empty write batch; apply it with ``wb.write()``, ``db.write(wb)`` or
+        ``with db.write_batch() as wb:`` (see :class:`WriteBatchContext`)."""
         self._check_writable()
         return WriteBatchContext(self, sync)
+
+    def write(self, batch: WriteBatchContext, *, sync: bool | None = None) -> None:
+        """Apply ``batch`` atomically (all its operations or none) and close it.
+
+        ``sync`` None keeps the one given to :meth:`write_batch`. A batch already written or
+        discarded raises ClosedError; one made by another DB, InvalidArgumentError. A write
+        that raises applied nothing and leaves the batch open, so it can be retried.
+        """
+        if not isinstance(batch, WriteBatchContext):
+            raise TypeError(
+                f"batch must be a write batch from db.write_batch(), not {type(batch).__name__}")
+        if batch._db is not self:
+            raise InvalidArgumentError(f"the write batch belongs to another database "
+                                       f"({batch._db.path}), not {self.path}")
+        batch._check()
+        self._check_writable()
+        if batch._batch.count:
+            self._write(batch._batch, batch._sync if sync is None else sync)
+        batch._close("written")
 
     def __setitem__(self, key, value) -> None:
         self.put(key, value)
@@ -461,14 +660,13 @@ class DB:
             if not isinstance(sync, bool):
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
-        return self._sync_interval == 1
+        return self._commit_schedule.syncs_by_default
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
-        if not want_sync and self._sync_interval != 1 and not self._writers:
+        if not want_sync and self._commit_schedule.never_syncs and not self._writers:
             with self._mutex:
                 if (not self._writers and self._bg_error is None and not self._closing
-                        and self._sync_interval == 0
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
                         and self._pending_compaction_bytes < self._debt_gate):
@@ -513,7 +711,7 @@ class DB:
                 raise exc
             merged = group[0].batch if len(group) == 1 else _merge_batches(group)
             merged.sequence = self._last_seq + 1
-            need_sync = any(x.sync for x in group) or self._periodic_sync_due()
+            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
             mem = self._mem
             wal = self._wal
         error: BaseException | None = None  # the group's outcome: nothing applied
@@ -579,15 +777,6 @@ class DB:
             if ref.mem.last_seqno < last:
                 ref.mem.add_batch(batch)
         return n, interrupt
-
-    def _periodic_sync_due(self) -> bool:
-        interval = self._sync_interval
-        if interval > 1:
-            self._wal_commits += 1
-            if self._wal_commits >= interval:
-                self._wal_commits = 0
-                return True
-        return False
 
     def _take_group(self) -> list[_Writer]:
         first = self._writers[0]
@@ -725,8 +914,20 @@ class DB:
         sv = self._sv
         if snapshot is None:
             return sv[4].get(key, sv[3], default)
+        return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+
+    def _snapshot_seqno(self, snapshot: Snapshot) -> int:
+        """The sequence number a read at ``snapshot`` sees, once the snapshot is checked:
+        a Snapshot of this DB (InvalidArgumentError otherwise), not closed (ClosedError)."""
+        if not isinstance(snapshot, Snapshot):
+            raise InvalidArgumentError(
+                f"snapshot must be an lsmdb Snapshot (from db.snapshot()) or None, "
+                f"not {type(snapshot).__name__}")
+        if snapshot._db is not self:
+            raise InvalidArgumentError(
+                f"snapshot belongs to another database ({snapshot._db.path}), not {self.path}")
         snapshot._check()
-        return sv[4].get(key, snapshot.seqno, default)
+        return snapshot.seqno
 
     def __getitem__(self, key):
         value = self.get(key, _MISSING)
@@ -792,13 +993,30 @@ class DB:
             children.append(LevelIterator(largest, opener))
         return children, tombstones, (mem, imms, version)
 
-    def iterator(self, *, start=None, stop=None, prefix=None, reverse: bool = False,
+    def iterator(self, start: _Key | None = None, stop: _Key | None = None, *,
+                 prefix: _Key | None = None, reverse: bool = False,
                  snapshot: Snapshot | None = None) -> DBIterator:
+        """An ordered iterator over the live keys in the bounds (all of them by default).
+
+        Bounds (the same for :meth:`items`, :meth:`keys`, :meth:`values` and snapshots):
+
+        - ``start`` is inclusive, ``stop`` exclusive: keys ``start <= k < stop``; either may
+          be None (unbounded). ``start >= stop`` is an empty range, not an error.
+        - ``prefix`` keeps the keys that start with it, intersected with ``start``/``stop``:
+          ``prefix=b"user:", start=b"user:m"`` yields the ``user:`` keys from ``user:m`` on.
+          A ``start`` below every key with the prefix changes nothing, one above them all
+          leaves nothing (and the mirror for ``stop``). ``prefix=b""`` is every key.
+        - ``reverse=True`` yields the same keys in descending order: it starts at the last
+          key below ``stop`` and ends at ``start`` (still inclusive).
+        - ``it.seek(k)`` / ``it.seek_for_prev(k)`` stay inside the bounds: a target below
+          the range lands on its first key, one above it leaves the iterator invalid
+          (``seek_for_prev`` mirrors this: above the range lands on the last key).
+
+        The iterator reads one consistent view (``snapshot``, or now) and keeps it across
+        flushes and compactions; close it (or use ``with``) to release the files it pins.
+        """
         self._check_open()
-        seq = self._sv[3]
-        if snapshot is not None:
-            snapshot._check()
-            seq = snapshot.seqno
+        seq = self._sv[3] if snapshot is None else self._snapshot_seqno(snapshot)
         lower = None if start is None else _as_bytes(start, "start")
         upper = None if stop is None else _as_bytes(stop, "stop")
         if prefix is not None:
@@ -811,35 +1029,57 @@ class DB:
         it = DBIterator(self, children, seq, tombstones, pins, lower, upper, reverse)
         return it
 
-    def items(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-              snapshot: Snapshot | None = None):
-        it = self.iterator(start=start, stop=stop, prefix=prefix, reverse=reverse,
-                           snapshot=snapshot)
-        return it.items()
+    def items(self, start: _Key | None = None, stop: _Key | None = None, *,
+              prefix: _Key | None = None, reverse: bool = False,
+              snapshot: Snapshot | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """``(key, value)`` pairs in the bounds; see :meth:`iterator` for their meaning."""
+        return self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                             snapshot=snapshot).items()
 
-    def keys(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-             snapshot: Snapshot | None = None):
-        for k, _ in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
-            yield k
+    def keys(self, start: _Key | None = None, stop: _Key | None = None, *,
+             prefix: _Key | None = None, reverse: bool = False,
+             snapshot: Snapshot | None = None) -> Iterator[bytes]:
+        """Keys in the bounds; see :meth:`iterator` for their meaning."""
+        return _keys_of(self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                                      snapshot=snapshot))
 
-    def values(self, start=None, stop=None, *, reverse: bool = False, prefix=None,
-               snapshot: Snapshot | None = None):
-        for _, v in self.items(start, stop, reverse=reverse, prefix=prefix, snapshot=snapshot):
-            yield v
+    def values(self, start: _Key | None = None, stop: _Key | None = None, *,
+               prefix: _Key | None = None, reverse: bool = False,
+               snapshot: Snapshot | None = None) -> Iterator[bytes]:
+        """Values in the bounds, in key order; see :meth:`iterator` for their meaning."""
+        return _values_of(self.iterator(start, stop, prefix=prefix, reverse=reverse,
+                                        snapshot=snapshot))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return self.keys()
 
     def count(self) -> int:
-        """Exact number of live keys (a full scan)."""
-        n = 0
-        for _ in self.items():
-            n += 1
-        return n
+        """Exact number of live keys; the same full scan as ``len(db)``."""
+        return self._count_live(None)
+
+    def _count_live(self, snapshot: Snapshot | None) -> int:
+        with self.iterator(snapshot=snapshot) as it:
+            return sum(1 for _ in it)
+
+    def _any_live(self, snapshot: Snapshot | None) -> bool:
+        with self.iterator(snapshot=snapshot) as it:
+            return it.valid()
 
     def __len__(self) -> int:
-        """An ESTIMATE of the number of live keys (entries minus deletes, may be off by
-        overwritten versions); use count() for an exact figure."""
+        """Exact number of live keys. Cost: a full scan of the DB with the Cython iterator
+        (every table read, overwritten and deleted versions skipped on the way), O(entries)
+        — millions of keys a second, but not free on a big DB. For a cheap figure use
+        :meth:`estimate_num_keys`; to test emptiness use ``bool(db)`` (one seek)."""
+        return self._count_live(None)
+
+    def __bool__(self) -> bool:
+        """True if any live key exists: exact, and cheap (positions on the first key)."""
+        return self._any_live(None)
+
+    def estimate_num_keys(self) -> int:
+        """A cheap ESTIMATE of the live keys from table and memtable counters (entries minus
+        point deletes); overwrites and range deletes make it too high. O(tables), no I/O.
+        ``len(db)`` is the exact count."""
         self._check_open()
         mem, imms, version = self._sv[:3]
         n = sum(r.mem.num_entries - 2 * r.mem.num_deletes for r in (mem, *imms))
@@ -954,8 +1194,6 @@ class DB:
     def _manual_jobs(self, lo: bytes | None, hi: bytes | None) -> list[CompactionJob]:
         """The jobs taking every file overlapping [lo, hi] to the last level in one pass.
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        from lsmdb.lsm.compaction import manual_jobs
-
         return manual_jobs(VersionView(self._versions.current, self.options), lo, hi)
 
     # background machinery ---------------------------------------------------------------
@@ -1133,7 +1371,7 @@ class DB:
                 number = int(name[:-4])
             except ValueError:
                 continue
-            if number not in live and number < horizon:
+            if number not in live and number < horizon and number not in self._kept_tables:
                 kill_point("obsolete.delete_sst")
                 self._tables.evict(number)
                 self._remove_quietly(os.path.join(sst_dir, name))
@@ -1187,18 +1425,22 @@ class DB:
 
     # ------------------------------------------------------------------ checkpoint / stats
 
-    def checkpoint(self, target: str) -> None:
+    def checkpoint(self, target: _Path) -> None:
         """A consistent copy openable as a DB: SSTables hard-linked, MANIFEST rewritten,
         the WAL tail copied."""
-        from lsmdb.lsm.checkpoint import make_checkpoint
+        from lsmdb.lsm.checkpoint import CheckpointSource, make_checkpoint
 
         self._check_open()
         with self._operation():
-            make_checkpoint(self, os.fspath(target))
+            make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
+                                             self.flush, self._versions, self._version_lock),
+                            fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
-        return self._stats.snapshot(self, exact=exact)
+        sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
+                               self._block_cache, self._policy, self.items)
+        return self._stats.snapshot(sources, exact=exact)
 
     # ------------------------------------------------------------------ close
 
@@ -1238,7 +1480,8 @@ class DB:
         try:
             if self._wal is not None:
                 try:
-                    if self._wal.unsynced_records and self.options.wal_sync != "never":
+                    if (self._wal.unsynced_records
+                            and not self._commit_schedule.never_syncs):
                         self._wal.sync()
                 finally:
                     self._wal.close()
@@ -1265,7 +1508,13 @@ class DB:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self):
+    @property
+    def recovery_info(self) -> walmod.WalRecoveryInfo:
+        """What the WAL replay at open found (zeros and False for a new database)."""
+        return self._recovery_info
+
+    def __enter__(self) -> DB:
+        self._check_open()
         return self
 
     def __exit__(self, *exc):
@@ -1286,6 +1535,16 @@ class DB:
 _MISSING = object()
 
 
+def _keys_of(it: DBIterator) -> Iterator[bytes]:
+    for k, _ in it:
+        yield k
+
+
+def _values_of(it: DBIterator) -> Iterator[bytes]:
+    for _, v in it:
+        yield v
+
+
 def _merge_batches(group: list[_Writer]) -> WriteBatch:
     merged = WriteBatch()
     for w in group:
@@ -1293,26 +1552,36 @@ def _merge_batches(group: list[_Writer]) -> WriteBatch:
     return merged
 
 
-def open(path, options: Options | None = None, *, create: bool = True,  # noqa: A001
+def open(path: _Path, options: Options | None = None, *, create: bool = True,  # noqa: A001
          read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
          inline_background: bool = False, accept_default_options: bool = False,
          **overrides) -> DB:
-    """Open (or create) the database at ``path``.
+    """Open (or create) the database at ``path`` (str, bytes or os.PathLike; "" is refused).
 
     Which options apply (docs/options.md, "Reopening a database"): an ``options`` object is
     used whole; without one, an existing database starts from the options it stored
-    (``OPTIONS-<n>.json``) and a new one from ``Options()``. ``overrides`` (e.g.
-    ``wal_sync="always"``, ``**{"compaction.size_ratio": 6}``) then change only the fields
-    they name. A damaged stored file raises CorruptionError and a stored compaction policy
-    that cannot be imported raises InvalidOptionsError, unless ``accept_default_options=True``
-    (then: the defaults, or the built-in policy of the stored style).
-
+    (``OPTIONS-<n>.json``) and a new one from ``Options()``. ``overrides`` then change only
+    the fields they name, spelled plainly (``wal_sync="always"``), dotted
+    (``**{"compaction.style": "tiered"}``) or as a dict per group (``compaction={"style":
+    "tiered"}``); see :func:`lsmdb.options.keyword_overrides`. A damaged stored file raises
+    CorruptionError and a stored compaction policy that cannot be imported raises
+    InvalidOptionsError, unless ``accept_default_options=True`` (then: the defaults, or the
+    built-in policy of the stored style).
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
+
+    ``read_only=True`` takes no lock, writes nothing and may run beside a writer process.
+    It is a point-in-time view: the tables the MANIFEST lists at open (all opened at once,
+    so a writer's compactions cannot pull them away) plus the WAL records present then;
+    later writes are not seen until the next open. A race with the writer replacing files
+    is retried; ``BusyError`` (a ``LockError``) if the writer kept replacing them through
+    every retry, ``CorruptionError`` only for damage that reads the same twice. Writes raise
+    ``FeatureNotSupportedError``. See docs/reliability.md, "Read-only opens".
     """
     return DB(path, options, create=create, read_only=read_only,
               error_if_exists=error_if_exists, env=env, inline_background=inline_background,
-              overrides=overrides, accept_default_options=accept_default_options)
+              overrides=keyword_overrides(overrides),
+              accept_default_options=accept_default_options)
 
 
 __all__ = ["DB", "open", "Snapshot", "DBIterator", "MAX_SEQNO", "CorruptionError"]

@@ -11,7 +11,26 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lsmdb.lsm.compaction import VersionView
+from lsmdb.lsm.version import Version
+from lsmdb.options import Options
+
+
+@dataclass(frozen=True)
+class StatsSources:
+    """What ``DB.stats()`` reads from its DB, handed over by the DB (as ``VersionView`` is to
+    policies) so that this module never reaches into the DB's private fields."""
+
+    version: Version  # the current Version
+    options: Options
+    table_readers: Iterable[Any]  # the open SSTableReaders (bloom and block counters)
+    block_cache: Any  # hits / misses / usage, or None without a cache
+    policy: Any  # the compaction policy (its pending_bytes, when it has one)
+    items: Callable[[], Iterator[tuple[bytes, bytes]]]  # a full scan, for exact=True
 
 
 @dataclass
@@ -155,15 +174,16 @@ class StatsCollector:
             self.stalls[kind] = self.stalls.get(kind, 0) + 1
             self.stall_seconds[kind] = self.stall_seconds.get(kind, 0.0) + seconds
 
-    def snapshot(self, db, exact: bool = False) -> DBStats:
+    def snapshot(self, db: StatsSources, exact: bool = False) -> DBStats:
+        # The cost model (and the fluid policy it sizes runs with) loads on the first
+        # stats() call: ~3 ms of start-up a DB that is never asked need not pay.
         from lsmdb.lsm.costmodel import predict
 
-        version = db._versions.current
+        version = db.version
         prediction = predict(db.options, version)
         bits = prediction.bloom_bits_per_key  # the allocation, as a flush/compaction gets it
         levels = []
-        readers = {r.file_number: r for r in db._tables.readers()} if hasattr(
-            db._tables, "readers") else {}
+        readers = {r.file_number: r for r in db.table_readers}
         with self._lock:
             for level in range(version.num_levels):
                 files = version.levels[level]
@@ -220,12 +240,10 @@ class StatsCollector:
                        default=None)
             if last is not None:
                 live = sum(f.raw_bytes for f in version.levels[last])
-        cache = db._block_cache
+        cache = db.block_cache
         hits, misses = getattr(cache, "hits", 0), getattr(cache, "misses", 0)
-        debt_of = getattr(db._policy, "pending_bytes", None)
+        debt_of = getattr(db.policy, "pending_bytes", None)
         if debt_of is not None:
-            from lsmdb.lsm.compaction import VersionView
-
             snapshot["pending_compaction_bytes"] = debt_of(VersionView(version, db.options))
         return DBStats(
             levels=levels, write_amp=(written / user) if user else 0.0, sst_bytes=sst_bytes,

@@ -7,11 +7,13 @@ and cached beside the reader.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 
+from lsmdb._core.rangedel import FragmentedRangeTombstones
 from lsmdb.env import Env
-from lsmdb.errors import ClosedError
+from lsmdb.errors import ClosedError, StorageIOError
 from lsmdb.lsm.version_edit import FileMetaData
 
 
@@ -41,7 +43,9 @@ class TableCache:
         return reader if reader is not None else self._open(number)
 
     def _open(self, number: int):
-        from lsmdb._core.sstable import SSTableReader
+        # Imported on first open: the reader pulls in zstandard (~7 ms), which a process that
+        # never reads a table (a fresh DB, a tool) need not pay for.
+        from lsmdb._core.sstable_reader import SSTableReader
 
         with self._lock:
             reader = self._readers.get(number)
@@ -66,8 +70,6 @@ class TableCache:
             return None
         frag = self._tombstones.get(meta.number)
         if frag is None:
-            from lsmdb._core.rangedel import FragmentedRangeTombstones
-
             frag = FragmentedRangeTombstones(self.get(meta).range_tombstones())
             self._tombstones[meta.number] = frag
         return frag
@@ -80,6 +82,24 @@ class TableCache:
             reader.close()
         if self.block_cache is not None:
             self.block_cache.erase_file(number)
+
+    def retain(self, files) -> list[tuple[int, int]]:
+        """Open a reader for each ``(level, FileMetaData)`` of ``files`` and close every
+        other: a read-only view pins exactly the tables of its Version. Returns the
+        (level, number) of the files that do not exist."""
+        files = list(files)
+        keep = {meta.number for _, meta in files}
+        for number in [n for n in self._readers if n not in keep]:
+            self.evict(number)
+        missing = []
+        for level, meta in files:
+            try:
+                self.get(meta)
+            except StorageIOError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                missing.append((level, meta.number))
+        return missing
 
     def readers(self) -> list:
         return list(self._readers.values())

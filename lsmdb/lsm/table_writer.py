@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 from lsmdb._core.ikey import MAX_SEQNO, RANGE_DELETE
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.version_edit import FileMetaData
-from lsmdb.testing.killpoints import kill_point
 
 SENTINEL_TRAILER = ((MAX_SEQNO << 8) | RANGE_DELETE).to_bytes(8, "little")
 
@@ -72,7 +72,9 @@ class TableOutput:
         return float(self.options.bloom.bits_for(self.level))
 
     def _open(self) -> None:
-        from lsmdb._core.sstable import SSTableBuilder
+        # Imported on first use, like the reader in table_cache: the builder pulls in
+        # zstandard (~7 ms), which a process that never writes a table need not pay for.
+        from lsmdb._core.sstable_builder import SSTableBuilder
 
         self._number = self.new_file_number()
         if self.on_new_file is not None:
@@ -89,7 +91,7 @@ class TableOutput:
 
     def copy_from(self, src) -> None:
         """Write every entry of the positioned InternalIterator ``src`` (C loop)."""
-        from lsmdb._core.tablecopy import copy_entries
+        from lsmdb._core.tablecopy import copy_entries  # cimports the builder: see _open
 
         while src.valid():
             if self._builder is None:

@@ -13,10 +13,12 @@ import os
 import threading
 import weakref
 
+from lsmdb._core.logformat import LogReader, LogWriter
 from lsmdb.env import Env, WritableFile
 from lsmdb.errors import CorruptionError, FormatVersionError
+from lsmdb.killpoint import kill_point
 from lsmdb.lsm.version_edit import MANIFEST_FORMAT_VERSION, FileMetaData, VersionEdit
-from lsmdb.testing.killpoints import kill_point
+from lsmdb.wal.segment import list_segments
 
 
 class Version:
@@ -101,6 +103,39 @@ def manifest_name(number: int) -> str:
     return f"MANIFEST-{number:06d}"
 
 
+def missing_table_error(number: int, level: int, manifest: str | None) -> CorruptionError:
+    return CorruptionError(f"MANIFEST lists missing table sst/{number:06d}.sst at level {level}",
+                           manifest, None)
+
+
+def table_numbers(env: Env, dbdir: str) -> set[int]:
+    """Numbers of the sst/<n>.sst files present (other names are ignored)."""
+    sst_dir = os.path.join(dbdir, "sst")
+    if not env.exists(sst_dir):
+        return set()
+    out = set()
+    for name in env.listdir(sst_dir):
+        if name.endswith(".sst") and name[:-4].isdigit():
+            out.add(int(name[:-4]))
+    return out
+
+
+class _ManifestProgress:
+    """How far recovery has read one MANIFEST: the state its complete records add up to."""
+
+    __slots__ = ("path", "data", "version", "last_offset", "log_number", "next_file",
+                 "last_seq")
+
+    def __init__(self, path: str, version: Version):
+        self.path = path
+        self.data = b""
+        self.version = version
+        self.last_offset = -1  # offset of the last record applied
+        self.log_number: int | None = None
+        self.next_file: int | None = None
+        self.last_seq: int | None = None
+
+
 class VersionSet:
     """The current Version, file numbering and the MANIFEST log that persists them."""
 
@@ -119,6 +154,17 @@ class VersionSet:
         self._lock = threading.Lock()
         self.manifest_bytes = 0
         self.recovered_edits = 0
+        # What recover() read, for the checks the DB makes after WAL replay and for a
+        # read-only open to tell a writer's file replacement from corruption.
+        self.recovered_manifest: str | None = None  # path of the MANIFEST read
+        self.read_current: bytes | None = None  # CURRENT's bytes as read
+        self.read_manifest_path: str | None = None  # the MANIFEST CURRENT named
+        self.read_manifest: bytes | None = None  # its bytes as read
+        self.manifest_next_file_number = 0  # as recorded in the MANIFEST (before any bump)
+        self.manifest_torn_offset: int | None = None  # offset of a torn last record
+        self.manifest_mtime_ns = 0
+        self.table_numbers_on_disk: set[int] = set()  # every sst/<n>.sst found
+        self._progress: _ManifestProgress | None = None
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -140,26 +186,44 @@ class VersionSet:
         self._write_snapshot_manifest()
 
     def recover_read_only(self) -> None:
-        """Rebuild the current Version without writing anything."""
-        self.recover(write_manifest=False)
+        """Rebuild the current Version without writing anything; called again, apply only
+        the records appended since (a read-only view catching up with a writer). Listed
+        tables are not checked here: the reader pins them and tells a writer's deletion
+        from a missing file (DB._pin_read_only_version)."""
+        self._recover(self._progress, check_tables=False)
 
     def recover(self, write_manifest: bool = True) -> None:
         """Rebuild the current Version from CURRENT -> MANIFEST; open a fresh MANIFEST."""
-        from lsmdb._core.logformat import LogReader
+        self._recover(None)
+        if write_manifest:
+            self._write_snapshot_manifest()
 
+    def _read_current(self) -> str:
+        """The path of the MANIFEST that CURRENT names."""
         current_path = os.path.join(self.dbdir, "CURRENT")
-        name = self.env.read_file(current_path).decode("ascii", "replace").strip()
+        self.read_current = self.read_manifest_path = self.read_manifest = None
+        current = self.read_current = self.env.read_file(current_path)
+        name = current.decode("ascii", "replace").strip()
         if not name.startswith("MANIFEST-") or "/" in name:
             raise CorruptionError(f"CURRENT names {name!r}, not a MANIFEST", current_path, 0)
-        path = os.path.join(self.dbdir, name)
+        path = self.read_manifest_path = os.path.join(self.dbdir, name)
         if not self.env.exists(path):
             raise CorruptionError(f"CURRENT names missing {name}", current_path, 0)
-        data = self.env.read_file(path)
+        return path
+
+    def _recover(self, progress: _ManifestProgress | None, check_tables: bool = True) -> None:
+        path = self._read_current()
+        # The modification time first: a table written after it is newer than this MANIFEST.
+        mtime_ns = self.env.modified_time_ns(path)
+        data = self.read_manifest = self.env.read_file(path)
+        p = progress
+        if p is None or p.path != path or data[:p.last_offset] != p.data[:p.last_offset]:
+            p = self._progress = _ManifestProgress(path, Version(self.num_levels))
+        p.data = data
         reader = LogReader(data, file_name=path)
-        version = Version(self.num_levels)
-        seen_any = False
-        log_number = next_file = last_seq = None
         for offset, payload in reader:
+            if offset <= p.last_offset:
+                continue  # applied by an earlier read of this append-only file
             edit = VersionEdit.decode(payload, path, offset)
             if edit.format_version is not None and edit.format_version > MANIFEST_FORMAT_VERSION:
                 raise FormatVersionError(
@@ -170,16 +234,17 @@ class VersionSet:
                     raise CorruptionError(
                         f"file {meta.number} at level {level} but max_levels is "
                         f"{self.num_levels}", path, offset)
-            version = version.apply(edit)
-            seen_any = True
+            p.version = p.version.apply(edit)
+            p.last_offset = offset
             if edit.log_number is not None:
-                log_number = edit.log_number
+                p.log_number = edit.log_number
             if edit.next_file_number is not None:
-                next_file = edit.next_file_number
+                p.next_file = edit.next_file_number
             if edit.last_sequence is not None:
-                last_seq = edit.last_sequence
+                p.last_seq = edit.last_sequence
             self.recovered_edits += 1
-        if not seen_any or next_file is None or last_seq is None or log_number is None:
+        version, log_number, next_file, last_seq = p.version, p.log_number, p.next_file, p.last_seq
+        if p.last_offset < 0 or next_file is None or last_seq is None or log_number is None:
             raise CorruptionError("MANIFEST has no complete snapshot record", path, 0)
         tail = reader.tail_error
         if tail is not None and not tail.startswith(_CRASH_TAIL_REASONS):
@@ -188,23 +253,28 @@ class VersionSet:
             # whose WAL segments or input files are already deleted (a silent wrong answer).
             raise CorruptionError(f"MANIFEST ends in a damaged record: {tail}", path,
                                   reader.torn_tail_offset)
-        sst_dir = os.path.join(self.dbdir, "sst")
-        present = set(self.env.listdir(sst_dir)) if self.env.exists(sst_dir) else set()
-        for level, f in version.files():
-            if f"{f.number:06d}.sst" not in present:
-                raise CorruptionError(f"MANIFEST lists missing table sst/{f.number:06d}.sst "
-                                      f"at level {level}", path, None)
+        tables = table_numbers(self.env, self.dbdir)
+        for level, f in version.files() if check_tables else ():
+            if f.number not in tables:
+                raise missing_table_error(f.number, level, path)
         self.current = version
         self.log_number = log_number
         self.next_file_number = next_file
         self.last_sequence = last_seq
-        self.manifest_number = int(name.split("-", 1)[1])
+        self.manifest_number = int(os.path.basename(path).split("-", 1)[1])
         self.recovered_manifest = path  # the file this state was read from (for errors)
+        self.manifest_next_file_number = next_file
+        self.manifest_torn_offset = reader.torn_tail_offset if tail is not None else None
+        self.manifest_mtime_ns = mtime_ns
+        self.table_numbers_on_disk = tables
         self.mark_file_number_used(self.manifest_number)
-        for _, f in version.files():
-            self.mark_file_number_used(f.number)
-        if write_manifest:
-            self._write_snapshot_manifest()
+        # Every file found, listed or not, keeps its number: a table the MANIFEST does not
+        # list may hold writes whose MANIFEST record was lost, and a new file given its
+        # number would overwrite it (lsm/unlisted_tables.py).
+        for number in tables:
+            self.mark_file_number_used(number)
+        for number in list_segments(self.env, self.dbdir):
+            self.mark_file_number_used(number)
 
     # -- logging edits ------------------------------------------------------------------
 
@@ -223,8 +293,6 @@ class VersionSet:
 
     def _write_snapshot_manifest(self) -> None:
         """Start a new MANIFEST holding the whole current state, then point CURRENT at it."""
-        from lsmdb._core.logformat import LogWriter
-
         old_number = self.manifest_number
         number = self.new_file_number()
         path = os.path.join(self.dbdir, manifest_name(number))

@@ -1,4 +1,4 @@
-"""SSTables: the one table format of lsmdb (layout in lsmdb/_core/sstable.pyx and
+"""SSTables: the one table format of lsmdb (layout in lsmdb/_core/sstable_format.pyx and
 docs/format/sstable.md). The builder, reader and block cache are Cython; this package adds
 the file-level conveniences (open by path, build from an iterable) and the dump tool."""
 
@@ -8,13 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from lsmdb._core.cache import BlockCache
-from lsmdb._core.sstable import (
-    FORMAT_VERSION,
-    SSTableBuilder,
-    SSTableIterator,
-    SSTableReader,
-    decode_footer,
-)
+from lsmdb._core.sstable_builder import SSTableBuilder
+from lsmdb._core.sstable_format import FORMAT_VERSION, decode_footer
+from lsmdb._core.sstable_reader import SSTableIterator, SSTableReader
 from lsmdb.env import Env, default_env
 from lsmdb.sstable.dump import dump_sstable, verify_sstable
 

@@ -3,11 +3,13 @@ and entries; ``verify_sstable`` checks every block's checksum."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
 from lsmdb._core.ikey import parse_internal_key
-from lsmdb._core.sstable import FOOTER_BYTES, SSTableReader
+from lsmdb._core.sstable_format import FOOTER_BYTES
+from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.env import Env, default_env
 from lsmdb.errors import CorruptionError
 
@@ -84,12 +86,14 @@ def dump_sstable(
     return shown
 
 
-def verify_sstable(path: str, *, env: Env | None = None) -> dict[str, Any]:
+def verify_sstable(path: str | bytes | os.PathLike, *, env: Env | None = None
+                   ) -> dict[str, Any]:
     """Check the footer and every block's crc and structure.
 
-    Returns ``{"path", "ok", "blocks_checked", "entries", "problems": [str]}``; never
-    raises CorruptionError (problems are listed instead).
+    Returns ``{"path", "ok", "blocks_checked", "entries", "problems": [str]}`` (``path`` as
+    a str); never raises CorruptionError (problems are listed instead).
     """
+    path = os.fsdecode(os.fspath(path))
     report: dict[str, Any] = {"path": path, "ok": False, "blocks_checked": 0, "entries": 0,
                               "problems": []}
     file = (env or default_env()).open_random_access(path)

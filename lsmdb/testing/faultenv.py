@@ -362,6 +362,9 @@ class FaultInjectionEnv(Env):
     def file_size(self, path: str) -> int:
         return self.base.file_size(path)
 
+    def modified_time_ns(self, path: str) -> int:
+        return self.base.modified_time_ns(path)
+
     def exists(self, path: str) -> bool:
         return self.base.exists(path)
 

@@ -1,9 +1,12 @@
 """Whitebox kill points: named places in the engine where a test can make the process die.
 
 RocksDB's ``TEST_KILL_RANDOM`` for lsmdb. The engine calls ``kill_point("wal.sync:before")``
-at each step whose interruption recovery must survive (see :data:`KILL_POINTS`). Unless the
-environment variable ``LSMDB_KILL_POINTS`` is set when this module is imported, the call is a
-global lookup and one comparison: free enough for the write path.
+(from the import-free leaf :mod:`lsmdb.killpoint`) at each step whose interruption recovery
+must survive (see :data:`KILL_POINTS`). This module is the machinery behind that call: when
+it is configured it installs its hook into the leaf. Unless the environment variable
+``LSMDB_KILL_POINTS`` is set when this module is imported (importing :mod:`lsmdb.testing`
+imports it), the engine's call is a global lookup and one comparison: free enough for the
+write path.
 
 ``LSMDB_KILL_POINTS`` is a comma-separated list of rules, the first rule whose pattern matches
 a point's name decides::
@@ -37,6 +40,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from lsmdb import killpoint
+
 __all__ = ["KILL_POINTS", "KillPointLog", "kill_point", "read_log", "rule_for",
            "configure", "ENV_RULES", "ENV_LOG", "ENV_SEED"]
 
@@ -47,11 +52,11 @@ ENV_SEED = "LSMDB_KILL_POINTS_SEED"
 # Every kill point in the engine: name -> where it is and what a crash there leaves behind.
 # tests/crash/test_killpoints.py checks that each one is reached and survived.
 KILL_POINTS: dict[str, str] = {
-    "wal.segment:created": "wal.py WalWriter: segment file created, its name not yet fsynced",
-    "wal.append:before": "wal.py WalWriter.add: batch encoded, nothing written",
-    "wal.append:after": "wal.py WalWriter.add: record written (page cache), not synced",
-    "wal.sync:before": "wal.py WalWriter.sync: record written, fsync not started",
-    "wal.sync:after": "wal.py WalWriter.sync: fsync returned, write not yet acknowledged",
+    "wal.segment:created": "wal/writer.py WalWriter: segment file created, its name not yet fsynced",
+    "wal.append:before": "wal/writer.py WalWriter.add: batch encoded, nothing written",
+    "wal.append:after": "wal/writer.py WalWriter.add: record written (page cache), not synced",
+    "wal.sync:before": "wal/writer.py WalWriter.sync: record written, fsync not started",
+    "wal.sync:after": "wal/writer.py WalWriter.sync: fsync returned, write not yet acknowledged",
     "memtable.switch": "db.py _switch_memtable: new segment created, old one not yet synced",
     "sst.write:mid": "table_writer.py: data blocks written, no index/footer yet",
     "sst.finish:before_sync": "table_writer.py: footer written, file not fsynced",
@@ -165,8 +170,10 @@ def configure(rules: str | None, log_path: str | None = None, seed: int | None =
         os.close(_state.log_fd)
     if not rules:
         _state = None
+        killpoint.install_hook(None)
         return
     _state = _State(parse_rules(rules), log_path, os.getpid() if seed is None else seed)
+    killpoint.install_hook(_state.visit)
 
 
 def kill_point(name: str) -> None:

@@ -512,6 +512,18 @@ def _open(path: str, config: StressConfig, env=None):
 
 
 
+def _read_state(db, config: StressConfig, extra: list[str] | None, when: str) -> dict:
+    """The whole DB state; a read that disagrees with another (scan vs reverse scan vs get)
+    is a wrong read like one a worker sees: a StressFailure with the seed and the command,
+    not the oracle's bare AssertionError. Which of the two finds a wrong read first depends
+    on thread scheduling, so both must report it the same way."""
+    try:
+        return read_db_state(db)
+    except AssertionError as exc:
+        raise StressFailure(f"database check {when}: {exc}\nseed {config.seed}; reproduce "
+                            f"with: {reproduce_command(config, extra)}") from exc
+
+
 def _mismatch(actual: dict, expected: dict, config: StressConfig, extra: list[str] | None,
               when: str) -> StressFailure:
     diff = sorted(k for k in set(actual) | set(expected) if actual.get(k) != expected.get(k))
@@ -558,13 +570,13 @@ def run_stress(path: str, config: StressConfig, *, log_path: str | None = None,
                 _collect(report, workers, ctx)
                 _raise_failure(ctx, config, repro_extra)
             expected = _models(workers, ctx)
-            actual = read_db_state(db)
+            actual = _read_state(db, config, repro_extra, "at the end of a phase")
             if actual != expected:
                 raise _mismatch(actual, expected, config, repro_extra, "at the end of a phase")
             if phase < phases - 1:
                 db.close()
                 db = ctx.db = _open(path, config)
-                actual = read_db_state(db)
+                actual = _read_state(db, config, repro_extra, "after a reopen")
                 if actual != expected:
                     raise _mismatch(actual, expected, config, repro_extra, "after a reopen")
         _collect(report, workers, ctx)

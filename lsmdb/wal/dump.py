@@ -3,7 +3,10 @@
 Prints each record's offset and length; WAL records are decoded as write batches
 (``seqno fixed64 | count fixed32 | ops``) when lsmdb._core.batch is available, otherwise a
 hex preview is shown. Torn tails are reported (exit 0); mid-log corruption or an
-undecodable batch makes the result 1. Usage: ``python -m lsmdb.wal.dump FILE [--raw]``.
+undecodable batch makes the result 1. A non-empty file without one valid record at offset
+0 is not a log at all: :class:`NotALogError`, naming what the file looks like instead (an
+SSTable, JSON, text) — the log reader alone would call it a torn tail and print nothing.
+Usage: ``python -m lsmdb.wal.dump FILE [--kind auto|wal|raw]``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from typing import TextIO
 
 from lsmdb._core.logformat import LogReader
 from lsmdb.env import Env, default_env
-from lsmdb.errors import CorruptionError, Error
+from lsmdb.errors import CorruptionError, Error, InvalidArgumentError
 
-__all__ = ["dump_log", "main"]
+__all__ = ["NotALogError", "dump_log", "identify", "main"]
 
 _OP_NAMES = {0: "DELETE", 1: "PUT", 2: "RANGE_DELETE"}
 _PREVIEW = 48
@@ -26,6 +29,34 @@ _PREVIEW = 48
 def _preview(data: bytes) -> str:
     text = repr(bytes(data[:_PREVIEW]))
     return text + (f"...(+{len(data) - _PREVIEW} bytes)" if len(data) > _PREVIEW else "")
+
+
+# The SSTable footer ends with magic:fixed64 crc32:fixed32 (docs/format/sstable.md).
+_SST_MAGIC = b"\x89LSMSST\n"
+_SST_FOOTER_BYTES = 80
+
+
+class NotALogError(InvalidArgumentError):
+    """The file holds no log record at all (``lsmdb wal-dump`` exits non-zero)."""
+
+
+def identify(data: bytes) -> str | None:
+    """What a file that is not a log looks like (for the error message), None if unknown."""
+    if len(data) >= _SST_FOOTER_BYTES and data[-12:-4] == _SST_MAGIC:
+        return (f"looks like an SSTable (magic {_SST_MAGIC.hex(' ')} at offset "
+                f"{len(data) - 12}; see lsmdb sst-dump)")
+    head = bytes(data[:4096])
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "looks like JSON text (an OPTIONS or CONTRACT file?)"
+    if not head.strip(b"\x00"):
+        return "holds only zero bytes"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(c.isprintable() or c in "\n\r\t" for c in text):
+        return f"looks like text ({text.strip()[:40]!r})"
+    return None
 
 
 def _guess_kind(path: str) -> str:
@@ -53,10 +84,11 @@ def _format_op(op) -> str:
     return f"{name} key={_preview(rest[0])}" if rest else name
 
 
-def dump_log(path: str, out: TextIO | None = None, *, kind: str = "auto",
+def dump_log(path: str | bytes | os.PathLike, out: TextIO | None = None, *, kind: str = "auto",
              env: Env | None = None) -> int:
     """Prints the records of the log at ``path``; returns 0 if clean (a torn tail is only
     reported), 1 on corruption or an undecodable WAL batch."""
+    path = os.fsdecode(os.fspath(path))
     if kind not in ("auto", "wal", "raw"):
         raise ValueError(f"kind must be 'auto', 'wal' or 'raw', not {kind!r}")
     out = sys.stdout if out is None else out
@@ -66,12 +98,21 @@ def dump_log(path: str, out: TextIO | None = None, *, kind: str = "auto",
     decode = _load_batch_decoder() if kind == "wal" else None
     data = env.read_file(path)
     reader = LogReader(data, path, skip_corrupted=True)
+    records_found = list(reader)
+    if data and not records_found and not reader.corruptions:
+        # Damage at offset 0 with nothing valid after it: the reader's "torn tail". A log
+        # the writer cut during its very first append is indistinguishable from a file of
+        # another kind; either way there is nothing to dump and exit 0 would mislead.
+        looks = identify(data)
+        if looks is None:
+            looks = f"no valid WAL record at offset 0 ({reader.tail_error or 'no record'})"
+        raise NotALogError(f"not a WAL file: {looks}: {path}")
     status = 0
     records = 0
     print(f"{path}: {len(data)} bytes, {kind} log", file=out)
     if kind == "wal" and decode is None:
         print("  (write-batch decoder unavailable: showing payload previews)", file=out)
-    for offset, payload in reader:
+    for offset, payload in records_found:
         records += 1
         line = f"@{offset:<10d} len={len(payload):<8d}"
         if decode is None:

@@ -113,7 +113,7 @@ def test_workload_file_round_trip(capsys, tmp_path):
     (["--preset", "ycsb-z"], cli.EXIT_ERROR, "--preset"),
     (["--benchmarks", "mixed", "--mix", "updates=-1"], cli.EXIT_ERROR, "--mix"),
     (["--key-size", "2"], cli.EXIT_ERROR, "--key-size"),
-    (["--jobs", "0"], cli.EXIT_ERROR, "--jobs"),
+    (["--jobs", "0"], cli.EXIT_USAGE, "--jobs"),
     (["--workload", "/nonexistent/w.json"], cli.EXIT_IO, "/nonexistent/w.json"),
     (["--num", "lots"], cli.EXIT_USAGE, "--num"),
     (["--memtable-bytes", "4X"], cli.EXIT_USAGE, "--memtable-bytes"),
@@ -168,3 +168,87 @@ def test_an_interrupted_sweep_keeps_the_finished_points(capsys, tmp_path, monkey
     doc = json.loads(out_json.read_text())
     assert doc["incomplete"] == {"done": 2, "of": 3}
     assert [r["params"] for r in doc["runs"]] == [{"size_ratio": 2}, {"size_ratio": 3}]
+
+
+# -- issue 12: errors found before the run, stated once, never "internal error" ------------------
+
+
+def test_binary_workload_file_is_a_clear_one_line_error(capsys, tmp_path):
+    spec = tmp_path / "w.bin"
+    spec.write_bytes(b"\x00\x01\xfe\xff" * 100)
+    assert cli.main(["bench", "--workload", str(spec), "--quiet"]) == cli.EXIT_ERROR
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"lsmdb: error: --workload {spec}: not a JSON workload spec: "
+                           "binary data")
+    assert "internal error" not in line
+
+
+def test_key_size_over_the_limit_names_max_key_bytes(capsys):
+    assert cli.main(["bench", "--num", "100", "--key-size", "70000"]) == cli.EXIT_ERROR
+    line = _one_line(capsys.readouterr().err)
+    assert line == ("lsmdb: error: --key-size: must be 1 to 65,536, got 70,000 (the "
+                    "max_key_bytes option: the longest key lsmdb accepts)")
+
+
+def test_num_bounds_are_stated_once_in_help_flag_errors_and_validation(capsys):
+    from lsmdb.bench.limits import INT_BOUNDS, NUM_MAX
+    from lsmdb.bench.runner import BenchConfig
+    from lsmdb.errors import InvalidArgumentError
+
+    bounds = cli.bounds_text(*INT_BOUNDS["num"])
+    assert bounds == f"1 to {NUM_MAX:,}"
+    assert cli.main(["bench", "--help"]) == 0
+    assert f"keys, {bounds}" in " ".join(capsys.readouterr().out.split())
+    for argv in (["--num", "0"], ["--num", str(NUM_MAX + 1)], ["--num", "-1"]):
+        assert cli.main(["bench", *argv]) == cli.EXIT_USAGE
+        assert f"--num: must be {bounds}, got" in _one_line(capsys.readouterr().err)
+    assert cli.main(["bench", "--sweep", "num=0,5", "--quiet"]) == cli.EXIT_ERROR
+    assert f"--num: must be {bounds}, got 0" in _one_line(capsys.readouterr().err)
+    with pytest.raises(InvalidArgumentError, match=f"--num: must be {bounds}, got 0"):
+        BenchConfig(num=0).validate()
+
+
+def test_db_with_missing_parents_creates_nothing(capsys, tmp_path):
+    target = tmp_path / "missing" / "x" / "y"
+    assert cli.main(["bench", "--num", "100", "--db", str(target), "--quiet"]) \
+        == cli.EXIT_ERROR
+    line = _one_line(capsys.readouterr().err)
+    assert f"--db: {target.parent} does not exist" in line
+    assert not (tmp_path / "missing").exists()
+
+
+def test_db_runner_creates_only_the_last_directory(tmp_path):
+    from lsmdb.bench.runner import BenchConfig, run_benchmark
+    from lsmdb.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        run_benchmark(BenchConfig(num=50, benchmarks=["fillseq"], db=str(tmp_path / "a" / "b")))
+    assert not (tmp_path / "a").exists()
+    run = run_benchmark(BenchConfig(num=50, benchmarks=["fillseq"], db=str(tmp_path / "a")))
+    assert run["results"][0]["verified"] and (tmp_path / "a").is_dir()
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv", "--plot"])
+def test_unwritable_output_fails_before_the_run(capsys, tmp_path, monkeypatch, flag):
+    from lsmdb.bench import runner
+
+    def no_run(*_a, **_kw):
+        raise AssertionError("the benchmark ran before the output path was checked")
+
+    monkeypatch.setattr(runner, "run_benchmark", no_run)
+    target = tmp_path / "no-such-dir" / "out"
+    assert cli.main(["bench", "--num", "100", flag, str(target), "--quiet"]) == cli.EXIT_IO
+    captured = capsys.readouterr()
+    assert _one_line(captured.err) == (f"lsmdb: error: {flag}: cannot write (No such file or "
+                                       f"directory): {target}")
+    assert captured.out == ""
+
+
+def test_a_tree_too_small_to_differ_gets_a_note(capsys):
+    rc = cli.main(["bench", "--num", "300", "--benchmarks", "fillrandom", "--sweep",
+                   "style=leveled,tiered", *TINY])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "note: in every configuration the tree stayed at L0 and at most one sorted run " \
+           "below it" in out
+    assert "use a larger --num" in out

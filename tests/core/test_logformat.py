@@ -301,3 +301,18 @@ def test_dump_log_reports_records_tail_and_corruption(tmp_path):
     raw = io.StringIO()
     assert dump_log(str(path), raw, kind="raw") == 1
     assert f"CORRUPTION at offset {spans[5][0]}" in raw.getvalue()
+
+
+def test_dump_log_takes_bytes_and_pathlike_paths(tmp_path):
+    import io
+    import os
+
+    from lsmdb.wal.dump import dump_log
+
+    log, _ = write_log([b"x" * 10] * 3)
+    path = tmp_path / "MANIFEST-000002"  # kind="auto" guesses from the name
+    path.write_bytes(log)
+    for spelled in (os.fsencode(path), path):
+        out = io.StringIO()
+        assert dump_log(spelled, out) == 0
+        assert "3 records" in out.getvalue()

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lsmdb._core.compaction_iterator import CompactionIterator
 from lsmdb._core.ikey import (
     DELETE,
     MAX_SEQNO,
@@ -15,9 +16,11 @@ from lsmdb._core.ikey import (
     parse_internal_key,
     seek_key,
 )
-from lsmdb._core.merge import CompactionIterator, ListIterator, MergingIterator, VisibleIterator
+from lsmdb._core.merging_iterator import MergingIterator
 from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
+from lsmdb._core.visible_iterator import VisibleIterator
 from lsmdb.errors import CorruptionError, InvalidArgumentError
+from lsmdb.testing.list_iterator import ListIterator
 
 KEYS = [b"", b"a", b"a\x00", b"ab", b"b", b"ba", b"c", b"d\xff"]
 key_st = st.sampled_from(KEYS)
@@ -82,27 +85,6 @@ def backward(it):
         out.append((it.key(), it.value()))
         it.prev()
     return out
-
-
-# ListIterator ---------------------------------------------------------------------------
-
-def test_list_iterator_validates_order_and_keys():
-    k1 = make_internal_key(b"a", 2, PUT)
-    k2 = make_internal_key(b"a", 1, PUT)
-    with pytest.raises(InvalidArgumentError):
-        ListIterator([(k2, b""), (k1, b"")])
-    with pytest.raises(InvalidArgumentError):
-        ListIterator([(k1, b""), (k1, b"")])
-    with pytest.raises(InvalidArgumentError):
-        ListIterator([(b"short", b"")])
-    it = ListIterator([(k2, b"2"), (k1, b"1")], sort=True)
-    it.seek_to_first()
-    assert list(it.entries()) == [(k1, b"1"), (k2, b"2")]
-    empty = ListIterator([])
-    empty.seek_to_first()
-    assert not empty.valid()
-    with pytest.raises(InvalidArgumentError):
-        empty.key()
 
 
 # MergingIterator ------------------------------------------------------------------------

@@ -19,15 +19,15 @@ from lsmdb._core.ikey import (
     make_internal_key,
     seek_key,
 )
-from lsmdb._core.sstable import (
+from lsmdb._core.sstable_builder import SSTableBuilder
+from lsmdb._core.sstable_format import (
     FOOTER_BYTES,
     FORMAT_VERSION,
     MAGIC,
-    SSTableBuilder,
-    SSTableReader,
     decode_footer,
     encode_footer,
 )
+from lsmdb._core.sstable_reader import SSTableReader
 from lsmdb.env import default_env
 from lsmdb.errors import (
     ClosedError,
@@ -424,3 +424,12 @@ def test_dump_and_verify(tmp_path):
     assert not report["ok"] and "checksum" in report["problems"][0]
     with pytest.raises(CorruptionError):
         dump_sstable(path, io.StringIO())
+
+
+def test_dump_and_verify_take_bytes_and_pathlike_paths(tmp_path):
+    path = tmp_path / "8.sst"
+    default_env().write_file_atomic(str(path), TABLE)
+    for spelled in (os.fsencode(path), path):
+        report = verify_sstable(spelled)
+        assert report["ok"] and report["path"] == str(path)
+        assert dump_sstable(spelled, io.StringIO(), limit=1) == 1

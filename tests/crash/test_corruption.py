@@ -4,14 +4,18 @@ A real database directory (SSTables in several levels, a MANIFEST with many edit
 segment holding unflushed writes, OPTIONS, CONTRACT, CURRENT) is built once. Each case copies
 it, damages one file (flip bytes, truncate, zero a range: SQLite's rule that a malformed file
 never crashes the reader), then a worker subprocess opens the copy and reads everything (a
-forward scan, a reverse scan and a get of every key). Allowed outcomes:
+forward scan, a reverse scan and a get of every key). Every case runs on two variants of
+the database: ``fresh`` (as built, its last writes only in the WAL) and ``reopened`` (opened
+and closed once: the WAL replayed into a new table, the WAL empty, a new MANIFEST whose last
+record installs that table). Allowed outcomes:
 
 - ``CorruptionError`` whose message names the damaged file (``ContractError`` for CONTRACT);
 - the exact right answer (damage in bytes nothing reads);
 - for WAL damage: the state after a prefix of the WAL's writes (a torn tail is what a
   crash leaves; it is dropped under the default ``wal_recovery``);
 
-never a segfault, hang, other exception type, or a value the model does not have. The worker
+never a segfault, hang, other exception type, or a value the model does not have, and an
+open that fails deletes no table. The worker
 is one long-lived subprocess fed case after case; if it dies, the case it was running is the
 culprit and a new worker takes over.
 """
@@ -46,8 +50,12 @@ def _worker() -> None:
     for line in sys.stdin:
         path = line.strip()
         out: dict
+        sst_dir = os.path.join(path, "sst")
+        tables = set(os.listdir(sst_dir))
+        phase = "open"
         try:
             db = lsmdb.open(path, inline_background=True)
+            phase = "read"
             try:
                 scan = dict(db.items())
                 rscan = dict(db.items(reverse=True))
@@ -68,6 +76,8 @@ def _worker() -> None:
             out = {"status": "StorageIOError", "msg": str(exc)}
         except Exception as exc:  # the parent fails the case: not a documented error
             out = {"status": "unexpected", "msg": f"{type(exc).__name__}: {exc}"}
+        out["phase"] = phase
+        out["deleted"] = sorted(tables - set(os.listdir(sst_dir)))
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
 
@@ -111,8 +121,9 @@ class Worker:
 # ---------------------------------------------------------------------------- the database
 
 
-def _build(root: str) -> dict:
-    """Build the pristine DB; returns the models (flushed state + WAL writes in order)."""
+def _build(root: str, variant: str) -> dict:
+    """Build the pristine DB; returns the models (flushed state + WAL writes in order).
+    ``reopened``: opened and closed once more, so the WAL writes are in a table."""
     import lsmdb
     from lsmdb.testing.presets import small_options
 
@@ -143,15 +154,21 @@ def _build(root: str) -> dict:
             wal_ops.append((k, v))
         levels = [len(files) for files in db._versions.current.levels]
     assert sum(1 for n in levels if n) >= 2, levels
+    if variant == "reopened":
+        with lsmdb.open(path, inline_background=True):
+            pass
+        assert not any(os.path.getsize(os.path.join(path, "wal", n))
+                       for n in os.listdir(os.path.join(path, "wal")))
+        base, wal_ops = _final({"base": base, "wal_ops": wal_ops}), []
     with open(os.path.join(root, "keys.json"), "w") as f:
         json.dump([k.hex() for k in keys], f)
     return {"path": path, "base": base, "wal_ops": wal_ops, "levels": levels}
 
 
-@pytest.fixture(scope="module")
-def pristine():
+@pytest.fixture(scope="module", params=["fresh", "reopened"])
+def pristine(request):
     root = tempfile.mkdtemp(prefix="lsmdb-corrupt-", dir=_SHM)
-    info = _build(root)
+    info = _build(root, request.param)
     worker = Worker()
     info["worker"] = worker
     info["root"] = root
@@ -233,6 +250,8 @@ def damage(data: bytes, how: str, rng: random.Random, region: str) -> bytes:
 def _check(info, kind: str, rel: str, result: dict, case: str, tally) -> str:
     status = result["status"]
     assert status not in ("died", "hang", "unexpected"), f"{case}: {result}"
+    if result["phase"] == "open" and status != "ok":
+        assert not result["deleted"], f"{case}: a failed open deleted tables: {result}"
     if status == "ok":
         assert result["consistent"], f"{case}: scans and gets disagree"
         got = _decode(result)
@@ -288,7 +307,7 @@ def test_damaged_file_gives_corruption_error_or_right_answer(kind, pristine, tal
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         tally[f"corruption cases: {kind} -> {outcome}"] += 1
         shutil.rmtree(case_dir, ignore_errors=True)
-    if kind in ("sst", "manifest", "wal"):
+    if kind in ("sst", "manifest") or (kind == "wal" and pristine["wal_ops"]):
         assert outcomes.get("CorruptionError"), outcomes  # damage there is detected
 
 

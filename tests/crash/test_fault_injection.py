@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import lsmdb
+from lsmdb import wal as walmod
 from lsmdb.errors import BackgroundError, CorruptionError, Error, StorageIOError
-from lsmdb.lsm import wal as walmod
 from lsmdb.testing.faultenv import FaultInjectionEnv
 from lsmdb.testing.oracle import PowerCutEnv, PrefixMismatch, find_prefix
 from lsmdb.testing.presets import small_options
@@ -457,7 +457,7 @@ class GatedEnv(PowerCutEnv):
     def open_writable(self, path):
         if path.endswith(".sst") and not self.gate.is_set():
             self.waiting.set()
-            self.gate.wait(30)
+            self.gate.wait(120)  # set by cut(); the bound only ends a broken run
         return super().open_writable(path)
 
     def cut(self, tear: bool = False) -> None:
@@ -479,7 +479,7 @@ def test_sync_write_makes_earlier_segments_durable(scratch):
     while len(walmod.list_segments(env, path)) < 2:
         run_op(db, Op("put", KEYS[i % len(KEYS)], b"unsynced-%d" % i), hist)
         i += 1
-    assert env.waiting.wait(10), "the flush never started"
+    assert env.waiting.wait(120), "the flush never started"
     run_op(db, Op("put", KEYS[-1], b"synced", sync=True), hist)
     env.cut()
     abandon(db)

@@ -11,11 +11,11 @@ import os
 import pytest
 
 import lsmdb
+from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.logformat import LogWriter
 from lsmdb.env import default_env
 from lsmdb.errors import CorruptionError, FormatVersionError
-from lsmdb.lsm import wal as walmod
 from lsmdb.lsm.version import VersionSet, manifest_name
 from lsmdb.lsm.version_edit import FileMetaData, VersionEdit
 from lsmdb.testing.presets import small_options

@@ -29,10 +29,16 @@ def test_fuzz_target_runs_clean(target, tmp_path):
         shutil.copytree(seeds, corpus)
     else:
         corpus.mkdir()
+    # The target runs in tmp_path: a relative PYTHONPATH (the worktree's ".") must not
+    # silently import another lsmdb there.
+    env = dict(os.environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep) if p)
     proc = subprocess.run(
         [sys.executable, str(target), f"-max_total_time={SECONDS}", "-rss_limit_mb=2048",
          "-print_final_stats=1", str(corpus)],
-        capture_output=True, text=True, timeout=SECONDS * 4 + 60, cwd=tmp_path,
+        capture_output=True, text=True, timeout=SECONDS * 4 + 60, cwd=tmp_path, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "stat::number_of_executed_units" in proc.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import random
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 import lsmdb
 from lsmdb._core.ikey import PUT, make_internal_key
+from lsmdb.lsm import table_writer
 from lsmdb.lsm.compaction import (
     CompactionJob,
     LeveledPolicy,
@@ -20,7 +22,6 @@ from lsmdb.lsm.compaction import (
     level_targets,
     manual_jobs,
     next_run_id,
-    policy_for,
 )
 from lsmdb.lsm.policies import (
     FIFOPolicy,
@@ -29,6 +30,7 @@ from lsmdb.lsm.policies import (
     TieredPolicy,
     run_caps,
 )
+from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.version import Version
 from lsmdb.lsm.version_edit import FileMetaData
 from lsmdb.options import Compaction, Options
@@ -437,10 +439,15 @@ def test_tiered_run_count_is_bounded_and_space_amp_trigger_fires(tmp_path):
     db.close()
 
 
-def test_fifo_total_size_bounded_and_ttl_expires_files(tmp_path):
+def test_fifo_total_size_bounded_and_ttl_expires_files(tmp_path, monkeypatch):
     o = small_options().replace(
         compaction=small_options().compaction.replace(style="fifo", max_levels=1,
                                                       base_level_bytes=40 << 10))
+    # The first tables are written by a clock two hours behind, so under a one-hour TTL they
+    # are expired and a table written now is not, however slowly the test runs (it used to
+    # sleep past a one-second TTL and compare creation times with the wall clock).
+    hours_ago = types.SimpleNamespace(time=lambda: time.time() - 7200)
+    monkeypatch.setattr(table_writer, "time", hours_ago)
     db = lsmdb.open(tmp_path / "db", o, inline_background=True)
     for i in range(6000):
         db.put(b"k%06d" % i, b"v" * 40)
@@ -448,15 +455,16 @@ def test_fifo_total_size_bounded_and_ttl_expires_files(tmp_path):
     assert db.get(b"k005999") == b"v" * 40
     assert db.get(b"k000000") is None  # the oldest data is gone, by design
     db.close()
-    o_ttl = o.replace(ttl_seconds=1.0)
-    db = lsmdb.open(tmp_path / "db", o_ttl, inline_background=True)
-    assert db._versions.current.total_bytes() > 0
-    time.sleep(1.1)
+    db = lsmdb.open(tmp_path / "db", o, inline_background=True)  # tables of the WAL too
+    old = {f.number for f in db._versions.current.levels[0]}
+    assert old  # without a TTL nothing expires
+    db.close()
+    monkeypatch.setattr(table_writer, "time", time)
+    db = lsmdb.open(tmp_path / "db", o.replace(ttl_seconds=3600.0), inline_background=True)
     db.put(b"fresh", b"x")
     db.flush()
-    v = db._versions.current
-    assert [f for f in v.levels[0]] and all(f.creation_time >= time.time() - 1.1
-                                            for f in v.levels[0])
+    left = list(db._versions.current.levels[0])
+    assert left and not old & {f.number for f in left}
     assert db.get(b"fresh") == b"x" and db.get(b"k005999") is None
     db.close()
 

@@ -8,7 +8,8 @@ import pytest
 from test_compaction import check_reads, heavy_writes, meta, opts, view
 
 import lsmdb
-from lsmdb.lsm.compaction import pending_compaction_bytes, policy_for
+from lsmdb.lsm.compaction import pending_compaction_bytes
+from lsmdb.lsm.styles import policy_for
 from lsmdb.testing.presets import small_options
 
 

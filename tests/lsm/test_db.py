@@ -279,8 +279,8 @@ def test_empty_range_delete_in_a_batch_survives_flush_and_reopen(tmp_path):
         d.put(b"a", b"1")
         d.flush()
         with d.write_batch() as wb:  # a memtable holding nothing but empty ranges
-            wb.delete_range(b"m", b"c")
             wb.delete_range(b"k", b"k")
+            wb.delete_range(b"m", b"m")
         d.flush()
         d.compact_range()
     with lsmdb.open(path, small_options()) as d:

@@ -8,11 +8,11 @@ import os
 
 import lsmdb
 from lsmdb._core.ikey import PUT, make_internal_key
-from lsmdb._core.merge import ListIterator
 from lsmdb.env import default_env
 from lsmdb.lsm.compactor import grandparent_boundaries
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.options import Compression, Options
+from lsmdb.testing.list_iterator import ListIterator
 from lsmdb.testing.presets import small_options
 
 

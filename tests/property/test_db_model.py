@@ -72,6 +72,7 @@ class DBModel(RuleBasedStateMachine):
 
     @rule(a=keys, b=keys)
     def delete_range(self, a, b):
+        a, b = sorted((a, b))  # start > end is InvalidArgumentError
         self.db.delete_range(a, b)
         for k in [k for k in self.model if a <= k < b]:
             del self.model[k]

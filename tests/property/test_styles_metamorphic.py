@@ -115,7 +115,7 @@ class Lockstep:
             self.each(lambda db: db.delete(op[1]))
             m.pop(op[1], None)
         elif kind == "delete_range":
-            _, a, b = op
+            a, b = sorted(op[1:])  # start > end is InvalidArgumentError
             self.each(lambda db: db.delete_range(a, b))
             for k in [k for k in m if a <= k < b]:
                 del m[k]

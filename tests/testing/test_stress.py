@@ -8,6 +8,7 @@ wrong answer with the seed and the command reproducing it.
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -175,6 +176,28 @@ def test_a_wrong_read_is_reported_with_seed_and_command(work, monkeypatch):
     text = str(info.value)
     assert "seed 99" in text and reproduce_command(config) in text
     assert "--threads 2 --seed 99" in text
+
+
+def test_a_wrong_read_in_the_end_of_phase_check_is_reported_with_seed_and_command(
+        work, monkeypatch):
+    """The check after the workers (scan, reverse scan, get of every key) finds the wrong
+    read here, whatever the scheduling: get lies only on the driver's thread. It used to
+    escape as the oracle's bare AssertionError, so the test above failed whenever the
+    workers' own reads happened not to hit a forgotten key (CPU load)."""
+    real_get = DB.get
+    driver = threading.get_ident()
+
+    def forgetful_on_driver(self, key, default=None, **kw):
+        value = real_get(self, key, default, **kw)
+        return None if threading.get_ident() == driver else value
+
+    monkeypatch.setattr(DB, "get", forgetful_on_driver)
+    config = StressConfig(threads=2, ops_per_thread=200, seed=98, reopens=1)
+    with pytest.raises(StressFailure) as info:
+        run_stress(os.path.join(work, "db"), config)
+    text = str(info.value)
+    assert "database check at the end of a phase" in text and "disagrees with the scan" in text
+    assert "seed 98" in text and reproduce_command(config) in text
 
 
 def test_power_cuts_with_injected_faults(work):

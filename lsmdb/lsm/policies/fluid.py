@@ -36,6 +36,7 @@ holds a file there, so two jobs never create runs in the same level at once.
 
 from __future__ import annotations
 
+from lsmdb.errors import InvalidArgumentError
 from lsmdb.lsm.compaction import (
     CompactionJob,
     VersionView,
@@ -89,8 +90,6 @@ class FluidPolicy:
         self.runs_per_level = tuple(runs_per_level) if runs_per_level is not None else None
         if self.runs_per_level is not None and (
                 not self.runs_per_level or any(int(k) < 1 for k in self.runs_per_level)):
-            from lsmdb.errors import InvalidArgumentError
-
             raise InvalidArgumentError(
                 f"runs_per_level must be a non-empty list of ints >= 1, got {runs_per_level!r}")
 

@@ -1,0 +1,84 @@
+"""The durable backend: the key space is an lsmdb.DB (WAL + LSM tree)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lsmdb._core.batch import WriteBatch
+from lsmdb.lsm.db import DB
+from lsmdb.options import Options
+
+__all__ = ["LsmKeySpace"]
+
+
+@dataclass
+class _Stats:
+    wal_bytes: int
+    wal_syncs: int
+
+
+class _Snap:
+    __slots__ = ("inner", "seqno")
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seqno = inner.seqno
+
+    def release(self) -> None:
+        self.inner.close()
+
+
+class LsmKeySpace:
+    durable = True
+
+    def __init__(self, path: str, options: Options | None = None):
+        # The engine decides each commit's fsync itself (WalCommitPolicy), so the DB's own
+        # default policy is "never" and every write passes ``sync`` explicitly.
+        if options is None:
+            options = Options(wal_sync="never")
+        self.db = DB(path, options)
+        self.max_value_bytes = self.db.options.max_value_bytes
+        self.max_key_bytes = self.db.options.max_key_bytes
+
+    def get(self, key: bytes, snapshot: _Snap | None = None) -> bytes | None:
+        if snapshot is None:
+            return self.db.get(key)
+        return self.db.get(key, snapshot=snapshot.inner)
+
+    def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
+             snapshot: _Snap | None = None) -> Iterator[tuple[bytes, bytes]]:
+        return self.db.items(start, stop, reverse=reverse,
+                             snapshot=None if snapshot is None else snapshot.inner)
+
+    def write(self, batch: WriteBatch, sync: bool) -> None:
+        # DB._write is the DB's own group-commit path (the engine already merged its group).
+        self.db._write(batch, sync)
+
+    def snapshot(self) -> _Snap:
+        return _Snap(self.db.snapshot())
+
+    def last_sequence(self) -> int:
+        return self.db._sv[3]
+
+    def flush(self) -> int:
+        n = self.db._mem.mem.num_entries
+        self.db.flush()
+        return n
+
+    def compact_range(self, start: bytes, stop: bytes) -> None:
+        self.db.compact_range(start, stop)
+
+    def approximate_memory(self) -> int:
+        mem, imms = self.db._sv[0], self.db._sv[1]
+        return sum(r.mem.approximate_bytes for r in (mem, *imms))
+
+    def stats(self) -> _Stats:
+        s = self.db._stats
+        return _Stats(s.wal_bytes, s.wal_syncs)
+
+    def recovery_info(self) -> dict:
+        return dict(self.db.recovery_report)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,1 @@
+"""The relational storage engine (SPEC §6): catalog, transactions, DML, scans, recovery."""

@@ -1,0 +1,178 @@
+"""Commit: validation (first committer wins, SERIALIZABLE read-set validation), commit-ts
+assignment and group commit with ordered publication.
+
+Validation runs under one lock: a transaction conflicts when a key it writes (or a catalog
+key it depends on) was committed by another transaction after the snapshot its write was
+based on. ``ConflictTracker`` remembers recent commits (key -> commit ts, plus per-commit key
+lists for SERIALIZABLE), pruned below the oldest active snapshot.
+
+Group commit (LevelDB's leader/follower): validated commits queue in commit-ts order; the
+first in the queue leads, merges every queued batch into one key-space write (one fsync under
+WalCommitPolicy.ALWAYS), then publishes them all, in order, so a snapshot never sees a later
+commit without an earlier one.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections import deque
+
+from lsmdb._core.batch import WriteBatch
+
+__all__ = ["ConflictTracker", "CommitQueue", "PendingCommit"]
+
+
+class ConflictTracker:
+    def __init__(self) -> None:
+        self.recent: dict[bytes, int] = {}  # key -> ts of its last commit
+        self.recent_put: dict[bytes, bool] = {}  # index key -> last commit wrote it (not deleted)
+        self.log: deque[tuple[int, list[bytes]]] = deque()  # (ts, keys) per commit
+
+    def conflicts(self, keys_ts):
+        """The first (key, ts) in ``keys_ts`` (key -> snapshot ts) committed after its ts."""
+        recent = self.recent
+        for key, ts in keys_ts:
+            c = recent.get(key)
+            if c is not None and c > ts:
+                return key, c
+        return None
+
+    def read_conflict(self, since_ts: int, points: set[bytes],
+                      ranges: list[tuple[bytes, bytes]]) -> bytes | None:
+        """A key written by a commit after ``since_ts`` that the reader read or scanned over."""
+        if not points and not ranges:
+            return None
+        merged = _merge_ranges(ranges)
+        starts = [a for a, _ in merged]
+        for ts, keys in reversed(self.log):
+            if ts <= since_ts:
+                break
+            for k in keys:
+                if k in points:
+                    return k
+                i = bisect_right(starts, k) - 1
+                if i >= 0 and k < merged[i][1]:
+                    return k
+        return None
+
+    def record(self, ts: int, keys: list[bytes], index_puts: dict[bytes, bool]) -> None:
+        recent = self.recent
+        for k in keys:
+            recent[k] = ts
+        self.recent_put.update(index_puts)
+        self.log.append((ts, keys))
+
+    def prune(self, horizon: int) -> None:
+        """Forget commits at or below ``horizon`` (no active snapshot is older)."""
+        log, recent, puts = self.log, self.recent, self.recent_put
+        while log and log[0][0] <= horizon:
+            ts, keys = log.popleft()
+            for k in keys:
+                if recent.get(k) == ts:
+                    del recent[k]
+                    puts.pop(k, None)
+
+
+def _merge_ranges(ranges):
+    out: list[tuple[bytes, bytes]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+class PendingCommit:
+    __slots__ = ("batch", "ts", "catalog", "done", "error", "on_published")
+
+    def __init__(self, batch: WriteBatch, ts: int, catalog, on_published=None):
+        self.batch = batch
+        self.ts = ts
+        self.catalog = catalog
+        self.done = False
+        self.error: BaseException | None = None
+        self.on_published = on_published
+
+
+class CommitQueue:
+    """Leader/follower group commit over a key space (see module doc)."""
+
+    def __init__(self, backend, sync_interval: int, publish):
+        self._backend = backend
+        self._interval = sync_interval  # 1 always, 0 never, n: every n-th commit
+        self._publish = publish  # publish(last_ts, catalog or None) under the engine's lock
+        self._cv = threading.Condition(threading.Lock())
+        self._queue: deque[PendingCommit] = deque()
+        self._leading = False
+        self._waiters = 0  # threads waiting for their turn (notify only when there are some)
+        self._since_sync = 0
+        self.groups = 0
+        self.depth_peak = 0
+        self.syncs = 0
+
+    def enqueue(self, p: PendingCommit) -> None:
+        """Called under the validation lock, so the queue is in commit-ts order."""
+        with self._cv:
+            self._queue.append(p)
+            if len(self._queue) > self.depth_peak:
+                self.depth_peak = len(self._queue)
+
+    def wait(self, p: PendingCommit) -> None:
+        """Return when ``p`` is durable per policy and published; raise its write error."""
+        cv = self._cv
+        with cv:
+            while not p.done and (self._leading or self._queue[0] is not p):
+                self._waiters += 1
+                cv.wait()
+                self._waiters -= 1
+            if p.done:
+                if p.error is not None:
+                    raise p.error
+                return
+            self._leading = True
+            group = list(self._queue)
+        error: BaseException | None = None
+        try:
+            if len(group) == 1:
+                merged = group[0].batch
+            else:
+                merged = WriteBatch()
+                for g in group:
+                    merged.append(g.batch)
+            sync = self._sync_due(len(group))
+            self._backend.write(merged, sync)
+            if sync:
+                self.syncs += 1
+        except BaseException as exc:  # the key space refused the write: nothing published
+            error = exc
+        with cv:
+            if error is None:
+                catalog = None
+                for g in group:
+                    if g.catalog is not None:
+                        catalog = g.catalog
+                self._publish(group[-1].ts, catalog)
+                self.groups += 1
+            for g in group:
+                self._queue.popleft()
+                g.done = True
+                g.error = error
+            self._leading = False
+            if self._waiters:
+                cv.notify_all()
+        if error is not None:
+            raise error
+
+    def _sync_due(self, commits: int) -> bool:
+        if self._interval == 1:
+            return True
+        if self._interval == 0:
+            return False
+        self._since_sync += commits
+        if self._since_sync >= self._interval:
+            self._since_sync = 0
+            return True
+        return False

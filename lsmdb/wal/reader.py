@@ -1,0 +1,126 @@
+"""Reading a WAL segment back at open: its write batches, under one of the ``wal_recovery``
+modes (what a torn tail or a corrupt record means: docs/reliability.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lsmdb._core.batch import WriteBatch
+from lsmdb._core.logformat import LogReader
+from lsmdb.env import Env
+from lsmdb.errors import CorruptionError
+from lsmdb.wal.segment import segment_path
+
+
+@dataclass(frozen=True)
+class WalRecoveryInfo:
+    """What the WAL replay of the last open found (``DB.recovery_info``).
+
+    ``records_replayed``: WAL records (write batches) applied to the memtable;
+    ``bytes_replayed``: their payload bytes (encoded write batches, log framing excluded);
+    ``last_sequence``: the last sequence number after recovery, i.e. the MANIFEST's,
+    raised by the replayed records (0 for a new database);
+    ``torn_tail``: a segment ended in an incomplete or damaged record that was dropped.
+    """
+
+    records_replayed: int = 0
+    bytes_replayed: int = 0
+    last_sequence: int = 0
+    torn_tail: bool = False
+
+
+class ReplayedSequences:
+    """The sequence numbers a WAL replay applied, as sorted, merged closed intervals."""
+
+    __slots__ = ("_spans",)
+
+    def __init__(self) -> None:
+        self._spans: list[list[int]] = []
+
+    def add(self, first: int, count: int) -> None:
+        if count <= 0:
+            return
+        last = first + count - 1
+        spans = self._spans
+        if spans and spans[-1][0] <= first <= spans[-1][1] + 1:  # the usual case: in order
+            spans[-1][1] = max(spans[-1][1], last)
+            return
+        spans.append([first, last])
+        spans.sort()
+        merged = [spans[0]]
+        for lo, hi in spans[1:]:
+            if lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self._spans = merged
+
+    def covers(self, lo: int, hi: int) -> bool:
+        """True if every sequence number in [lo, hi] was replayed (an empty range is)."""
+        if lo > hi:
+            return True
+        return any(a <= lo and hi <= b for a, b in self._spans)
+
+    def __contains__(self, seq: int) -> bool:
+        return self.covers(seq, seq)
+
+    def spans(self) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self._spans]
+
+
+@dataclass
+class SegmentReplay:
+    number: int
+    records: int = 0
+    bytes: int = 0  # payload bytes of the replayed records
+    batches: list = field(default_factory=list)  # (seqno, WriteBatch)
+    torn_tail_offset: int | None = None
+    corruptions: list = field(default_factory=list)  # (offset, reason)
+
+
+RECOVERY_MODES = ("tolerate_corrupted_tail", "absolute_consistency", "point_in_time",
+                  "skip_any_corrupted")
+
+
+def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentReplay, bool]:
+    """Decode one segment under a wal_recovery mode.
+
+    Returns (replay, stop): ``stop`` is True when point_in_time recovery must not replay
+    any later segment. Raises CorruptionError where the mode forbids going on.
+    """
+    path = segment_path(dbdir, number)
+    data = env.read_file(path)
+    replay = SegmentReplay(number)
+    skip = mode == "skip_any_corrupted"
+    reader = LogReader(data, file_name=path, skip_corrupted=skip)
+    stop = False
+    try:
+        for offset, payload in reader:
+            try:
+                batch = WriteBatch.from_bytes(payload, path, offset)
+            except CorruptionError as exc:
+                # A record with a valid crc but an undecodable batch is mid-log corruption.
+                if mode == "skip_any_corrupted":
+                    replay.corruptions.append((offset, str(exc)))
+                    continue
+                if mode == "point_in_time":
+                    replay.corruptions.append((offset, str(exc)))
+                    return replay, True
+                raise
+            replay.records += 1
+            replay.bytes += len(payload)
+            replay.batches.append(batch)
+    except CorruptionError as exc:
+        if mode == "point_in_time":
+            replay.corruptions.append((exc.offset, exc.reason))
+            return replay, True
+        raise
+    replay.corruptions.extend(getattr(reader, "corruptions", []) or [])
+    tail = getattr(reader, "torn_tail_offset", None)
+    if tail is not None:
+        replay.torn_tail_offset = tail
+        if mode == "absolute_consistency":
+            raise CorruptionError("WAL ends in a torn or corrupt record", path, tail)
+        if mode == "point_in_time":
+            stop = True
+    return replay, stop

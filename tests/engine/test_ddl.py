@@ -1,0 +1,130 @@
+"""lsmdb/engine/ddl.py: create / alter / drop of tables and indexes, backfill, and the
+combinations refused at create time."""
+
+import pytest
+
+from lsmdb import (
+    DataType,
+    HnswStorageOptions,
+    IndexKeyColumn,
+    IndexStorageDescriptor,
+    IvfFlatStorageOptions,
+    KeyRange,
+    StorageColumn,
+    StorageShardConfig,
+    TableStorageDescriptor,
+)
+from lsmdb.errors import (
+    ConstraintError,
+    FeatureNotSupportedError,
+    InvalidArgumentError,
+    SchemaError,
+)
+from lsmdb.storage_api import VectorElementType
+
+T = TableStorageDescriptor(1, (StorageColumn(1, DataType.INT, False, "a"),
+                               StorageColumn(2, DataType.TEXT, True, "b")), name="t")
+
+
+def test_create_index_backfills_in_the_same_transaction(engine):
+    engine.create_table_storage(0, T)
+    engine.insert_batch(0, 1, [(i, f"v{i % 3}") for i in range(9)])
+    with engine.transaction() as tx:
+        tx.insert("t", (100, "v1"))
+        ix = tx.create_index("t", ["b"], name="t_b")
+        assert len(list(tx.scan_index("t_b", ("v1",), ("v1",)))) == 4
+    assert engine.visible_index_row_count(0, ix, KeyRange.point(["v1"])) == 4
+    assert engine.verify_indexes("t") == []
+
+
+def test_unique_index_on_duplicates_fails_whole(engine):
+    engine.create_table_storage(0, T)
+    engine.insert_batch(0, 1, [(1, "x"), (2, "x")])
+    with pytest.raises(ConstraintError, match="duplicate"):
+        engine.create_index("t", ["b"], unique=True, name="t_b")
+    assert engine.indexes("t") == []
+    engine.create_index("t", ["a"], unique=True, name="t_a")
+
+
+@pytest.mark.parametrize("desc, err", [
+    (IndexStorageDescriptor(5, 1, (IndexKeyColumn(1),), hnsw_options=HnswStorageOptions()),
+     FeatureNotSupportedError),
+    (IndexStorageDescriptor(5, 1, (IndexKeyColumn(1),),
+                            ivf_flat_options=IvfFlatStorageOptions()), FeatureNotSupportedError),
+    (IndexStorageDescriptor(5, 1, (IndexKeyColumn(2),), gin=True), FeatureNotSupportedError),
+    (IndexStorageDescriptor(5, 2, (IndexKeyColumn(1),)), SchemaError),
+    (IndexStorageDescriptor(5, 1, (IndexKeyColumn(9),)), SchemaError),
+    (IndexStorageDescriptor(1 << 63, 1, (IndexKeyColumn(1),)), InvalidArgumentError),
+    ("not a descriptor", InvalidArgumentError),
+])
+def test_create_index_refused_at_create_time(engine, desc, err):
+    engine.create_table_storage(0, T)
+    with pytest.raises(err):
+        engine.create_index_storage(0, desc)
+    assert engine.indexes() == []
+
+
+@pytest.mark.parametrize("desc, err", [
+    (TableStorageDescriptor(2, (StorageColumn(1, DataType.INT),),
+                            shard_config=StorageShardConfig((1,), 4)), FeatureNotSupportedError),
+    (TableStorageDescriptor(2, (StorageColumn(1, DataType.vector(3, VectorElementType.UINT8)),)),
+     FeatureNotSupportedError),
+    (TableStorageDescriptor(1, (StorageColumn(1, DataType.INT),), name="other"), SchemaError),
+    (TableStorageDescriptor(2, (StorageColumn(1, DataType.INT),), name="t"), SchemaError),
+    (TableStorageDescriptor(1 << 63, (StorageColumn(1, DataType.INT),)), InvalidArgumentError),
+])
+def test_create_table_refused(engine, desc, err):
+    engine.create_table_storage(0, T)
+    with pytest.raises(err):
+        engine.create_table_storage(0, desc)
+    assert len(engine.tables()) == 1
+
+
+def test_drop_index_and_table(engine):
+    engine.create_table("p", [("id", "INT", False)], primary_key="id")
+    ix = engine.create_index("p", ["id DESC"], name="p_desc")
+    engine.insert_batch(0, "p", [(1,), (2,)])
+    with pytest.raises(SchemaError, match="primary key"):
+        engine.drop_index_storage(0, "p_pkey")
+    engine.drop_index_storage(0, ix)
+    assert [i.name for i in engine.indexes("p")] == ["p_pkey"]
+    with pytest.raises(SchemaError):
+        engine.drop_index_storage(0, ix)
+    engine.drop_table_storage(0, "p")
+    assert engine.tables() == [] and engine.indexes() == []
+    with pytest.raises(SchemaError):
+        engine.drop_table_storage(0, "p")
+    # the name and the key ranges are free again
+    engine.create_table("p", [("id", "INT", False)], primary_key="id")
+    engine.insert(0, "p", (1,))
+    assert [r.row for r in engine.scan_table(0, "p")] == [(1,)]
+    assert engine.verify_indexes("p") == []
+
+
+def test_alter_table_add_drop_rename_nullability(engine):
+    engine.create_table_storage(0, T)
+    engine.create_index_storage(0, IndexStorageDescriptor(3, 1, (IndexKeyColumn(2),),
+                                                          name="t_b"))
+    engine.insert_batch(0, 1, [(1, "x"), (2, None)])
+    added = TableStorageDescriptor(1, T.columns + (StorageColumn(3, DataType.BIGINT, True,
+                                                                 "c"),), name="t2")
+    engine.alter_table_storage(0, added)
+    assert [r.row for r in engine.scan_table(0, "t2")] == [(1, "x", None), (2, None, None)]
+    engine.insert(0, "t2", (3, "y", 7))
+    with pytest.raises(SchemaError, match="used by an index"):
+        engine.alter_table_storage(0, TableStorageDescriptor(
+            1, (T.columns[0], added.columns[2]), name="t2"))
+    with pytest.raises(SchemaError, match="NULL"):
+        engine.alter_table_storage(0, TableStorageDescriptor(
+            1, (T.columns[0], T.columns[1], StorageColumn(3, DataType.BIGINT, False, "c")),
+            name="t2"))
+    with pytest.raises(FeatureNotSupportedError, match="type"):
+        engine.alter_table_storage(0, TableStorageDescriptor(
+            1, (T.columns[0], StorageColumn(2, DataType.INT, True, "b")), name="t2"))
+    with pytest.raises(FeatureNotSupportedError, match="primary key"):
+        engine.alter_table_storage(0, TableStorageDescriptor(1, T.columns, (1,), name="t2"))
+    engine.drop_index_storage(0, "t_b")
+    dropped = TableStorageDescriptor(1, (T.columns[0], added.columns[2]), name="t2")
+    engine.alter_table_storage(0, dropped)
+    assert [r.row for r in engine.scan_table(0, "t2")] == [(1, None), (2, None), (3, 7)]
+    assert engine.metrics().total_row_count == 3

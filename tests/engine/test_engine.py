@@ -1,0 +1,283 @@
+"""lsmdb/engine/engine.py: constructors, close / ClosedError, durability across reopen and
+crash, checkpoint, memory limit, vacuum, metrics, capabilities and recovery report."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lsmdb import (
+    IsolationLevel,
+    KeyRange,
+    StorageEngine,
+    StorageOptions,
+    WalCommitPolicy,
+    WalConfig,
+)
+from lsmdb.errors import (
+    ClosedError,
+    FeatureNotSupportedError,
+    InvalidArgumentError,
+    MemoryLimitError,
+    SchemaError,
+)
+from lsmdb.storage_api import (
+    StorageCapabilities,
+    StorageDDL,
+    StorageDML,
+    StorageTxnParticipant,
+)
+
+
+def _make(e):
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    e.create_index("t", ["v"], name="t_v")
+
+
+def test_implements_the_protocols(mem):
+    for proto in (StorageDDL, StorageDML, StorageTxnParticipant, StorageCapabilities):
+        assert isinstance(mem, proto)
+
+
+def test_constructors_and_bad_options(tmp_path):
+    with StorageEngine.new_without_wal_with_memory_limit(1 << 20) as e:
+        assert e.options.memory_limit_bytes == 1 << 20
+        assert not e.supports_durability()
+    with pytest.raises(InvalidArgumentError):
+        StorageEngine.new_without_wal_with_memory_limit(0)
+    with pytest.raises(InvalidArgumentError):
+        StorageEngine("path")
+    with StorageEngine(StorageOptions.durable(WalConfig(dir=str(tmp_path / "d")))) as e:
+        assert e.supports_durability() and e.supports_savepoints() and e.supports_vacuum()
+        assert not e.supports_vector_search() and not e.supports_gin_search()
+        assert not e.supports_adjacency_lookup()
+
+
+def test_close_then_closed_error(engine):
+    _make(engine)
+    tx = engine.transaction()
+    tx.insert("t", (1, "a"))
+    engine.close()
+    engine.close()  # idempotent
+    assert engine.closed
+    for call in (lambda: engine.transaction(), lambda: engine.metrics(),
+                 lambda: engine.insert(0, "t", (2, "b")), lambda: tx.insert("t", (3, "c")),
+                 lambda: engine.scan_table(0, "t"), lambda: engine.begin_txn(9, "snapshot")):
+        with pytest.raises(ClosedError):
+            call()
+
+
+def test_close_reopen_keeps_commits_drops_open_transactions(tmp_path, reopen):
+    e = reopen(tmp_path / "db")
+    _make(e)
+    with e.transaction() as tx:
+        for i in range(200):
+            tx.insert("t", (i, f"v{i % 7}"))
+    open_tx = e.transaction()
+    open_tx.insert("t", (1000, "lost"))
+    e.close()
+    e = reopen(tmp_path / "db")
+    with e.transaction() as tx:
+        assert tx.count("t") == 200
+        assert tx.lookup("t", 1000) is None
+        tid = tx.insert("t", (500, "new"))
+        assert tid == 201  # tuple ids continue after the largest stored one
+    assert e.verify_indexes("t") == []
+    assert e.recovery_report.recovered_transactions == 0  # clean close checkpointed
+    stats = {s.table_id: s for s in e.recovery_report.recovered_statistics}
+    assert stats[e.table("t").table_id].row_count == 200
+    e.close()
+
+
+CRASH = textwrap.dedent("""
+    import os, sys
+    from lsmdb import StorageEngine, StorageOptions, WalCommitPolicy, WalConfig
+    e = StorageEngine(StorageOptions(wal_config=WalConfig(dir=sys.argv[1]),
+                                     wal_commit_policy=WalCommitPolicy.ALWAYS))
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    e.create_index("t", ["v"], name="t_v")
+    for i in range(50):
+        with e.transaction() as tx:
+            tx.insert("t", (i, str(i)))
+            tx.insert("t", (1000 + i, "x"))
+    with e.transaction() as tx:
+        tx.insert("t", (77777, "kept"))
+        sp = tx.savepoint()
+        tx.insert("t", (88888, "rolled back"))
+        tx.update("t", tx.lookup("t", 77777).tuple_id, {"v": "changed, rolled back"})
+        sp.rollback()
+    tx = e.transaction()
+    tx.insert("t", (99999, "uncommitted"))
+    print("acked", flush=True)
+    os._exit(0)
+""")
+
+
+def test_crash_after_acknowledged_commits_loses_nothing(tmp_path, reopen):
+    path = str(tmp_path / "db")
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", CRASH, path], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "acked", out.stderr
+    e = reopen(path)
+    try:
+        with e.transaction() as tx:
+            ids = sorted(r.row[0] for r in tx.scan("t"))
+        assert ids == sorted(list(range(50)) + [1000 + i for i in range(50)] + [77777])
+        with e.transaction() as tx:
+            assert tx.lookup("t", 77777).row == (77777, "kept")
+        assert e.verify_indexes("t") == []
+        r = e.recovery_report
+        assert r.recovered_transactions == 53  # 2 DDL + 51 row transactions
+        assert r.records_replayed >= 1 and r.last_lsn > 0
+    finally:
+        e.close()
+
+
+def test_checkpoint(tmp_path, reopen, mem):
+    with pytest.raises(FeatureNotSupportedError, match="WAL-backed"):
+        mem.checkpoint()
+    e = reopen(tmp_path / "db")
+    _make(e)
+    with e.transaction() as tx:
+        tx.insert_many("t", [(i, "x") for i in range(20)])
+    info = e.checkpoint()
+    assert info.checkpoint_lsn > 0 and info.dirty_pages_flushed > 0
+    assert e.checkpoint().dirty_pages_flushed <= 1  # nothing new but the checkpoint mark
+    assert e.metrics().checkpoints_total == 2
+    e.close()
+    e = reopen(tmp_path / "db")
+    with e.transaction() as tx:
+        assert tx.count("t") == 20
+    e.close()
+
+
+def test_memory_limit_rejects_writes_allows_deletes():
+    e = StorageEngine.new_without_wal_with_memory_limit(64 << 10)
+    _make(e)
+    tids = []
+    with pytest.raises(MemoryLimitError, match="memory limit"):
+        for i in range(10_000):
+            with e.transaction() as tx:
+                tids.append(tx.insert("t", (i, "x" * 100)))
+    with e.transaction() as tx:
+        n = tx.count("t")
+        assert n == len(tids)  # the failing statement applied nothing
+        with pytest.raises(MemoryLimitError):
+            tx.insert_many("t", [(100_000 + i, "y" * 100) for i in range(50)])
+        assert tx.count("t") == n
+    with e.transaction() as tx:  # deletes are always allowed
+        for tid in tids[:10]:
+            tx.delete("t", tid)
+    with e.transaction() as tx:
+        assert tx.count("t") == n - 10
+        tx.insert("t", (-1, "fits again"))
+    assert e.verify_indexes("t") == []
+    e.close()
+
+
+def test_vacuum_reclaims_dead_versions(engine):
+    _make(engine)
+    with engine.transaction() as tx:
+        tids = tx.insert_many("t", [(i, "a") for i in range(10)])
+    for tid in tids[:4]:
+        with engine.transaction() as tx:
+            tx.update("t", tid, {"v": "b"})
+    with engine.transaction() as tx:
+        tx.delete("t", tids[9])
+    old = engine.transaction()  # a live snapshot holds later versions
+    with engine.transaction() as tx:
+        tx.delete("t", tids[8])
+    assert engine.metrics().total_dead_row_count == 6
+    assert engine.vacuum_table("t") == 5
+    old.rollback()
+    assert engine.vacuum_table("t") == 1
+    assert engine.vacuum_table("t") == 0
+    assert engine.metrics().total_dead_row_count == 0
+    with engine.transaction() as tx:
+        assert tx.count("t") == 8
+    with pytest.raises(SchemaError):
+        engine.vacuum_table("nope")
+
+
+def test_metrics_count_real_work(engine):
+    _make(engine)
+    with engine.transaction() as tx:
+        tx.insert_many("t", [(i, "a") for i in range(5)])
+        list(tx.scan("t"))
+    tx = engine.transaction()
+    m = engine.metrics()
+    assert m.table_count == 1 and m.index_count == 2
+    assert m.total_row_count == 5 and m.rows_written_total == 5 and m.rows_read_total >= 5
+    assert m.active_transaction_count == 1 and m.transactions_committed_total == 3
+    assert m.estimated_memory_bytes > 0
+    tx.rollback()
+    assert engine.metrics().transactions_aborted_total >= 1
+
+
+def test_wal_commit_policy_syncs(tmp_path, reopen):
+    for policy, expect in ((WalCommitPolicy.ALWAYS, 10), (WalCommitPolicy.every(5), 2),
+                           (WalCommitPolicy.NEVER, 0)):
+        e = reopen(tmp_path / repr(policy), policy)
+        e.create_table("t", [("a", "INT")])
+        before = e._queue.syncs
+        for i in range(10):
+            e.insert(0, "t", (i,))
+        assert e._queue.syncs - before == expect
+        e.close()
+
+
+def test_not_built_features_raise(mem):
+    _make(mem)
+    for call in (lambda: mem.vector_search(0, 1, [1.0], 1),
+                 lambda: mem.gin_containment_search(0, 1, {}),
+                 lambda: mem.register_edge_table(1, 0, 1),
+                 lambda: mem.adjacency_lookup(0, 1, 1, True),
+                 lambda: mem.scan_table_shard(0, "t", 0),
+                 lambda: mem.reindex_vector_index_storage(0, 1),
+                 lambda: mem.apply_replicated_wal_entry(b"")):
+        with pytest.raises(FeatureNotSupportedError):
+            call()
+    assert mem.adjacency_index_available(0, 1) is False
+
+
+def test_log_analyze_stats_reported_after_reopen(tmp_path, reopen):
+    e = reopen(tmp_path / "db")
+    _make(e)
+    e.log_analyze_stats("t", 10, 200, 1, [(1, 0.5, 2.0, 3)])
+    with pytest.raises(SchemaError):
+        e.log_analyze_stats("t", 1, 1, 1, [(99, 0.0, 0.0, 0)])
+    with pytest.raises(InvalidArgumentError):
+        e.log_analyze_stats("t", -1, 1, 1, [])
+    e.close()
+    e = reopen(tmp_path / "db")
+    (s,) = e.recovery_report.recovered_statistics
+    assert (s.row_count, s.total_bytes, s.dead_row_count) == (10, 200, 1)
+    assert s.column_stats == ((1, 0.5, 2.0, 3),)
+    e.close()
+
+
+def test_graph_projection_cache_and_generation(mem):
+    g = mem.cache_generation()
+    mem.graph_projection_cache_put("ns", "k", g, b"payload")
+    assert mem.graph_projection_cache_get("ns", "k", g) == b"payload"
+    _make(mem)
+    assert mem.cache_generation() > g
+    assert mem.graph_projection_cache_get("ns", "k", mem.cache_generation()) is None
+
+
+def test_autocommit_scans_release_their_snapshot(mem):
+    _make(mem)
+    mem.insert_batch(0, "t", [(i, "a") for i in range(3)])
+    it = mem.scan_table(0, "t")
+    assert next(it).row == (0, "a")
+    it.close()
+    assert [r.row[0] for r in mem.scan_index(0, "t_v", KeyRange.full())] == [0, 1, 2]
+    assert mem._horizons == {}
+
+
+def test_isolation_levels_accepted(mem):
+    for level in IsolationLevel:
+        mem.begin_txn(100 + len(mem._txns), level)

@@ -1,0 +1,84 @@
+"""lsmdb/engine/session.py: the Pythonic layer (names, mappings, type names, savepoints)."""
+
+import pytest
+
+from lsmdb import DataType, IndexKeyColumn, KeyRange
+from lsmdb.engine.session import index_descriptor, parse_type, table_descriptor
+from lsmdb.errors import InvalidArgumentError, SchemaError, TransactionError
+
+
+@pytest.mark.parametrize("text, want", [
+    ("INT", DataType.INT), ("integer", DataType.INT), ("bigint", DataType.BIGINT),
+    ("vector(3)", DataType.vector(3)), ("text[]", DataType.array(DataType.TEXT)),
+    ("INT[][]", DataType.array(DataType.array(DataType.INT))), ("json", DataType.JSONB),
+    (DataType.UUID, DataType.UUID),
+])
+def test_parse_type(text, want):
+    assert parse_type(text) == want
+
+
+@pytest.mark.parametrize("bad", ["", "vector", "int(3)", "widget", "ARRAY", 5, "text[", None])
+def test_parse_type_rejects(bad):
+    with pytest.raises(InvalidArgumentError):
+        parse_type(bad)
+
+
+def test_descriptor_builders():
+    d = table_descriptor(3, "t", [("a", "INT", False), ("b", DataType.TEXT)], primary_key="a")
+    assert [c.column_id for c in d.columns] == [1, 2] and d.primary_key == (1,)
+    assert not d.columns[0].nullable and d.columns[1].nullable
+    with pytest.raises(SchemaError):
+        table_descriptor(3, "t", [("a", "INT")], primary_key=["x"])
+    with pytest.raises(InvalidArgumentError):
+        table_descriptor(3, "t", [("a",)])
+    with pytest.raises(InvalidArgumentError):
+        table_descriptor(3, "t", [])
+    ix = index_descriptor(4, d, ["b DESC NULLS LAST", IndexKeyColumn(1)], "i", True, False,
+                          ["a"][:0])
+    assert ix.key_columns == (IndexKeyColumn(2, True, False), IndexKeyColumn(1))
+    for bad in (["zz"], ["b sideways"], [3]):
+        with pytest.raises((SchemaError, InvalidArgumentError)):
+            index_descriptor(4, d, bad, None, False, False, [])
+
+
+def test_names_and_ids_interchangeable(accounts):
+    tid = accounts.table("accounts").table_id
+    with accounts.transaction() as tx:
+        t1 = tx.insert(tid, (1, "a", 5))
+        assert tx.fetch("accounts", t1, [3, "owner"]) == (5, "a")
+        assert tx.lookup("accounts", 1).tuple_id == t1
+        assert tx.lookup("accounts", 2) is None
+        assert [r.tuple_id for r in tx.scan_index("by_balance", 5, 5)] == [t1]
+        assert [r.tuple_id for r in tx.scan_index("by_balance", KeyRange.point([5]))] == [t1]
+        assert [r.row for r in tx.scan("accounts", ["owner"], where={"id": [1, 2]})] == [("a",)]
+        with pytest.raises(InvalidArgumentError):
+            tx.scan("accounts", where=[("id", 1)])
+        with pytest.raises(SchemaError):
+            tx.update("accounts", t1, {"nope": 1})
+        with pytest.raises(InvalidArgumentError):
+            tx.update("accounts", 999, {"owner": "x"})
+        tx.create_table("other", [("x", "TEXT")])
+        with pytest.raises(SchemaError, match="no primary key"):
+            tx.lookup("other", 1)
+        tx.drop_table("other")
+        tx.drop_index("by_balance")
+    assert [i.name for i in accounts.indexes("accounts")] == ["accounts_pkey"]
+
+
+def test_explicit_commit_inside_with_and_reuse(accounts):
+    with accounts.transaction() as tx:
+        tx.insert("accounts", (1, "a", 1))
+        tx.commit()
+    with pytest.raises(TransactionError):
+        tx.insert("accounts", (2, "b", 2))
+    with pytest.raises(TransactionError):
+        with tx:
+            pass
+    with accounts.transaction("read_committed") as tx:
+        assert tx.count("accounts") == 1
+        with tx.savepoint() as sp:
+            tx.insert("accounts", (2, "b", 2))
+            sp.release()
+            with pytest.raises(TransactionError):
+                sp.rollback()
+        assert tx.count("accounts") == 2

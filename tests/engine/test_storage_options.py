@@ -1,0 +1,39 @@
+"""lsmdb/engine/options.py: StorageOptions, WalConfig, WalCommitPolicy validation."""
+
+import pytest
+
+from lsmdb import StorageOptions, WalCommitPolicy, WalConfig
+from lsmdb.errors import InvalidArgumentError
+
+
+def test_commit_policies():
+    assert WalCommitPolicy.ALWAYS.interval == 1
+    assert WalCommitPolicy.NEVER.interval == 0
+    assert WalCommitPolicy.every(8).interval == 8
+    assert repr(WalCommitPolicy.every(3)) == "WalCommitPolicy.every(3)"
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(InvalidArgumentError, match="every"):
+            WalCommitPolicy.every(bad)
+
+
+def test_durable_defaults():
+    o = StorageOptions.durable(WalConfig(dir="/x"))
+    assert o.wal_commit_policy is WalCommitPolicy.ALWAYS
+    assert o.memory_limit_bytes is None
+    assert StorageOptions().wal_config is None
+    assert o.lsm().wal_sync == "never"  # the engine decides fsync per commit
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda: WalConfig(dir=""), "dir"),
+    (lambda: WalConfig(dir=3), "dir"),
+    (lambda: WalConfig(segment_max_bytes=10), "segment_max_bytes"),
+    (lambda: StorageOptions(wal_config="x"), "wal_config"),
+    (lambda: StorageOptions(wal_commit_policy="always"), "wal_commit_policy"),
+    (lambda: StorageOptions(memory_limit_bytes=0), "memory_limit_bytes"),
+    (lambda: StorageOptions(lsm_options={}), "lsm_options"),
+    (lambda: StorageOptions.durable("dir"), "WalConfig"),
+])
+def test_bad_options_name_the_field(make, field):
+    with pytest.raises(InvalidArgumentError, match=field):
+        make()
