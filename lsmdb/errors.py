@@ -23,7 +23,6 @@ __all__ = [
     "MemoryLimitError",
     "FeatureNotSupportedError",
     "BackgroundError",
-    "describe_error",
 ]
 
 

@@ -210,6 +210,9 @@ class DB:
                 raise InvalidArgumentError(f"{self.path}: no database here (create=False)")
         elif error_if_exists:
             raise InvalidArgumentError(f"{self.path}: database exists (error_if_exists)")
+        if not exists:  # a new database: bad options must leave nothing behind
+            self.options = resolve_options(env, self.path, options, False, self._overrides,
+                                           self._accept_default_options)
         if not self.read_only:
             env.mkdirs(self.path)
             with _OPEN_DIRS_LOCK:
@@ -233,12 +236,10 @@ class DB:
 
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
-        if exists:
-            self._check_contract(exists)
-        self.options = resolve_options(env, self.path, options, exists, self._overrides,
-                                       self._accept_default_options)
-        if not exists:  # a new directory is claimed only with options known to be valid
-            self._check_contract(exists)
+        self._check_contract(exists)
+        if exists:  # a new database's options were resolved before anything was created
+            self.options = resolve_options(env, self.path, options, exists, self._overrides,
+                                           self._accept_default_options)
         self._policy = policy_for(self.options)
         self._sync_interval = self.options.wal_sync_interval  # 1 always, N every(N), 0 never
         self._memtable_limit = self.options.memtable_bytes
