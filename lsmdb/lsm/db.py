@@ -128,13 +128,14 @@ class _MemRef:
 
 
 class _Writer:
-    __slots__ = ("batch", "sync", "done", "error")
+    __slots__ = ("batch", "sync", "done", "error", "taken")
 
     def __init__(self, batch: WriteBatch, sync: bool):
         self.batch = batch
         self.sync = sync
         self.done = False
         self.error: BaseException | None = None
+        self.taken = False  # in a group a leader is writing: only the leader may dequeue it
 
 
 class WriteBatchContext:
@@ -689,45 +690,71 @@ class DB:
                     self._stats.wal_write(n, False, batch.byte_size, 1)
                     return
         w = _Writer(batch, want_sync)
-        user_bytes = batch.byte_size
         with self._cv:
             self._check_writable()
             self._check_not_closing()
+            group: list[_Writer] = []
             self._writers.append(w)
-            while not w.done and self._writers[0] is not w:
-                self._cv.wait()
-            if w.done:
-                if w.error is not None:
-                    raise w.error
-                return
             try:
+                while not w.done and self._writers[0] is not w:
+                    self._cv.wait()
+                if w.done:
+                    if w.error is not None:
+                        raise w.error
+                    return
                 self._check_not_closing()
                 self._raise_bg_error()
                 self._make_room_for_write(w.batch.byte_size)
                 group = self._take_group()
-            except BaseException as exc:
-                self._writers.popleft()
+                for x in group:
+                    x.taken = True
+                merged = group[0].batch if len(group) == 1 else _merge_batches(group)
+                merged.sequence = self._last_seq + 1
+                need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
+                mem = self._mem
+                wal = self._wal
+            except BaseException:
+                # Nothing of the group was written. An interrupt may strike anywhere here
+                # (Ctrl-C): leave the queue as if this write had never been queued.
+                if not w.done and (self._writers[0] is w or not w.taken):
+                    self._writers.remove(w)
+                for x in group:
+                    x.taken = False
                 self._cv.notify_all()
-                raise exc
-            merged = group[0].batch if len(group) == 1 else _merge_batches(group)
-            merged.sequence = self._last_seq + 1
-            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
-            mem = self._mem
-            wal = self._wal
-        error: BaseException | None = None  # the group's outcome: nothing applied
-        interrupt: BaseException | None = None  # applied, then interrupted: raise after
-        failed = False
-        n = 0
+                raise
+        outcome: list = [None, None, False, 0]  # error, interrupt, I/O failure, bytes
         try:
-            n, interrupt = self._log_and_insert(wal, mem, merged, need_sync)
+            outcome[3], outcome[1] = self._log_and_insert(wal, mem, merged, need_sync)
         except Exception as exc:  # WAL state unknown: stop writes until resume()
-            error = exc
-            failed = True
+            outcome[0], outcome[2] = exc, True
         except BaseException as exc:  # interrupted before the WAL got any of it
-            error = exc
+            outcome[0] = exc
+        finally:
+            # Publish and dequeue the group whatever strikes meanwhile: a step cut short by
+            # an interrupt is redone (each step is idempotent), else the queue would hang.
+            while True:
+                try:
+                    self._finish_group(w, group, merged, outcome)
+                    break
+                except Exception:
+                    raise
+                except BaseException as exc:
+                    if outcome[1] is None:
+                        outcome[1] = exc
+        error, interrupt, _, n = outcome
+        if error is not None:
+            raise error
+        if interrupt is not None:
+            raise interrupt
+        self._stats.wal_write(n, need_sync, sum(x.batch.byte_size for x in group), len(group))
+
+    def _finish_group(self, w: _Writer, group: list[_Writer], merged: WriteBatch,
+                      outcome: list) -> None:
+        """End a write group's turn (idempotent): publish it if applied, dequeue it."""
+        error, _, failed, _ = outcome
         with self._cv:
             if error is None:
-                self._last_seq += merged.count
+                self._last_seq = max(self._last_seq, merged.sequence + merged.count - 1)
                 self._publish()
             elif failed:
                 self._bg_error = error
@@ -735,16 +762,15 @@ class DB:
             # Interrupted with nothing applied: only this thread's write fails; the rest of
             # the group stays queued and the next of them leads it again.
             for x in (group if error is None or failed else group[:1]):
-                self._writers.popleft()
-                x.done = True
+                if x.done:
+                    continue
+                if self._writers and self._writers[0] is x:
+                    self._writers.popleft()
                 x.error = error
+                x.done = True
+            for x in group:
+                x.taken = False
             self._cv.notify_all()
-        if error is not None:
-            raise error
-        if interrupt is not None:
-            raise interrupt
-        self._stats.wal_write(n, need_sync, user_bytes if len(group) == 1 else
-                              sum(x.batch.byte_size for x in group), len(group))
 
     @staticmethod
     def _log_and_insert(wal, ref: _MemRef, batch: WriteBatch, sync: bool):
@@ -872,9 +898,11 @@ class DB:
                     self._bg_error = exc  # the old segment's state is unknown: stop writes
                     self._wal_failed = True
                 raise  # an interrupt: the old segment is intact, only not yet synced
-        self._imms.insert(0, self._mem)
-        self._mem = _MemRef(Memtable(), new_wal.number)
-        self._wal = new_wal
+        # Build first, then assign with no call in between: an interrupt strikes at calls, and
+        # a memtable both active and immutable would lose writes.
+        imms = [self._mem, *self._imms]
+        mem = _MemRef(Memtable(), new_wal.number)
+        self._imms, self._mem, self._wal = imms, mem, new_wal
         old_wal.close()
         self._publish()
         self._wake_all()

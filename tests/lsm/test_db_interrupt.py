@@ -123,3 +123,25 @@ def test_error_messages_never_have_an_empty_reason(tmp_path):
     db.resume()
     db.put(b"y", b"2")
     db.close()
+
+
+@pytest.mark.timeout(60)  # the regression was a hang: the interrupted leader stayed queued
+def test_interrupt_while_the_leader_publishes_leaves_no_stale_writer(tmp_path, monkeypatch):
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")  # the queued path
+    publish = db._publish
+    fired = []
+
+    def interrupted_once():
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        publish()
+
+    monkeypatch.setattr(db, "_publish", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        db.put(b"x", b"1")
+    assert db.get(b"x") == b"1"  # in the WAL and the memtable: applied, and visible
+    db.put(b"y", b"2")  # the queue moved on
+    db.close()
+    with lsmdb.open(tmp_path / "db") as again:
+        assert _state(again) == {b"x": b"1", b"y": b"2"}
