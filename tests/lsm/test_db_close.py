@@ -40,10 +40,17 @@ class _Run(threading.Thread):
             self.error = exc
 
 
-def _wait_closing(db) -> None:
-    """Until close() has raised its fence (close() sets it and notifies under the mutex)."""
+def _wait_until(db, predicate) -> None:
+    """Until ``predicate`` holds over the DB's state, read under its mutex. Polled: not every
+    state change notifies (a stalled writer re-checks on a timeout)."""
     with db._cv:
-        db._cv.wait_for(lambda: db._closing)
+        while not predicate():
+            db._cv.wait(0.01)
+
+
+def _wait_closing(db) -> None:
+    """Until close() has raised its fence."""
+    _wait_until(db, lambda: db._closing)
 
 
 def _start_close(db) -> _Run:
@@ -97,8 +104,7 @@ def test_writers_queued_behind_the_leader_get_closed_error_or_are_applied(tmp_pa
     followers = [_Run(db.put, b"f%d" % i, b"x") for i in range(3)]
     for t in followers:
         t.start()
-    with db._cv:  # every follower is queued behind the stopped leader
-        db._cv.wait_for(lambda: len(db._writers) == 4)
+    _wait_until(db, lambda: len(db._writers) == 4)  # followers queued behind the leader
     closer = _start_close(db)
     gate.release.set()
     for t in (leader, *followers, closer):
@@ -131,13 +137,13 @@ def test_a_writer_stalled_on_a_full_memtable_gets_closed_error(tmp_path):
     writer = _Run(write_until_refused)
     writer.start()
     gate.entered.wait()
-    with db._cv:  # the writer is queued, stalled until the flush ends
-        db._cv.wait_for(lambda: db._writers and len(db._imms) >= 1
-                        and db._mem.mem.approximate_bytes >= 4096)
+    # The writer is queued, stalled until the flush ends.
+    _wait_until(db, lambda: db._writers and len(db._imms) >= 1
+                and db._mem.mem.approximate_bytes >= 4096)
     closer = _Run(db.close)
     closer.start()
-    with db._cv:  # the stalled writer saw the fence and left the queue
-        db._cv.wait_for(lambda: db._closing and not db._writers)
+    # The stalled writer saw the fence and left the queue.
+    _wait_until(db, lambda: db._closing and not db._writers)
     gate.release.set()  # let the background flush finish so close() can join its thread
     writer.join()
     closer.join()
