@@ -27,6 +27,14 @@ __all__ = [
 ]
 
 
+def describe_error(exc: BaseException) -> str:
+    """``exc`` for a message: its type name, then its text when it has one. Never empty:
+    ``str(KeyboardInterrupt())`` is "", which once produced "stopped writes: ; call resume()"."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
 class Error(Exception):
     """Base class of every lsmdb error."""
 

@@ -278,33 +278,84 @@ def merge_level_in_place(view: VersionView, level: int, reason: str,
                          score=score)
 
 
-def manual_job(view: VersionView, level: int, lo: bytes | None,
-               hi: bytes | None) -> CompactionJob | None:
-    """The ``compact_range`` step moving ``level``'s files that overlap [lo, hi] into
-    ``level + 1`` (None when there are none). A level holding several runs is taken whole,
-    so that no run is left partly newer than the output. At the last level, several runs
-    are merged into one in place."""
-    files = view.version.overlapping_files(level, lo, hi)
-    if not files:
-        return None
-    if level == view.num_levels - 1:
-        if level == 0 or view.num_runs(level) < 2:
-            return None
-        return merge_level_in_place(view, level, "manual")
-    if level == 0 or view.num_runs(level) > 1:
-        files = list(view.files(level))  # L0 files overlap: take them all, oldest too
-    else:
-        files = expand_clean_cut(view, level, files)
-        if files is None:
-            return None
-    out = level + 1
-    if view.num_runs(out) > 1:
-        below = list(view.files(out))
-    else:
-        below = view.overlapping(out, *key_range(files))
-    return CompactionJob([(level, files), (out, below)], out, "manual",
-                         output_run=level_run_id(view, out),
-                         target_file_bytes=view.options.compaction.target_file_bytes)
+def manual_jobs(view: VersionView, lo: bytes | None,
+                hi: bytes | None) -> list[CompactionJob]:
+    """What ``compact_range(lo, hi)`` runs: every file overlapping [lo, hi] goes to the last
+    level in one pass, so each byte is written once (RocksDB's CompactRange to the bottommost
+    level), not once per level on the way down.
+
+    Inputs, level by level from the top: the files overlapping the range, a level of
+    overlapping files (L0) or of several runs taken whole, a single run grown to clean cuts.
+    The range grows with each level's inputs: data taken from above a file must not land
+    below it, so every file below an input that overlaps it is an input too. The inputs fall
+    into groups of overlapping files (:func:`_overlap_groups`). Returns the trivial moves
+    first (a file overlapping no other input is re-linked to the last level by a MANIFEST
+    edit, nothing rewritten; one already in the last level's single run stays), then one
+    merge per group into the last level's newest run (the last level's other runs included,
+    so it ends as one run). Empty when there is nothing to do: a one-level tree (FIFO), or
+    the range lies in the last level's single run already.
+    """
+    bottom = view.num_levels - 1
+    if bottom == 0:
+        return []
+    inputs: list[tuple[int, list[FileMetaData]]] = []
+    for level in range(view.num_levels):
+        files = view.version.overlapping_files(level, lo, hi)
+        if not files:
+            continue
+        if level == 0 or view.num_runs(level) > 1:
+            files = list(view.files(level))  # overlapping files or runs: take them all
+        else:
+            files = expand_clean_cut(view, level, files)
+            if files is None:
+                return []  # a running job holds a neighbour; the caller waited for none
+        inputs.append((level, files))
+        first, last = key_range(files)
+        lo = None if lo is None else min(lo, first)
+        hi = None if hi is None else max(hi, last)
+    if not inputs or (len(inputs) == 1 and inputs[0][0] == bottom
+                      and view.num_runs(bottom) < 2):
+        return []
+    run = level_run_id(view, bottom)
+    target = view.options.compaction.target_file_bytes
+    one_bottom_run = view.num_runs(bottom) < 2
+    moves: dict[int, list[FileMetaData]] = {}
+    merges = []
+    for group in _overlap_groups(inputs):
+        if len(group) == 1:
+            level, f = group[0]
+            if level < bottom:
+                moves.setdefault(level, []).append(f)
+                continue
+            if one_bottom_run:
+                continue  # in the last level's run already, overlapping nothing
+        by_level: dict[int, list[FileMetaData]] = {}
+        for level, f in group:
+            by_level.setdefault(level, []).append(f)
+        merges.append(CompactionJob(sorted(by_level.items()), bottom, "manual",
+                                    output_run=run, target_file_bytes=target))
+    jobs = [CompactionJob([(level, files)], bottom, "manual", output_run=run, trivial_move=True)
+            for level, files in sorted(moves.items())]
+    return jobs + merges
+
+
+def _overlap_groups(inputs: list[tuple[int, list[FileMetaData]]]
+                    ) -> list[list[tuple[int, FileMetaData]]]:
+    """The input files split into groups of transitively overlapping user-key ranges, in key
+    order. Each group's key span meets no file of another group, so a merge of one group
+    writes no output overlapping a file moved or left in place beside it."""
+    entries = sorted(((level, f) for level, fs in inputs for f in fs),
+                     key=lambda e: e[1].smallest_user_key)
+    groups: list[list[tuple[int, FileMetaData]]] = []
+    reach = None  # the largest user key of the current group
+    for level, f in entries:
+        if reach is None or f.smallest_user_key > reach:
+            groups.append([])
+            reach = f.largest_user_key
+        else:
+            reach = max(reach, f.largest_user_key)
+        groups[-1].append((level, f))
+    return groups
 
 
 # -- leveled --------------------------------------------------------------------------------

@@ -15,7 +15,12 @@ Concurrency model:
   and runs compactions picked by the compaction policy. MANIFEST edits are serialized by
   ``_version_lock``.
 - A background error (I/O during flush/compaction/WAL write) stops writes with
-  BackgroundError until ``resume()``; acknowledged writes stay in the WAL.
+  BackgroundError until ``resume()``; acknowledged writes stay in the WAL. An interrupt
+  (KeyboardInterrupt, SystemExit) raised in the caller's thread is not one: the write it
+  struck is applied whole or not at all (``_log_and_insert``) and the DB stays writable.
+- ``close()`` fences: from its first step new writes and operations get ClosedError; it
+  waits for the writer queue (a leader inside its WAL append included) and for running
+  operations (``_operation``) to drain, stops the background threads, then closes files.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
@@ -48,12 +54,14 @@ from lsmdb.errors import (
     InvalidArgumentError,
     LockError,
     StorageIOError,
+    describe_error,
 )
 from lsmdb.killpoint import kill_point
 from lsmdb.lsm import read_only_view
-from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_job
+from lsmdb.lsm.compaction import CompactionJob, VersionView, manual_jobs
 from lsmdb.lsm.compactor import run_compaction
 from lsmdb.lsm.iterators import DBIterator, Snapshot
+from lsmdb.lsm.options_file import latest_options_file, resolve_options
 from lsmdb.lsm.stats import DBStats, StatsCollector, StatsSources
 from lsmdb.lsm.styles import policy_for
 from lsmdb.lsm.table_cache import TableCache, table_path
@@ -120,13 +128,14 @@ class _MemRef:
 
 
 class _Writer:
-    __slots__ = ("batch", "sync", "done", "error")
+    __slots__ = ("batch", "sync", "done", "error", "taken")
 
     def __init__(self, batch: WriteBatch, sync: bool):
         self.batch = batch
         self.sync = sync
         self.done = False
         self.error: BaseException | None = None
+        self.taken = False  # in a group a leader is writing: only the leader may dequeue it
 
 
 class WriteBatchContext:
@@ -221,8 +230,11 @@ class DB:
 
     def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
-                 inline_background: bool = False):
+                 inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
+                 accept_default_options: bool = False):
         self.path = fs_path(path)
+        self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
+        self._accept_default_options = accept_default_options
         self.env = env or default_env()
         self.read_only = read_only
         self._closed = True
@@ -241,7 +253,9 @@ class DB:
         self._pending_outputs: set[int] = set()
         self._running_compactions = 0
         self._manual_compaction = False
-        self._closing = False
+        self._closing = False  # close() started: fences new writes and operations
+        self._active_ops = 0  # flush/compact_range/resume/checkpoint calls under way
+        self._close_done = threading.Event()
         self._snapshots: dict[int, int] = {}
         self._stats = StatsCollector()
         self.recovery_report: dict = {}
@@ -265,6 +279,9 @@ class DB:
                 raise InvalidArgumentError(f"{self.path}: no database here (create=False)")
         elif error_if_exists:
             raise InvalidArgumentError(f"{self.path}: database exists (error_if_exists)")
+        if not exists:  # a new database: bad options must leave nothing behind
+            self.options = resolve_options(env, self.path, options, False, self._overrides,
+                                           self._accept_default_options)
         if not self.read_only:
             env.mkdirs(self.path)
             with _OPEN_DIRS_LOCK:
@@ -341,7 +358,9 @@ class DB:
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
         self._check_contract(exists)
-        self.options = self._resolve_options(options, exists)
+        if exists:  # a new database's options were resolved before anything was created
+            self.options = resolve_options(env, self.path, options, exists, self._overrides,
+                                           self._accept_default_options)
         self._policy = policy_for(self.options)
         # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
         self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
@@ -441,34 +460,8 @@ class DB:
                     "created_by": f"lsmdb {__version__}"}
         self.env.write_file_atomic(path, json.dumps(contract, indent=1).encode())
 
-    def _resolve_options(self, options: Options | None, exists: bool) -> Options:
-        if options is not None:
-            if not isinstance(options, Options):
-                raise TypeError(f"options must be lsmdb.Options, not {type(options).__name__}")
-            return options
-        if exists:
-            latest = self._latest_options_file()
-            if latest is not None:
-                try:
-                    return Options.from_json(self.env.read_file(latest).decode())
-                except (InvalidArgumentError, UnicodeDecodeError):
-                    pass  # a policy object or an unreadable file: fall back to defaults
-        return Options()
-
-    def _latest_options_file(self) -> str | None:
-        best = None
-        for name in self.env.listdir(self.path):
-            if name.startswith("OPTIONS-") and name.endswith(".json"):
-                try:
-                    n = int(name[8:-5])
-                except ValueError:
-                    continue
-                if best is None or n > best[0]:
-                    best = (n, name)
-        return os.path.join(self.path, best[1]) if best else None
-
     def _write_options_file(self) -> None:
-        old = self._latest_options_file()
+        old = latest_options_file(self.env, self.path)
         number = self._versions.new_file_number()
         path = os.path.join(self.path, f"OPTIONS-{number:06d}.json")
         self.env.write_file_atomic(path, self.options.to_json().encode())
@@ -674,7 +667,7 @@ class DB:
         want_sync = self._sync_wanted(sync)
         if not want_sync and self._commit_schedule.never_syncs and not self._writers:
             with self._mutex:
-                if (not self._writers and self._bg_error is None and not self._closed
+                if (not self._writers and self._bg_error is None and not self._closing
                         and self._mem.mem.approximate_bytes < self._memtable_limit
                         and len(self._versions.current.levels[0]) < self._l0_slowdown
                         and self._pending_compaction_bytes < self._debt_gate):
@@ -682,68 +675,134 @@ class DB:
                     # of a record costs less than handing a queue turn over would.
                     batch.sequence = self._last_seq + 1
                     try:
-                        n = self._wal.add(batch.data())
-                        self._mem.mem.add_batch(batch)
-                    except BaseException as exc:  # WAL state unknown: stop writes
+                        n, interrupt = self._log_and_insert(self._wal, self._mem, batch, False)
+                    except Exception as exc:  # WAL state unknown: stop writes
                         self._bg_error = exc
                         self._wal_failed = True
                         raise
+                    # Publish before anything that calls out (an interrupt can strike at a
+                    # call): the write is visible as soon as the sequence moves.
                     self._last_seq += batch.count
-                    self._stats.wal_write(n, False, batch.byte_size, 1)
                     sv = self._sv  # same memtables and Version: only the sequence moved
                     self._sv = (sv[0], sv[1], sv[2], self._last_seq, sv[4])
+                    if interrupt is not None:
+                        raise interrupt
+                    self._stats.wal_write(n, False, batch.byte_size, 1)
                     return
         w = _Writer(batch, want_sync)
-        user_bytes = batch.byte_size
         with self._cv:
             self._check_writable()
+            self._check_not_closing()
+            group: list[_Writer] = []
             self._writers.append(w)
-            while not w.done and self._writers[0] is not w:
-                self._cv.wait()
-            if w.done:
-                if w.error is not None:
-                    raise w.error
-                return
             try:
-                if self._bg_error is not None:
-                    raise BackgroundError(
-                        f"a background error stopped writes: {self._bg_error}; call resume()"
-                    ) from self._bg_error
+                while not w.done and self._writers[0] is not w:
+                    self._cv.wait()
+                if w.done:
+                    if w.error is not None:
+                        raise w.error
+                    return
+                self._check_not_closing()
+                self._raise_bg_error()
                 self._make_room_for_write(w.batch.byte_size)
                 group = self._take_group()
-            except BaseException as exc:
-                self._writers.popleft()
+                for x in group:
+                    x.taken = True
+                merged = group[0].batch if len(group) == 1 else _merge_batches(group)
+                merged.sequence = self._last_seq + 1
+                need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
+                mem = self._mem
+                wal = self._wal
+            except BaseException:
+                # Nothing of the group was written. An interrupt may strike anywhere here
+                # (Ctrl-C): leave the queue as if this write had never been queued.
+                if not w.done and (self._writers[0] is w or not w.taken):
+                    self._writers.remove(w)
+                for x in group:
+                    x.taken = False
                 self._cv.notify_all()
-                raise exc
-            merged = group[0].batch if len(group) == 1 else _merge_batches(group)
-            merged.sequence = self._last_seq + 1
-            need_sync = self._commit_schedule.commit_needs_sync(any(x.sync for x in group))
-            mem = self._mem
-            wal = self._wal
-        error: BaseException | None = None
+                raise
+        outcome: list = [None, None, False, 0]  # error, interrupt, I/O failure, bytes
         try:
-            n = wal.add(merged.data())
-            if need_sync:
-                wal.sync()
-            mem.mem.add_batch(merged)
-        except BaseException as exc:  # WAL state unknown: stop writes until resume()
-            error = exc
-        with self._cv:
-            if error is None:
-                self._last_seq += merged.count
-                self._stats.wal_write(n, need_sync, user_bytes if len(group) == 1 else
-                                      sum(x.batch.byte_size for x in group), len(group))
-                self._publish()
-            else:
-                self._bg_error = error
-                self._wal_failed = True
-            for x in group:
-                self._writers.popleft()
-                x.done = True
-                x.error = error
-            self._cv.notify_all()
+            outcome[3], outcome[1] = self._log_and_insert(wal, mem, merged, need_sync)
+        except Exception as exc:  # WAL state unknown: stop writes until resume()
+            outcome[0], outcome[2] = exc, True
+        except BaseException as exc:  # interrupted before the WAL got any of it
+            outcome[0] = exc
+        finally:
+            # Publish and dequeue the group whatever strikes meanwhile: a step cut short by
+            # an interrupt is redone (each step is idempotent), else the queue would hang.
+            while True:
+                try:
+                    self._finish_group(w, group, merged, outcome)
+                    break
+                except Exception:
+                    raise
+                except BaseException as exc:
+                    if outcome[1] is None:
+                        outcome[1] = exc
+        error, interrupt, _, n = outcome
         if error is not None:
             raise error
+        if interrupt is not None:
+            raise interrupt
+        self._stats.wal_write(n, need_sync, sum(x.batch.byte_size for x in group), len(group))
+
+    def _finish_group(self, w: _Writer, group: list[_Writer], merged: WriteBatch,
+                      outcome: list) -> None:
+        """End a write group's turn (idempotent): publish it if applied, dequeue it."""
+        error, _, failed, _ = outcome
+        with self._cv:
+            if error is None:
+                self._last_seq = max(self._last_seq, merged.sequence + merged.count - 1)
+                self._publish()
+            elif failed:
+                self._bg_error = error
+                self._wal_failed = True
+            # Interrupted with nothing applied: only this thread's write fails; the rest of
+            # the group stays queued and the next of them leads it again.
+            for x in (group if error is None or failed else group[:1]):
+                if x.done:
+                    continue
+                if self._writers and self._writers[0] is x:
+                    self._writers.popleft()
+                x.error = error
+                x.done = True
+            for x in group:
+                x.taken = False
+            self._cv.notify_all()
+
+    @staticmethod
+    def _log_and_insert(wal, ref: _MemRef, batch: WriteBatch, sync: bool):
+        """The data phase of a write: WAL append (+ fsync), memtable insert. Whole or not at
+        all even when an interrupt (Ctrl-C) strikes in the caller's thread.
+
+        Returns (bytes appended, deferred interrupt or None): an interrupt that struck once
+        the record was in the WAL is held back; the caller publishes the write, then raises
+        it. An interrupt before any byte reached the WAL propagates (nothing applied). Any
+        other exception is an I/O failure that leaves the WAL's tail unknown.
+        """
+        n = wal.add(batch.data())
+        # Attribute reads and stores only until the insert: an interrupt strikes at calls.
+        interrupt = wal.deferred_interrupt
+        wal.deferred_interrupt = None
+        if sync:
+            try:
+                wal.sync()
+            except Exception:
+                raise
+            except BaseException as exc:  # the record is in the WAL: apply it all the same
+                interrupt = interrupt or exc
+        last = batch.sequence + batch.count - 1
+        try:
+            ref.mem.add_batch(batch)  # one C call: an interrupt lands before or after it
+        except Exception:
+            raise
+        except BaseException as exc:
+            interrupt = interrupt or exc
+            if ref.mem.last_seqno < last:
+                ref.mem.add_batch(batch)
+        return n, interrupt
 
     def _take_group(self) -> list[_Writer]:
         first = self._writers[0]
@@ -767,10 +826,8 @@ class DB:
         c = self.options.compaction
         slowed = debt_slowed = False
         while True:
-            if self._bg_error is not None:
-                raise BackgroundError(
-                    f"a background error stopped writes: {self._bg_error}; call resume()"
-                ) from self._bg_error
+            self._check_not_closing()  # the stalls below wait for background threads
+            self._raise_bg_error()
             l0 = len(self._versions.current.levels[0])
             if not getattr(self._policy, "l0_stalls", True):
                 l0 = 0  # e.g. FIFO keeps its files in L0 on purpose
@@ -837,12 +894,15 @@ class DB:
                 old_wal.sync()
             except BaseException as exc:
                 new_wal.close()  # left empty; deleted as obsolete later
-                self._bg_error = exc  # the old segment's state is unknown: stop writes
-                self._wal_failed = True
-                raise
-        self._imms.insert(0, self._mem)
-        self._mem = _MemRef(Memtable(), new_wal.number)
-        self._wal = new_wal
+                if isinstance(exc, Exception):
+                    self._bg_error = exc  # the old segment's state is unknown: stop writes
+                    self._wal_failed = True
+                raise  # an interrupt: the old segment is intact, only not yet synced
+        # Build first, then assign with no call in between: an interrupt strikes at calls, and
+        # a memtable both active and immutable would lose writes.
+        imms = [self._mem, *self._imms]
+        mem = _MemRef(Memtable(), new_wal.number)
+        self._imms, self._mem, self._wal = imms, mem, new_wal
         old_wal.close()
         self._publish()
         self._wake_all()
@@ -1058,9 +1118,11 @@ class DB:
     # ------------------------------------------------------------------ flush / compaction
 
     def flush(self, *, wait: bool = True) -> None:
-        """Make the memtable an SSTable now (and wait for it unless wait=False)."""
+        """Make the memtable an SSTable now (and wait for it unless wait=False).
+
+        ClosedError if close() starts meanwhile: the memtable's writes stay in the WAL."""
         self._check_writable()
-        with self._cv:
+        with self._operation(), self._cv:
             self._raise_bg_error()
             # Take a turn in the writer queue: no write may be between its WAL append and
             # its memtable insert while the memtable is switched.
@@ -1071,6 +1133,7 @@ class DB:
                             self._run_background_inline()
                         else:
                             self._cv.wait(0.5)
+                            self._check_not_closing()
                             self._raise_bg_error()
                     self._switch_memtable()
             if self._inline:
@@ -1078,8 +1141,8 @@ class DB:
             elif wait:
                 while self._imms:
                     self._cv.wait(0.5)
+                    self._check_not_closing()  # background threads stop at close
                     self._raise_bg_error()
-                    self._check_open()
 
     @contextlib.contextmanager
     def _write_barrier(self):
@@ -1103,39 +1166,63 @@ class DB:
     def _raise_bg_error(self) -> None:
         if self._bg_error is not None:
             raise BackgroundError(
-                f"a background error stopped writes: {self._bg_error}; call resume()"
-            ) from self._bg_error
+                f"a background error stopped writes: {describe_error(self._bg_error)}; "
+                "call resume()") from self._bg_error
+
+    def _check_not_closing(self) -> None:
+        """Mutex held: refuse new work once close() has started (it waits for the rest)."""
+        if self._closing:
+            raise ClosedError("database is closed")
+
+    @contextlib.contextmanager
+    def _operation(self):
+        """Fence for a call that works outside the writer queue (flush, compact_range,
+        resume, checkpoint): refused once close() started; close() waits for it to end."""
+        with self._cv:
+            self._check_not_closing()
+            self._active_ops += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._active_ops -= 1
+                self._cv.notify_all()
 
     def compact_range(self, start=None, end=None) -> None:
-        """Compact every file overlapping [start, end] down to the last level."""
+        """Compact every file overlapping [start, end] (None: unbounded) into the last level,
+        in one pass: each byte is rewritten once, files that overlap nothing else are moved
+        by a MANIFEST edit alone (see :func:`lsmdb.lsm.compaction.manual_jobs`)."""
         self._check_writable()
         lo = None if start is None else _as_bytes(start, "start")
         hi = None if end is None else _as_bytes(end, "end")
-        self.flush()
-        with self._cv:
-            # One manual compaction at a time: two would compact the same input files and
-            # install overlapping outputs in one level (found by lsmdb.testing.stress).
-            while self._manual_compaction:
-                self._cv.wait(0.5)
-            self._manual_compaction = True
-            while self._running_compactions:
-                self._cv.wait(0.5)
-        try:
-            for level in range(self.options.compaction.max_levels):
-                job = self._manual_job(level, lo, hi)
-                if job is not None:
-                    self._execute_job(job)
-        finally:
+        with self._operation():
+            self.flush()
             with self._cv:
-                self._manual_compaction = False
-                self._wake_all()
-        self._raise_bg_error()
-        self._delete_obsolete_files()
+                # One manual compaction at a time: two would compact the same input files
+                # and install overlapping outputs in one level (found by lsmdb.testing.stress).
+                while self._manual_compaction:
+                    self._cv.wait(0.5)
+                    self._check_not_closing()
+                self._manual_compaction = True
+            try:
+                with self._cv:
+                    while self._running_compactions:
+                        self._cv.wait(0.5)
+                for job in self._manual_jobs(lo, hi):
+                    with self._cv:
+                        self._check_not_closing()  # close() waits for the job under way only
+                    self._execute_job(job)
+            finally:
+                with self._cv:
+                    self._manual_compaction = False
+                    self._wake_all()
+            self._raise_bg_error()
+            self._delete_obsolete_files()
 
-    def _manual_job(self, level: int, lo: bytes | None, hi: bytes | None):
-        """The job moving level's files that overlap [lo, hi] into level + 1 (or None).
+    def _manual_jobs(self, lo: bytes | None, hi: bytes | None) -> list[CompactionJob]:
+        """The jobs taking every file overlapping [lo, hi] to the last level in one pass.
         A function of its own so no Version outlives it (a live Version pins its files)."""
-        return manual_job(VersionView(self._versions.current, self.options), level, lo, hi)
+        return manual_jobs(VersionView(self._versions.current, self.options), lo, hi)
 
     # background machinery ---------------------------------------------------------------
 
@@ -1205,8 +1292,8 @@ class DB:
     def _run_background_inline(self) -> None:
         """Deterministic mode: run every pending flush and compaction now (mutex held)."""
         while True:
-            if self._bg_error is not None:
-                raise BackgroundError(f"background error: {self._bg_error}") from self._bg_error
+            self._check_not_closing()
+            self._raise_bg_error()
             work = self._next_work()
             if work is None:
                 if not (self._bg_flushing or self._running_compactions):
@@ -1218,9 +1305,11 @@ class DB:
             self._mutex.release()
             try:
                 self._do_work(work)
-            except BaseException as exc:
+            except Exception as exc:
                 self._bg_error = exc
             finally:
+                # An interrupt propagates: the work it cut short left no partial state
+                # (unfinished outputs are abandoned, the memtable stays immutable).
                 self._mutex.acquire()
 
     def _build_l0(self, ref: _MemRef) -> tuple[list, int]:
@@ -1321,15 +1410,20 @@ class DB:
 
     def _unpin_version(self, version) -> None:
         """An iterator let go of ``version``: its files may now be deletable."""
-        if version is not self._versions.current and not self.read_only and not self._closed:
+        if version is not self._versions.current and not self.read_only and not self._closing:
             try:
-                self._delete_obsolete_files()
-            except OSError:
-                pass  # retried after the next flush or compaction
+                with self._operation():
+                    self._delete_obsolete_files()
+            except (OSError, ClosedError):
+                pass  # retried after the next flush or compaction (or the next open)
 
     def resume(self) -> None:
         """Clear a background error and restart work (RocksDB's DB::Resume)."""
         self._check_writable()
+        with self._operation():
+            self._resume()
+
+    def _resume(self) -> None:
         with self._cv:
             if self._bg_error is None:
                 return
@@ -1365,9 +1459,10 @@ class DB:
         from lsmdb.lsm.checkpoint import CheckpointSource, make_checkpoint
 
         self._check_open()
-        make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
-                                         self.flush, self._versions, self._version_lock),
-                        fs_path(target, "checkpoint target"))
+        with self._operation():
+            make_checkpoint(CheckpointSource(self.env, self.path, self.options, self.read_only,
+                                             self.flush, self._versions, self._version_lock),
+                            fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
         self._check_open()
@@ -1384,15 +1479,36 @@ class DB:
     # ------------------------------------------------------------------ close
 
     def close(self) -> None:
-        if self._closed:
-            return
+        """Close the database; safe from any thread, any number of times.
+
+        From its first step new writes and operations get ClosedError. It waits for the
+        writes already queued (a group inside its WAL append included) and for running
+        flush/compact_range/resume/checkpoint calls, stops the background threads (each
+        finishes the flush or compaction it is running), then closes the files. A second
+        close() returns when the first is done. Every write acknowledged before close()
+        returned is in the WAL or an SSTable."""
         with self._cv:
-            self._closing = True
-            self._wake_all()
-        for t in self._bg_threads:
-            t.join()
-        self._closed = True
-        self._release_resources()
+            if self._closing:
+                first = False
+            elif self._closed:
+                return  # never opened
+            else:
+                first = True
+                self._closing = True
+                self._wake_all()
+                while self._writers or self._active_ops:
+                    self._cv.wait()
+        if not first:
+            self._close_done.wait()
+            return
+        try:
+            for t in self._bg_threads:
+                t.join()
+            self._closed = True
+            self._release_resources()
+        finally:
+            self._closed = True
+            self._close_done.set()
 
     def _release_resources(self) -> None:
         try:
@@ -1472,12 +1588,19 @@ def _merge_batches(group: list[_Writer]) -> WriteBatch:
 
 def open(path: _Path, options: Options | None = None, *, create: bool = True,  # noqa: A001
          read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
-         inline_background: bool = False, **overrides) -> DB:
+         inline_background: bool = False, accept_default_options: bool = False,
+         **overrides) -> DB:
     """Open (or create) the database at ``path`` (str, bytes or os.PathLike; "" is refused).
 
-    ``overrides`` are option fields applied on top of ``options``, spelled plainly
-    (``wal_sync="always"``), dotted (``**{"compaction.style": "tiered"}``) or as a dict per
-    group (``compaction={"style": "tiered"}``); see :func:`lsmdb.options.keyword_overrides`.
+    Which options apply (docs/options.md, "Reopening a database"): an ``options`` object is
+    used whole; without one, an existing database starts from the options it stored
+    (``OPTIONS-<n>.json``) and a new one from ``Options()``. ``overrides`` then change only
+    the fields they name, spelled plainly (``wal_sync="always"``), dotted
+    (``**{"compaction.style": "tiered"}``) or as a dict per group (``compaction={"style":
+    "tiered"}``); see :func:`lsmdb.options.keyword_overrides`. A damaged stored file raises
+    CorruptionError and a stored compaction policy that cannot be imported raises
+    InvalidOptionsError, unless ``accept_default_options=True`` (then: the defaults, or the
+    built-in policy of the stored style).
     ``inline_background=True`` runs flushes and compactions synchronously inside the write
     that triggers them (deterministic mode for tests and replays).
 
@@ -1489,10 +1612,10 @@ def open(path: _Path, options: Options | None = None, *, create: bool = True,  #
     every retry, ``CorruptionError`` only for damage that reads the same twice. Writes raise
     ``FeatureNotSupportedError``. See docs/reliability.md, "Read-only opens".
     """
-    if overrides:
-        options = (options or Options()).override(keyword_overrides(overrides))
     return DB(path, options, create=create, read_only=read_only,
-              error_if_exists=error_if_exists, env=env, inline_background=inline_background)
+              error_if_exists=error_if_exists, env=env, inline_background=inline_background,
+              overrides=keyword_overrides(overrides),
+              accept_default_options=accept_default_options)
 
 
 __all__ = ["DB", "open", "Snapshot", "DBIterator", "MAX_SEQNO", "CorruptionError"]

@@ -13,7 +13,7 @@ import threading
 
 from lsmdb._core.rangedel import FragmentedRangeTombstones
 from lsmdb.env import Env
-from lsmdb.errors import StorageIOError
+from lsmdb.errors import ClosedError, StorageIOError
 from lsmdb.lsm.version_edit import FileMetaData
 
 
@@ -30,6 +30,7 @@ class TableCache:
         self._readers: dict[int, object] = {}
         self._tombstones: dict[int, object] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def get(self, meta: FileMetaData):
         reader = self._readers.get(meta.number)
@@ -50,6 +51,9 @@ class TableCache:
             reader = self._readers.get(number)
             if reader is not None:
                 return reader
+            if self._closed:
+                # A read racing DB.close(): opening a file now would leak its descriptor.
+                raise ClosedError("database is closed")
             f = self.env.open_random_access(table_path(self.dbdir, number))
             try:
                 reader = SSTableReader(f, file_number=number, cache=self.block_cache,
@@ -101,5 +105,7 @@ class TableCache:
         return list(self._readers.values())
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         for number in list(self._readers):
             self.evict(number)

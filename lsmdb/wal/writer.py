@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from lsmdb._core.logformat import LogWriter
+from lsmdb._core.logformat import BLOCK_BYTES, LogWriter, encode_records
 from lsmdb.env import Env
 from lsmdb.killpoint import kill_point
 from lsmdb.wal.segment import segment_path
@@ -17,6 +17,7 @@ class WalWriter:
     def __init__(self, env: Env, dbdir: str, number: int):
         self.number = number
         self.path = segment_path(dbdir, number)
+        self._env = env
         self._file = env.open_writable(self.path)
         kill_point("wal.segment:created")
         # Make the segment's name durable now, or synced records in it could vanish with it.
@@ -25,14 +26,44 @@ class WalWriter:
         self.bytes_written = 0
         self.syncs = 0
         self.unsynced_records = 0
+        # An interrupt (KeyboardInterrupt, SystemExit: not an Exception) that struck once the
+        # record had reached the file: add() completed the record and left the interrupt
+        # here, for the caller to raise once the write is applied everywhere.
+        self.deferred_interrupt: BaseException | None = None
 
     def add(self, payload: bytes) -> int:
-        kill_point("wal.append:before")
-        n = self._writer.add_record(payload)
-        kill_point("wal.append:after")
+        """Append one record. An interrupt in the caller's thread leaves the segment with the
+        whole record or none of it: before any byte reached the file it propagates (nothing
+        appended); after, the record is completed and the interrupt deferred (see above).
+        Any other exception is an I/O failure and the segment's tail is unknown."""
+        start = self._writer.offset
+        try:
+            kill_point("wal.append:before")
+            n = self._writer.add_record(payload)
+            kill_point("wal.append:after")
+        except Exception:
+            raise
+        except BaseException as exc:
+            n = self._settle_interrupted_append(payload, start)
+            if n == 0:
+                raise
+            self.deferred_interrupt = exc
         self.bytes_written += n
         self.unsynced_records += 1
         return n
+
+    def _settle_interrupted_append(self, payload: bytes, start: int) -> int:
+        """After an interrupt in add(): complete a record of which some bytes reached the
+        file (or leave the file at ``start`` if none did) and resynchronise the writer's
+        offset. Returns the record's length, 0 when nothing was appended."""
+        record = encode_records([payload], start % BLOCK_BYTES)
+        reached = self._env.file_size(self.path) - start
+        if reached > 0 and reached < len(record):
+            self._file.append(record[reached:])  # the file position is at start + reached
+        end = start + (len(record) if reached > 0 else 0)
+        self._file.size = end
+        self._writer = LogWriter(self._file, end)
+        return end - start
 
     def sync(self) -> None:
         kill_point("wal.sync:before")

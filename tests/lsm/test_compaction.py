@@ -17,9 +17,10 @@ from lsmdb.lsm.compaction import (
     CompactionJob,
     LeveledPolicy,
     VersionView,
+    key_range,
     l0_output_level,
     level_targets,
-    manual_job,
+    manual_jobs,
     next_run_id,
 )
 from lsmdb.lsm.policies import (
@@ -280,19 +281,63 @@ def test_fifo_drops_expired_then_oldest_over_budget():
 # -- manual compaction -----------------------------------------------------------------------
 
 
-def test_manual_job_takes_multi_run_levels_whole():
+def test_manual_jobs_merge_multi_run_levels_whole_into_the_last_level():
     lvl2 = [meta(b"a", b"c", run=0), meta(b"x", b"z", run=1)]
     lvl3 = [meta(b"a", b"m", run=2), meta(b"n", b"z", run=5)]
-    job = manual_job(view({2: lvl2, 3: lvl3}), 2, b"a", b"b")
-    assert numbers(job, 2) == {f.number for f in lvl2}
-    assert numbers(job, 3) == {f.number for f in lvl3}
-    job = manual_job(view({2: [lvl2[0]], 3: [lvl3[0]]}), 2, b"a", b"b")
-    assert job.output_run == 2 and numbers(job, 3) == {lvl3[0].number}
-    assert manual_job(view({2: lvl2}), 2, b"d", b"e") is None
-    # The last level: several runs merge in place; a single run is left alone.
-    job = manual_job(view({4: lvl3}), 4, None, None)
-    assert job.output_level == 4 and numbers(job, 4) == {f.number for f in lvl3}
-    assert manual_job(view({4: [lvl3[0]]}), 4, None, None) is None
+    jobs = manual_jobs(view({2: lvl2, 3: lvl3}), b"a", b"b")
+    assert all(j.output_level == 4 and not j.trivial_move for j in jobs)
+    assert {n for j in jobs for n in numbers(j, 2)} == {f.number for f in lvl2}
+    assert {n for j in jobs for n in numbers(j, 3)} == {f.number for f in lvl3}
+    # A range no file meets; the last level's single run: nothing to do.
+    assert manual_jobs(view({2: lvl2}), b"d", b"e") == []
+    assert manual_jobs(view({4: [lvl3[0]]}), None, None) == []
+    # The last level's several runs merge in place into its newest run.
+    last = lvl3 + [meta(b"c", b"d", run=1)]
+    jobs = manual_jobs(view({4: last}), None, None)
+    assert all(j.output_level == 4 and j.output_run == 5 for j in jobs)
+    assert {n for j in jobs for n in numbers(j, 4)} == {f.number for f in last}
+    # One level only (FIFO): nowhere to go.
+    assert manual_jobs(VersionView(version({0: [meta(b"a", b"b")]}, n=1), opts()),
+                       None, None) == []
+
+
+def test_manual_jobs_move_files_that_overlap_nothing_and_merge_the_rest_once():
+    l0 = [meta(b"c", b"e", seq=30)]
+    l1 = [meta(b"a", b"b", seq=20), meta(b"d", b"f", seq=20)]
+    l2 = [meta(b"p", b"q", seq=10, run=3)]
+    l4 = [meta(b"e", b"g", seq=5, run=7), meta(b"x", b"y", seq=5, run=7)]
+    jobs = manual_jobs(view({0: l0, 1: l1, 2: l2, 4: l4}), None, None)
+    moves = [j for j in jobs if j.trivial_move]
+    merges = [j for j in jobs if not j.trivial_move]
+    assert all(j.output_level == 4 and j.output_run == 7 for j in jobs)
+    assert {f.number for j in moves for f in j.input_files()} == {l1[0].number, l2[0].number}
+    [merge] = merges  # one pass: everything that overlaps is merged once, into the last level
+    assert {f.number for f in merge.input_files()} == {l0[0].number, l1[1].number,
+                                                      l4[0].number}
+    assert jobs[-1] is merge
+
+
+def test_manual_jobs_merge_each_group_of_overlapping_files_apart():
+    # Two clusters around a file that overlaps nothing: one merge spanning both could write
+    # an output file reaching over the moved file (two files of one run overlapping).
+    l1 = [meta(b"a", b"c", seq=20), meta(b"m", b"n", seq=20), meta(b"x", b"z", seq=20)]
+    l4 = [meta(b"b", b"d", seq=5), meta(b"w", b"y", seq=5)]
+    jobs = manual_jobs(view({1: l1, 4: l4}), None, None)
+    [move] = [j for j in jobs if j.trivial_move]
+    assert [f.number for f in move.input_files()] == [l1[1].number]
+    spans = sorted(key_range(j.input_files()) for j in jobs if not j.trivial_move)
+    assert spans == [(b"a", b"d"), (b"w", b"z")]
+
+
+def test_manual_jobs_grow_the_range_with_each_level():
+    # L1's file reaches past the range to "m": L3's file at "k" is older data for keys L1
+    # sends to the last level, so it must go too (else older data would sit above newer).
+    l1 = [meta(b"a", b"m", seq=20)]
+    l2 = [meta(b"t", b"u", seq=15)]
+    l3 = [meta(b"k", b"l", seq=10)]
+    jobs = manual_jobs(view({1: l1, 2: l2, 3: l3}), b"a", b"b")
+    taken = {f.number for j in jobs for f in j.input_files()}
+    assert l3[0].number in taken and l2[0].number not in taken
 
 
 # -- whole DBs -------------------------------------------------------------------------------
@@ -567,3 +612,81 @@ def test_custom_policy_example_picks_the_densest_level():
     assert job.reason == "densest_level" and job.output_level == 3
     assert numbers(job, 3) == {below[0].number} and job.output_run == 3
     assert example.DensestLevelFirst(0.9).pick(view({1: light, 2: heavy}, o)) is None
+
+
+# -- compact_range: one pass to the last level ----------------------------------------------
+
+ONE_PASS_STYLES = ["leveled", "tiered", "lazy_leveling", "fluid"]
+
+
+def _spread_tree(path, style: str, seed: int = 3):
+    """A flushed DB with data in several levels (static level sizes keep the upper levels
+    full), overwrites, point deletes and range deletes; and the model of its contents."""
+    c = small_options().compaction.replace(style=style, dynamic_level_bytes=False,
+                                           max_levels=6)
+    db = lsmdb.open(path, small_options(compaction=c), inline_background=True)
+    rng = random.Random(seed)
+    model: dict[bytes, bytes] = {}
+    for i in range(6000):
+        key = b"k%05d" % rng.randrange(3000)
+        if i % 50 == 49:
+            lo = rng.randrange(2900)
+            db.delete_range(b"k%05d" % lo, b"k%05d" % (lo + 40))
+            for k in [k for k in model if b"k%05d" % lo <= k < b"k%05d" % (lo + 40)]:
+                del model[k]
+        elif i % 10 == 9:
+            db.delete(key)
+            model.pop(key, None)
+        else:
+            value = b"%d-" % i + b"v" * 60
+            db.put(key, value)
+            model[key] = value
+    db.flush()
+    return db, model
+
+
+@pytest.mark.parametrize("style", ONE_PASS_STYLES)
+def test_compact_range_writes_each_byte_once(tmp_path, style):
+    db, model = _spread_tree(tmp_path / "db", style)
+    levels = [lvl for lvl, files in enumerate(db._versions.current.levels) if files]
+    assert len(levels) >= 2  # the data is spread: a per-level pass would rewrite it often
+    before = db.stats().compaction_bytes_written
+    db.compact_range()
+    written = db.stats().compaction_bytes_written - before
+    v = db._versions.current
+    live = v.total_bytes()
+    assert written <= 1.2 * live, (written, live)
+    bottom = v.num_levels - 1
+    assert all(not v.levels[lvl] for lvl in range(bottom)) and v.num_runs(bottom) == 1
+    assert dict(db.items()) == model
+    db.close()
+    with lsmdb.open(tmp_path / "db") as again:
+        assert dict(again.items()) == model
+
+
+@pytest.mark.parametrize("style", ONE_PASS_STYLES)
+def test_compact_range_of_a_key_range_honours_deletes_and_older_data(tmp_path, style):
+    db, model = _spread_tree(tmp_path / "db", style, seed=11)
+    snap = db.snapshot()
+    seen = dict(db.items())
+    db.delete_range(b"k01000", b"k01200")
+    db.delete(b"k02500")
+    db.put(b"k00100", b"new")
+    for k in [k for k in model if b"k01000" <= k < b"k01200"]:
+        del model[k]
+    model.pop(b"k02500", None)
+    model[b"k00100"] = b"new"
+    db.compact_range(b"k00900", b"k01300")
+    assert dict(db.items()) == model
+    assert dict(snap.items()) == seen  # older versions a snapshot sees survive
+    snap.close()
+    db.compact_range(b"k02400", None)
+    db.compact_range(None, b"k00200")
+    assert dict(db.items()) == model
+    db.close()
+    with lsmdb.open(tmp_path / "db") as again:
+        assert dict(again.items()) == model
+        again.compact_range()
+        assert dict(again.items()) == model
+        v = again._versions.current
+        assert v.num_runs(v.num_levels - 1) == 1
