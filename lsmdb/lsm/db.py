@@ -157,6 +157,7 @@ class WriteBatchContext:
         self._fate = ""  # "written" or "discarded" once closed
 
     def put(self, key, value) -> None:
+        """Queue ``key`` -> ``value`` in the batch (checked now: bytes-like, within the size limits)."""
         if self._closed:
             self._check()
         db = self._db
@@ -166,6 +167,7 @@ class WriteBatchContext:
         self._batch.put(key, value)
 
     def delete(self, key) -> None:
+        """Queue a deletion of ``key`` in the batch."""
         self._check()
         self._batch.delete(self._db._check_key(key))
 
@@ -200,10 +202,12 @@ class WriteBatchContext:
         self._fate = fate
 
     def __enter__(self) -> WriteBatchContext:
+        """The batch itself; leaving the block writes it, or discards it on an exception."""
         self._check()
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        """Write the batch atomically unless the block raised (then nothing is applied)."""
         if self._closed:  # written inside the block
             return False
         try:
@@ -596,6 +600,8 @@ class DB:
         return key, value
 
     def put(self, key, value, *, sync: bool | None = None) -> None:
+        """Set ``key`` to ``value`` (both bytes-like). ``sync=True`` returns only after the WAL
+        record is fsynced; ``None`` follows ``Options.wal_sync``."""
         if self._closed or self.read_only:
             self._check_writable()
         if (type(key) is not bytes or type(value) is not bytes
@@ -606,6 +612,7 @@ class DB:
         self._write(b, sync)
 
     def delete(self, key, *, sync: bool | None = None) -> None:
+        """Delete ``key`` (a no-op when absent); ``sync`` as for :meth:`put`."""
         self._check_writable()
         b = WriteBatch()
         b.delete(self._check_key(key))
@@ -935,6 +942,8 @@ class DB:
         return ReadView([mem, *imms], runs)
 
     def get(self, key, default=None, *, snapshot: Snapshot | None = None):
+        """The value of ``key`` as bytes, or ``default`` when absent; read at ``snapshot``
+        (a :class:`Snapshot` of this DB) when given, else at the latest write."""
         if self._closed:
             raise ClosedError("database is closed")
         if type(key) is not bytes:
@@ -958,15 +967,19 @@ class DB:
         return snapshot.seqno
 
     def __getitem__(self, key):
+        """``db[key]``: the value, or ``KeyError`` when absent."""
         value = self.get(key, _MISSING)
         if value is _MISSING:
             raise KeyError(key)
         return value
 
     def __contains__(self, key) -> bool:
+        """``key in db``: whether ``key`` holds a live value."""
         return self.get(key, _MISSING) is not _MISSING
 
     def snapshot(self) -> Snapshot:
+        """A consistent read view at the current sequence number (a context manager; close it
+        to let compaction drop the versions it pins)."""
         self._check_open()
         with self._mutex:
             seq = self._last_seq
@@ -1079,6 +1092,7 @@ class DB:
                                         snapshot=snapshot))
 
     def __iter__(self) -> Iterator[bytes]:
+        """The live keys in order (as ``keys()``)."""
         return self.keys()
 
     def count(self) -> int:
@@ -1465,6 +1479,8 @@ class DB:
                             fs_path(target, "checkpoint target"))
 
     def stats(self, *, exact: bool = False) -> DBStats:
+        """Per-level and whole-DB statistics (amplification, filters, stalls, cache) beside the
+        cost model; ``exact=True`` counts live bytes by a full scan instead of estimating."""
         self._check_open()
         sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
                                self._block_cache, self._policy, self.items)
@@ -1540,6 +1556,7 @@ class DB:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
         return self._closed
 
     @property
@@ -1548,10 +1565,12 @@ class DB:
         return self._recovery_info
 
     def __enter__(self) -> DB:
+        """The DB itself (``ClosedError`` if closed); leaving the block closes it."""
         self._check_open()
         return self
 
     def __exit__(self, *exc):
+        """Close the DB."""
         self.close()
 
     def __del__(self):

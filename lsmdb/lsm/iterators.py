@@ -27,6 +27,7 @@ class Snapshot:
             raise ClosedError("database is closed")
 
     def get(self, key, default=None):
+        """The value of ``key`` at this snapshot, or ``default`` when absent."""
         return self._db.get(key, default, snapshot=self)
 
     def __getitem__(self, key):
@@ -77,6 +78,7 @@ class Snapshot:
         return self._db._any_live(self)
 
     def close(self) -> None:
+        """Release the snapshot (idempotent): compaction may then drop the versions it pinned."""
         if not self._closed:
             self._closed = True
             if not self._db._closed:
