@@ -28,7 +28,8 @@ from lsmdb.storage_api import (
 )
 from lsmdb.storage_keys import heap_key, heap_prefix, prefix_end, table_key, unpack_u64
 
-__all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries"]
+__all__ = ["heap_scan", "index_scan", "filter_scan", "Filter", "index_entries",
+           "overtaken"]
 
 _encode_key = rowcodec.encode_key
 _decode_row = rowcodec.decode_row
@@ -78,7 +79,7 @@ def _merged_heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool
 
 def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool = False,
                   skip_nulls: bool = False) -> Iterator[tuple[bytes, bytes]]:
-    if txn.rc and _overtaken(txn, ix.table_id):
+    if txn.rc and overtaken(txn, ix.table_id):
         it = _own_view_entries(txn, ix, start, stop, reverse)
     else:
         it = txn.scan(start, stop, reverse)
@@ -88,7 +89,7 @@ def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool
     return ((k, v) for k, v in it if not k.startswith(null))
 
 
-def _overtaken(txn: Transaction, table_id: int) -> bool:
+def overtaken(txn: Transaction, table_id: int) -> bool:
     """READ COMMITTED: a commit changed the table (DML or DDL) since this transaction planned
     its first write to it. Its overlay's index entries were made against older versions of
     the rows than the statement snapshot holds, so merging them key by key with the snapshot

@@ -251,14 +251,17 @@ class Session:
 
     def lookup(self, table, *key) -> TupleRecord | None:
         """The row whose primary key is ``key`` (or None)."""
-        from lsmdb.engine import dml
+        from lsmdb.engine import dml, scan
 
         eng = self._engine
         t = eng._txn(self.txn_id)
         t.statement()
         info = t.catalog.table(table)
         slot = dml.pk_slot_key(info, key)
-        if slot is None:  # a partial key: the first row of the key range
+        # A partial key: the first row of the key range. An overtaken READ COMMITTED view
+        # too: its own rows kept primary-key entries the latest commit may have dropped or
+        # moved, so a point read of the slot misses them (the index scan rebuilds them).
+        if slot is None or (t.rc and scan.overtaken(t, info.table_id)):
             return next(iter(eng.scan_index_limited(
                 self.txn_id, info.primary_index.index_id, KeyRange.point(key), None, 1)),
                 None)

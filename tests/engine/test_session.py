@@ -125,6 +125,34 @@ def test_engine_lookup_rereads_in_a_snapshot_when_a_commit_moves_the_key(account
     assert rec.row == (1, "new", 7)  # not the row the stale entry named, which is now key 2
 
 
+def _overtaken_read_committed(accounts):
+    """A READ COMMITTED transaction that rewrote row (1, "a", 5) without moving its key (its
+    overlay holds the row, no primary-key entry), then a commit that overtook it."""
+    with accounts.transaction() as tx:
+        t1 = tx.insert("accounts", (1, "a", 5))
+    rc = accounts.transaction("read_committed")
+    rc.update("accounts", t1, {"owner": "mine"})
+    return rc, t1
+
+
+def test_read_committed_lookup_finds_its_own_row_after_a_commit_deleted_it(accounts):
+    rc, t1 = _overtaken_read_committed(accounts)
+    with accounts.transaction() as tx:
+        tx.delete("accounts", t1)
+    assert [r.tuple_id for r in rc.scan("accounts")] == [t1]  # its own row stays in its view
+    assert rc.lookup("accounts", 1) == (t1, (1, "mine", 5))  # was None
+    rc.rollback()
+
+
+def test_read_committed_lookup_follows_its_own_row_after_a_commit_moved_the_key(accounts):
+    rc, t1 = _overtaken_read_committed(accounts)
+    with accounts.transaction() as tx:
+        tx.update("accounts", t1, {"id": 2})
+    assert rc.lookup("accounts", 1) == (t1, (1, "mine", 5))  # was None
+    assert rc.lookup("accounts", 2) is None  # was (t1, (1, "mine", 5)): a key its row lacks
+    rc.rollback()
+
+
 def test_new_ids_after_reopen_skip_a_table_dropped_while_a_transaction_sees_it(reopen, tmp_path):
     """Ids start above the opened catalog's: before, dropping the newest table after a reopen
     handed its ids to the next table and index, which a transaction that saw the old table
