@@ -86,10 +86,11 @@ def _config_fingerprint() -> str:
 
 
 def _newest_source(pyx: str) -> float:
-    # Conservative: every .pxd/.h of the package counts for every module (a cimport chain
-    # reaches most of them anyway), and so does this file (flags, directives).
+    # Conservative: every .pxd/.pxi/.h of the package counts for every module (a cimport or
+    # include chain reaches most of them anyway), and so does this file (flags, directives).
     shared = glob.glob(os.path.join(HERE, CORE, "*.pxd")) + \
-        glob.glob(os.path.join(HERE, CORE, "*.h")) + [os.path.abspath(__file__)]
+        glob.glob(os.path.join(HERE, CORE, "*.h")) + \
+        glob.glob(os.path.join(HERE, CORE, "*.pxi")) + [os.path.abspath(__file__)]
     return max(os.path.getmtime(p) for p in [os.path.join(HERE, pyx), *shared])
 
 

@@ -31,9 +31,13 @@ def test_current_modules_are_reused_and_stale_ones_rebuilt(tmp_path):
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, tree / name)
     shutil.copy2(ROOT / "lsmdb" / "__init__.py", tree / "lsmdb" / "__init__.py")
-    for pattern in ("__init__.py", "*.pyx", "*.pxd", "*.h"):
+    for pattern in ("__init__.py", "*.pyx", "*.pxd", "*.pxi", "*.h"):
         for src in (ROOT / "lsmdb" / "_core").glob(pattern):
             shutil.copy2(src, core / src.name)
+    # The scratch crc32 includes a part, as rowcodec.pyx includes its rowcodec_*.pxi.
+    (core / "crc32_part.pxi").write_text("# a part of the scratch crc32.pyx\n")
+    with open(core / "crc32.pyx", "a", encoding="utf-8") as fh:
+        fh.write('\ninclude "crc32_part.pxi"\n')
     built = core / ("crc32" + sysconfig.get_config_var("EXT_SUFFIX"))
 
     out = _build(tree)
@@ -48,6 +52,12 @@ def test_current_modules_are_reused_and_stale_ones_rebuilt(tmp_path):
     os.utime(pyx, ns=(first + 10**9, first + 10**9))  # the source is newer than the .so
     out = _build(tree)
     assert "reusing" not in out and built.stat().st_mtime_ns > first
+    second = built.stat().st_mtime_ns
+
+    pxi = core / "crc32_part.pxi"  # an included part is source too
+    os.utime(pxi, ns=(second + 10**9, second + 10**9))
+    out = _build(tree)
+    assert "reusing" not in out and built.stat().st_mtime_ns > second
 
     out = _build(tree, LSMDB_DEBUG="1")  # other compiler flags: not the same module
     assert "reusing" not in out

@@ -23,11 +23,11 @@ from lsmdb._core.batch import WriteBatch
 from lsmdb.testing.engine_crash import (
     ChildRecord,
     EngineCrashConfig,
-    _Child,
     create_schema,
     run_engine_crash_loop,
     verify,
 )
+from lsmdb.testing.engine_crash.workload import _Child
 
 LONG = bool(os.environ.get("LSMDB_LONG"))
 ACCOUNTS = 8
@@ -234,7 +234,7 @@ def test_cli_summary_and_reproduction_command(scratch):
     assert "trials 2: kills 2" in ok.stdout and "recoveries verified 2" in ok.stdout
     assert ok.stdout.rstrip().endswith("OK")
     # A transfer no child announced appears behind the loop's back (balances kept right).
-    from lsmdb.testing.engine_crash import _engine_options
+    from lsmdb.testing.engine_crash.options import _engine_options
 
     with StorageEngine(_engine_options(os.path.join(scratch, "db"), "always")) as engine:
         with engine.transaction() as tx:
@@ -250,7 +250,7 @@ def test_cli_summary_and_reproduction_command(scratch):
 def test_checker_catches_wrong_recovered_statistics(scratch):
     from lsmdb.engine.recovery import encode_stats
     from lsmdb.storage_keys import stats_key
-    from lsmdb.testing.engine_crash import _engine_options
+    from lsmdb.testing.engine_crash.options import _engine_options
 
     path = os.path.join(scratch, "db")
     with StorageEngine(_engine_options(path, "always")) as engine:

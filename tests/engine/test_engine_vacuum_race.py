@@ -1,6 +1,6 @@
 """lsmdb/engine/engine.py ``vacuum_table``: its statistics record must not overwrite a
 concurrent commit's. Found by reading the code while adding vacuum_table to the engine
-crash harness (lsmdb/testing/engine_crash.py ``--vacuum``): its statistics check reports
+crash harness (lsmdb/testing/engine_crash/ ``--vacuum``): its statistics check reports
 this after a recovery, but the window is microseconds wide, so random kills rarely hit it;
 this test hits it every time.
 
