@@ -925,6 +925,10 @@ class DB:
             view = old[4]
         else:
             view = self._build_read_view(mem, imms, version)
+        # The superversion: (active memtable, immutable memtables newest first, Version,
+        # last visible sequence, ReadView). A plain tuple on purpose: a named structure
+        # measured 140-200 ns more per uncontended put (issue 13); readers unpack it by
+        # position, sv[3] the sequence and sv[4] the ReadView.
         self._sv = (mem, imms, version, self._last_seq, view)
 
     def _build_read_view(self, mem, imms, version):
