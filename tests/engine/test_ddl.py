@@ -128,3 +128,22 @@ def test_alter_table_add_drop_rename_nullability(engine):
     engine.alter_table_storage(0, dropped)
     assert [r.row for r in engine.scan_table(0, "t2")] == [(1, None), (2, None), (3, 7)]
     assert engine.metrics().total_row_count == 3
+
+
+@pytest.mark.parametrize("where", ["table", "column", "index"])
+def test_names_with_surrogates_are_refused(engine, where):
+    # Found by fuzz/fuzz_catalog.py: a lone or paired surrogate made create_table raise
+    # UnicodeEncodeError, and a column named so came back from the catalog record as another
+    # name (JSON joins "\ud83d\ude00" into one character). Names must be valid Unicode.
+    bad = "x\ud83d\ude00" if where == "column" else "\ud800"
+    with pytest.raises(InvalidArgumentError, match="name"):
+        if where == "index":
+            engine.create_table("t", [("a", "INT")])
+            engine.create_index("t", ["a"], name=bad)
+        else:
+            engine.create_table(bad if where == "table" else "t", [(bad if where == "column"
+                                                                   else "a", "INT")])
+    engine.create_table("ok", [("a", "INT")])  # still usable
+    with engine.transaction() as tx:
+        tx.insert("ok", (1,))
+        assert [r.row for r in tx.scan("ok")] == [(1,)]
