@@ -184,7 +184,8 @@ class Model:
             t.tx.commit()
         except (SerializationError, ConstraintError) as exc:
             if not (must or may):
-                raise AssertionError(f"commit failed without a concurrent commit: {exc!r}")
+                raise AssertionError(
+                    f"commit failed without a concurrent commit: {exc!r}") from exc
             return
         if must:
             raise AssertionError("commit succeeded although a concurrent commit conflicts")
@@ -443,7 +444,8 @@ class Model:
         except SerializationError as exc:
             culprit = next((s for s in before if s is not None and self._concurrent(s)), None)
             if culprit is None:
-                raise AssertionError(f"statement failed without a concurrent commit: {exc!r}")
+                raise AssertionError(
+                    f"statement failed without a concurrent commit: {exc!r}") from exc
             # A statement that lost to a concurrent commit ends its transaction.
             for i, s in enumerate(self.slots[:2]):
                 if s is not None and self._concurrent(s):
