@@ -14,6 +14,9 @@ concurrent commit on the tables it touched must succeed; in between either is ac
 the committed state is compared right after. Any other exception type, or a mismatch, is a
 crash.
 
+Also checkpoint (the LSM backend; FeatureNotSupportedError on memory) and vacuum_table,
+after which every open transaction and the committed state must read the same.
+
 Backend: the memory backend (close / reopen re-runs recovery over the same key space) and,
 for inputs whose first byte is 0 mod 16, the LSM backend in a fresh /dev/shm directory that
 is removed after the input.
@@ -38,6 +41,7 @@ with atheris.instrument_imports(include=["lsmdb"]):
 
 from lsmdb.errors import (
     ConstraintError,
+    FeatureNotSupportedError,
     SchemaError,
     SerializationError,
     TransactionError,
@@ -351,6 +355,9 @@ class Model:
                 want = sorted(t for t, r in rows.items() if r[1] == v)
                 if sorted(r.tuple_id for r in tx.scan(name, where={"v": v})) != want:
                     raise AssertionError(f"scan {name} where v={v}")
+            want = sorted(t for t, r in rows.items() if r[1] is not None and r[1] >= 2)
+            if sorted(r.tuple_id for r in tx.scan_range(name, "v", 2)) != want:
+                raise AssertionError(f"scan_range {name} v >= 2")
             if tb.indexed:
                 got_v = [r.row[1] for r in tx.scan_index(f"{name}_v")]
                 nulls = [None] * sum(1 for r in rows.values() if r[1] is None)
@@ -430,6 +437,23 @@ class Model:
         elif arg % 8 == 0:
             self.reopen()
             self.check_committed()
+        elif arg % 8 == 1:
+            if self.lsm_dir is None:
+                try:
+                    self.engine.checkpoint()
+                except FeatureNotSupportedError:
+                    return
+                raise AssertionError("checkpoint of a memory-only engine accepted")
+            self.engine.checkpoint()
+            self.check_committed()
+        elif arg % 8 == 2:
+            if name not in self.committed:
+                return
+            self.engine.vacuum_table(name)  # compacts; every view must read the same
+            for s in self.slots[:2]:
+                if s is not None:
+                    self.check_view(s.tx, s.view)
+            self.check_committed()
         else:  # read checks of the slot's view
             if t is not None:
                 self.check_view(t.tx, t.view)
@@ -495,6 +519,8 @@ def make_corpus(directory: str) -> None:
         "savepoints": prog([6, b0], [0, b0], [9, b0, 7], [3, b0], [9, b0, 8], [12, b0, 0],
                            [4, b0], [3, b0], [7, b0], [5, b0], [1, b0], [13, 8], [13, 2]),
         "ddl_race": prog([0, a0], [0, a1], [6, a0], [6, a1], [1, a0], [1, a1], [13, 0]),
+        "vacuum": prog([6, a0], [8, a0], [9, a0, 1], [9, a0, 0x12], [0, a1], [11, a1, 0],
+                       [12, a0, 1], [13, 18], [1, a1], [13, 18], [13, 1], [13, 0]),
         "unique_race": prog([6, a0], [0, a0], [0, a1], [9, a0, 5], [9, a1, 5], [1, a1],
                             [1, a0], [13, 1]),
     }
