@@ -306,10 +306,10 @@ class Model:
                 return
             raise AssertionError(f"insert into missing table {name} accepted")
         dup = any(r[0] == k for r in tb.rows.values())
-        t.gens.add(tb.gen)
         try:
             tid = t.tx.insert(name, (k, v))
         except ConstraintError:
+            t.ever_gens.add(tb.gen)  # the failed statement wrote nothing, but it read
             live = self.committed.get(name)
             if dup or (live is not None and live.gen == tb.gen
                        and any(r[0] == k for r in live.rows.values())):
@@ -319,6 +319,7 @@ class Model:
             raise AssertionError(f"duplicate key {k} accepted in {name}")
         if tid in tb.rows:
             raise AssertionError(f"tuple id {tid} reused in {name}")
+        t.gens.add(tb.gen)
         tb.rows[tid] = (k, v)
         t.inserted.add((tb.gen, k))
         t.written.add((tb.gen, tid))
