@@ -71,6 +71,13 @@ def _check_enum(owner: str, name: str, value: Any, kind: type[enum.Enum]) -> Non
 def _check_name(owner: str, name: str, value: Any) -> None:
     if not isinstance(value, str) or not value or len(value) > 255 or "\x00" in value:
         raise _bad(owner, name, "a non-empty str of at most 255 characters without NUL", value)
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # Surrogates: names are stored as UTF-8 (name keys, JSON catalog records, where a
+            # pair would come back as one character), so they must be valid Unicode.
+            raise _bad(owner, name, "valid Unicode (no surrogate code points)", value) from None
 
 
 def _id_tuple(owner: str, name: str, value: Any, *, allow_empty: bool = True) -> tuple[int, ...]:

@@ -193,7 +193,8 @@ def encode_table(info: TableInfo) -> bytes:
 def _load(data: bytes, what: str) -> dict:
     try:
         obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: json's decoder gives up on deep nesting, which no record has.
         raise CorruptionError(f"unreadable {what} catalog record: {exc}") from exc
     if not isinstance(obj, dict):
         raise CorruptionError(f"unreadable {what} catalog record: not an object")

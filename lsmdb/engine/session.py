@@ -413,13 +413,18 @@ class PythonicSurface:
 
     def _new_table_id(self) -> int:
         with self._validate_lock:
-            n = max([self._id_hint_table, *self._catalog_latest.tables, 0]) + 1
+            # An open transaction's snapshot may still hold a table dropped since (and the
+            # hint starts from the catalog on reopen): never hand out such an id again.
+            live = [i for x in list(self._txns.values()) for i in x.catalog.tables]
+            n = max([self._id_hint_table, *self._catalog_latest.tables, *live, 0]) + 1
             self._id_hint_table = n
             return n
 
     def _new_index_id(self) -> int:
         with self._validate_lock:
-            ids = [i for i in self._catalog_latest.indexes if i < (1 << 63)]
+            ids = [i for c in [self._catalog_latest, *(x.catalog for x in
+                                                        list(self._txns.values()))]
+                   for i in c.indexes if i < (1 << 63)]
             n = max([self._id_hint_index, *ids, 0]) + 1
             self._id_hint_index = n
             return n

@@ -49,3 +49,15 @@ def test_future_version_refused():
     rec["v"] = 2
     with pytest.raises(FormatVersionError):
         decode_table(json.dumps(rec).encode())
+
+
+@pytest.mark.parametrize("data", [b"[" * 100_000, b'{"v":1,"columns":' + b"[" * 5000,
+                                  b'{"v":1,"key_columns":' + b'{"a":' * 5000],
+                         ids=["array", "columns", "object"])
+def test_deeply_nested_record_is_corruption(data):
+    # Found by fuzz/fuzz_catalog.py: json.loads raises RecursionError (not a ValueError) on
+    # deep nesting; a corrupt record must still be CorruptionError.
+    with pytest.raises(CorruptionError):
+        decode_table(data)
+    with pytest.raises(CorruptionError):
+        decode_index(data, {})

@@ -145,3 +145,22 @@ def test_read_committed_after_own_ddl_cannot_create_a_name_created_meanwhile():
         a.commit()  # was committed: two tables named "y"
     assert sorted(t.name for t in e.tables()) == ["y"]
     e.close()
+
+
+@pytest.mark.parametrize("where", ["table", "column", "index"])
+def test_names_with_surrogates_are_refused(engine, where):
+    # Found by fuzz/fuzz_catalog.py: a lone or paired surrogate made create_table raise
+    # UnicodeEncodeError, and a column named so came back from the catalog record as another
+    # name (JSON joins "\ud83d\ude00" into one character). Names must be valid Unicode.
+    bad = "x\ud83d\ude00" if where == "column" else "\ud800"
+    with pytest.raises(InvalidArgumentError, match="name"):
+        if where == "index":
+            engine.create_table("t", [("a", "INT")])
+            engine.create_index("t", ["a"], name=bad)
+        else:
+            engine.create_table(bad if where == "table" else "t", [(bad if where == "column"
+                                                                   else "a", "INT")])
+    engine.create_table("ok", [("a", "INT")])  # still usable
+    with engine.transaction() as tx:
+        tx.insert("ok", (1,))
+        assert [r.row for r in tx.scan("ok")] == [(1,)]
