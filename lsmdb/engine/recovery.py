@@ -63,7 +63,7 @@ def decode_stats(data: bytes) -> list:
         rest = bytes(data[_STATS.size:])
         cols = [tuple(x) for x in json.loads(rest)] if rest else []
         return [rows, nbytes, dead, cols]
-    except (ValueError, TypeError, struct.error) as exc:
+    except (ValueError, TypeError, struct.error, RecursionError) as exc:
         raise CorruptionError(f"unreadable table statistics record: {exc!r}") from exc
 
 
@@ -79,7 +79,8 @@ def recover(backend) -> RecoveredState:
     else:
         try:
             version = json.loads(fmt)["format_version"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # RecursionError: a deeply nested (damaged) record, as in the catalog decoder
             raise CorruptionError(f"unreadable engine format record: {exc!r}") from exc
         if version != FORMAT_VERSION:
             raise FormatVersionError(f"storage engine format version {version} is not "
