@@ -87,10 +87,13 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     @classmethod
     def new_without_wal(cls) -> StorageEngine:
+        """A memory-only engine (no WAL, no files): nothing survives close."""
         return cls(StorageOptions())
 
     @classmethod
     def new_without_wal_with_memory_limit(cls, limit_bytes: int | None) -> StorageEngine:
+        """A memory-only engine whose writes fail with MemoryLimitError (nothing applied) past
+        ``limit_bytes``; deletes stay allowed. ``None`` means no limit."""
         return cls(StorageOptions(memory_limit_bytes=limit_bytes))
 
     @classmethod
@@ -152,6 +155,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
         return self._closed
 
     def close(self) -> None:
@@ -175,6 +179,8 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     @property
     def recovery_report(self) -> RecoveryReport:
+        """What opening found: transactions committed since the last checkpoint, the WAL replay
+        facts, and per-table RecoveredStatistics."""
         return self._recovery_report
 
     # ------------------------------------------------------------------ snapshots
@@ -216,6 +222,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     def begin_txn(self, txn: int, isolation: IsolationLevel | str = IsolationLevel.SNAPSHOT
                   ) -> None:
+        """Begin transaction ``txn`` (a new id) at ``isolation``; TransactionError if active."""
         self._check_open()
         if type(txn) is not int or not 1 <= txn < (1 << 64):
             raise InvalidArgumentError(f"a transaction id is an int in [1, 2**64), got {txn!r} "
@@ -250,6 +257,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
         return Transaction(self, 0, IsolationLevel.SNAPSHOT, self._take_snapshot(horizon=True))
 
     def rollback_txn(self, txn: int) -> None:
+        """Discard transaction ``txn``: nothing of it was ever written to the key space."""
         self._end(self._txn(txn), aborted=True)
 
     def validate_commit_txn(self, txn: int) -> None:
@@ -267,12 +275,15 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._commit(self._txn(txn))
 
     def create_savepoint(self, txn: int) -> int:
+        """A savepoint of ``txn``: an opaque id, valid until released or the transaction ends."""
         return self._txn(txn).create_savepoint()
 
     def rollback_to_savepoint(self, txn: int, savepoint_id: int) -> None:
+        """Undo ``txn``'s writes and DDL since ``savepoint_id``; the savepoint stays valid."""
         self._txn(txn).rollback_to_savepoint(savepoint_id)
 
     def release_savepoint(self, txn: int, savepoint_id: int) -> None:
+        """Release ``savepoint_id`` and every later savepoint of ``txn`` (their ids become invalid)."""
         self._txn(txn).release_savepoint(savepoint_id)
 
     # ------------------------------------------------------------------ commit
@@ -474,6 +485,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
     # ------------------------------------------------------------------ metrics
 
     def metrics(self) -> StorageMetrics:
+        """Counters: tables, indexes, rows, transactions, WAL bytes and syncs, memory in use."""
         self._check_open()
         cat = self._catalog_latest
         m = self._metrics
@@ -502,26 +514,34 @@ class StorageEngine(StorageSurface, PythonicSurface):
     # ------------------------------------------------------------------ capabilities
 
     def supports_vector_search(self) -> bool:
+        """False: vector index kinds are not built yet (FeatureNotSupportedError)."""
         return False
 
     def supports_gin_search(self) -> bool:
+        """False: GIN indexes are not built yet (FeatureNotSupportedError)."""
         return False
 
     def supports_savepoints(self) -> bool:
+        """True: savepoints nest and are consistent with the WAL (never logged before commit)."""
         return True
 
     def supports_durability(self) -> bool:
+        """True when the engine has a WAL (not for the memory-only engine)."""
         return self._backend.durable
 
     def supports_persistent_ordered_indexes(self) -> bool:
+        """True when B-tree indexes persist in the LSM (not for the memory-only engine)."""
         return self._backend.durable
 
     def supports_vacuum(self) -> bool:
+        """True: vacuum_table compacts a table's key ranges."""
         return True
 
     def supports_statistics_logging(self) -> bool:
+        """True: log_analyze_stats persists statistics, reported by recovery_report."""
         return True
 
     def supports_adjacency_lookup(self) -> bool:
+        """False: graph-adjacency indexes are not built yet (FeatureNotSupportedError)."""
         return False
 

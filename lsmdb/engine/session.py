@@ -138,9 +138,11 @@ class Savepoint:
         self.id = session._engine.create_savepoint(session.txn_id)
 
     def rollback(self) -> None:
+        """Undo the transaction's work since this savepoint; the savepoint stays usable."""
         self._session._engine.rollback_to_savepoint(self._session.txn_id, self.id)
 
     def release(self) -> None:
+        """Release this savepoint (and any later one); its work stays in the transaction."""
         self._session._engine.release_savepoint(self._session.txn_id, self.id)
 
     def __enter__(self) -> Savepoint:
@@ -167,6 +169,7 @@ class Session:
 
     @property
     def active(self) -> bool:
+        """Whether the transaction is still open (neither committed nor rolled back)."""
         return self.txn_id in self._engine._txns
 
     def _t(self):
@@ -175,9 +178,12 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
 
     def commit(self) -> None:
+        """Commit atomically (one write batch); SerializationError or ConstraintError apply
+        nothing."""
         self._engine.commit_txn(self.txn_id)
 
     def rollback(self) -> None:
+        """Discard everything the transaction did."""
         if self.active:
             self._engine.rollback_txn(self.txn_id)
 
@@ -196,6 +202,8 @@ class Session:
         return False
 
     def savepoint(self) -> Savepoint:
+        """A savepoint; as a context manager it rolls back to itself on an exception and is
+        released on success, keeping the outer transaction."""
         return Savepoint(self)
 
     # ------------------------------------------------------------------ rows
@@ -212,15 +220,19 @@ class Session:
         return row
 
     def insert(self, table, row) -> int:
+        """Insert ``row`` (a tuple in column order or a mapping of column names) into ``table``
+        (name or id); returns the new tuple id."""
         info = self._info(table)
         return self._engine.insert(self.txn_id, info.table_id, self._row(info, row))
 
     def insert_many(self, table, rows) -> list[int]:
+        """Insert several rows as one statement (all or nothing); returns their tuple ids."""
         info = self._info(table)
         return self._engine.insert_batch(self.txn_id, info.table_id,
                                          [self._row(info, r) for r in rows])
 
     def fetch(self, table, tuple_id: int, columns=None) -> tuple | None:
+        """The row of ``tuple_id`` (projected to ``columns`` when given), or None."""
         return self._engine.fetch(self.txn_id, table, tuple_id, columns)
 
     def update(self, table, tuple_id: int, row) -> int:
@@ -247,6 +259,7 @@ class Session:
         return self._engine._write(self.txn_id, run)
 
     def delete(self, table, tuple_id: int) -> None:
+        """Delete the row ``tuple_id`` (InvalidArgumentError if it does not exist)."""
         self._engine.delete(self.txn_id, table, tuple_id)
 
     def lookup(self, table, *key) -> TupleRecord | None:
@@ -299,6 +312,8 @@ class Session:
     def scan_range(self, table, column, lower=None, upper=None, *,
                    lower_inclusive: bool = True, upper_inclusive: bool = True,
                    columns=None) -> Iterator[TupleRecord]:
+        """Rows whose ``column`` lies between ``lower`` and ``upper`` (inclusive unless told
+        otherwise), through an index on the column when there is one."""
         lo = UNBOUNDED if lower is None else (Included if lower_inclusive else Excluded)(lower)
         hi = UNBOUNDED if upper is None else (Included if upper_inclusive else Excluded)(upper)
         return self._engine.scan_table_range_filter(self.txn_id, table, column, lo, hi, columns)
@@ -316,17 +331,22 @@ class Session:
                                                        reverse, limit)
 
     def count(self, table) -> int:
+        """The number of rows of ``table`` this transaction sees."""
         return self._engine.visible_row_count(self.txn_id, table)
 
     # ------------------------------------------------------------------ DDL
 
     def create_table(self, name: str, columns, primary_key=None) -> int:
+        """Create a table in this transaction; returns its id. ``columns`` are
+        ``(name, type[, nullable])`` tuples or StorageColumn objects."""
         desc = table_descriptor(self._engine._new_table_id(), name, columns, primary_key)
         self._engine.create_table_storage(self.txn_id, desc)
         return desc.table_id
 
     def create_index(self, table, columns, *, name: str | None = None, unique: bool = False,
                      nulls_not_distinct: bool = False, include=()) -> int:
+        """Create a B-tree index in this transaction (backfilled from the rows it sees); returns
+        its id. Columns may read "name DESC NULLS LAST"."""
         info = self._info(table)
         desc = index_descriptor(self._engine._new_index_id(), info.descriptor, columns, name,
                                 unique, nulls_not_distinct, include)
@@ -334,9 +354,11 @@ class Session:
         return desc.index_id
 
     def drop_table(self, table) -> None:
+        """Drop ``table`` and its indexes in this transaction."""
         self._engine.drop_table_storage(self.txn_id, table)
 
     def drop_index(self, index) -> None:
+        """Drop ``index`` in this transaction."""
         self._engine.drop_index_storage(self.txn_id, index)
 
 
@@ -401,10 +423,12 @@ class PythonicSurface:
         return self._catalog_latest.table(ref).descriptor
 
     def tables(self) -> list[TableStorageDescriptor]:
+        """The tables of the latest committed catalog."""
         self._check_open()
         return [t.descriptor for t in self._catalog_latest.tables.values()]
 
     def indexes(self, table=None) -> list[IndexStorageDescriptor]:
+        """The indexes of the latest committed catalog (of ``table`` when given)."""
         self._check_open()
         cat = self._catalog_latest
         if table is None:
