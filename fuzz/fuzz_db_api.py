@@ -53,18 +53,7 @@ RUN_DIR = os.path.join(_BASE, f"lsmdb-fuzz-api-{os.getpid()}")
 PATH = os.path.join(RUN_DIR, "db")
 
 
-class _Input:
-    def __init__(self, data: bytes):
-        self.data = data
-        self.pos = 0
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise EOFError
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
+class _Input(fuzzmain.ByteInput):
     def key(self) -> bytes:
         return KEYS[self.byte() % len(KEYS)]
 

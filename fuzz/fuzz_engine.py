@@ -52,16 +52,7 @@ MAX_OPS = 64
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
-class _Input:
-    def __init__(self, data: bytes):
-        self.data = data
-        self.pos = 0
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise EOFError
-        self.pos += 1
-        return self.data[self.pos - 1]
+_Input = fuzzmain.ByteInput
 
 
 class Table:

@@ -42,17 +42,7 @@ DELTA_MIN_US = dt.timedelta.min // dt.timedelta(microseconds=1)
 DELTA_MAX_US = dt.timedelta.max // dt.timedelta(microseconds=1)
 
 
-class _Input:
-    def __init__(self, data: bytes):
-        self.data = data
-        self.pos = 0
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise EOFError
-        self.pos += 1
-        return self.data[self.pos - 1]
-
+class _Input(fuzzmain.ByteInput):
     def spec(self, depth: int = 0) -> tuple:
         code = self.byte() % 17 + 1
         if code == rc.T_VECTOR:
