@@ -42,14 +42,9 @@ class LsmKeySpace:
         self.max_key_bytes = self.db.options.max_key_bytes
 
     def get(self, key: bytes, snapshot: _Snap | None = None) -> bytes | None:
-        # The engine's hot point read: straight to the DB's current ReadView (what DB.get
-        # does after its argument checks, which the engine's keys and snapshots always pass;
-        # a snapshot's seqno stays readable until it is released).
-        db = self.db
-        if db._closed or type(key) is not bytes:
-            return db.get(key, snapshot=None if snapshot is None else snapshot.inner)
-        sv = db._sv
-        return sv[4].get(key, sv[3] if snapshot is None else snapshot.seqno, None)
+        # The engine's hot point read: its keys are bytes and its snapshots stay live while
+        # it reads at them, so the DB's unchecked read at a sequence number serves.
+        return self.db.get_at(key, None if snapshot is None else snapshot.seqno)
 
     def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
              snapshot: _Snap | None = None) -> Iterator[tuple[bytes, bytes]]:
@@ -64,7 +59,7 @@ class LsmKeySpace:
         return _Snap(self.db.snapshot())
 
     def last_sequence(self) -> int:
-        return self.db._sv[3]
+        return self.db.last_sequence
 
     def flush(self) -> int:
         n = self.db._mem.mem.num_entries
@@ -75,8 +70,7 @@ class LsmKeySpace:
         self.db.compact_range(start, stop)
 
     def approximate_memory(self) -> int:
-        mem, imms = self.db._sv[0], self.db._sv[1]
-        return sum(r.mem.approximate_bytes for r in (mem, *imms))
+        return self.db.memtable_bytes()
 
     def stats(self) -> _Stats:
         s = self.db._stats

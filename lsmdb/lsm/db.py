@@ -957,6 +957,25 @@ class DB:
             return sv[4].get(key, sv[3], default)
         return sv[4].get(key, self._snapshot_seqno(snapshot), default)
 
+    def get_at(self, key: bytes, seqno: int | None = None, default=None):
+        """``get`` for callers that hold their own read points (the storage engine's key
+        space): ``key`` must be bytes and ``seqno`` a sequence number the caller keeps
+        pinned by a live :class:`Snapshot` (None: the latest write). No other checks."""
+        if self._closed or type(key) is not bytes:
+            return self.get(key, default)  # the checked path raises the right error
+        sv = self._sv
+        return sv[4].get(key, sv[3] if seqno is None else seqno, default)
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the newest visible write."""
+        return self._sv[3]
+
+    def memtable_bytes(self) -> int:
+        """Approximate bytes held by the active and immutable memtables."""
+        sv = self._sv
+        return sum(r.mem.approximate_bytes for r in (sv[0], *sv[1]))
+
     def _snapshot_seqno(self, snapshot: Snapshot) -> int:
         """The sequence number a read at ``snapshot`` sees, once the snapshot is checked:
         a Snapshot of this DB (InvalidArgumentError otherwise), not closed (ClosedError)."""

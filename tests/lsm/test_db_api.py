@@ -430,3 +430,22 @@ def test_bound_semantics_are_in_the_docstrings():
     for name in ("items", "keys", "values"):
         assert ":meth:`iterator`" in getattr(lsmdb.DB, name).__doc__, name
     assert "lsmdb.DB.iterator" in lsmdb.Snapshot.items.__doc__
+
+
+def test_get_at_reads_at_a_pinned_sequence_number(db):
+    db.put(b"k", b"1")
+    snap = db.snapshot()
+    seq = db.last_sequence
+    assert snap.seqno == seq
+    db.put(b"k", b"2")
+    assert db.last_sequence == seq + 1
+    assert db.get_at(b"k") == b"2"
+    assert db.get_at(b"k", seq) == b"1"
+    assert db.get_at(b"missing", None, b"d") == b"d"
+    assert db.memtable_bytes() > 0
+    with pytest.raises(TypeError):
+        db.get_at(12)  # not bytes: the checked path reports it, as get does
+    snap.close()
+    db.close()
+    with pytest.raises(ClosedError):
+        db.get_at(b"k")
