@@ -45,6 +45,19 @@ cdef class _Records:
     cdef public Py_ssize_t count
     cdef bint done
 
+    cdef _start(self, source, specs, positions, record_type, decode_row, decode_row_columns,
+                metrics):
+        """The state every record iterator starts with (called by the subclasses' __init__)."""
+        self.source = iter(source)
+        self.metrics = metrics
+        self.specs = specs
+        self.positions = positions
+        self.record_type = record_type
+        self.decode = decode_row if positions is None else decode_row_columns
+        self.finishers = []
+        self.count = 0
+        self.done = False
+
     def __iter__(self):
         return self
 
@@ -92,15 +105,8 @@ cdef class HeapRecords(_Records):
 
     def __init__(self, source, specs, positions, record_type, decode_row, decode_row_columns,
                  metrics=None):
-        self.source = iter(source)
-        self.metrics = metrics
-        self.specs = specs
-        self.positions = positions
-        self.record_type = record_type
-        self.decode = decode_row if positions is None else decode_row_columns
-        self.finishers = []
-        self.count = 0
-        self.done = False
+        self._start(source, specs, positions, record_type, decode_row, decode_row_columns,
+                    metrics)
 
     def __next__(self):
         cdef bytes k
@@ -137,19 +143,12 @@ cdef class IndexRecords(_Records):
 
     def __init__(self, source, get, snapshot, uint64_t table_id, bint unique, specs,
                  positions, record_type, decode_row, decode_row_columns, metrics=None):
-        self.source = iter(source)
-        self.metrics = metrics
+        self._start(source, specs, positions, record_type, decode_row, decode_row_columns,
+                    metrics)
         self.get = get
         self.snapshot = snapshot
         self.table_id = table_id
         self.unique = unique
-        self.specs = specs
-        self.positions = positions
-        self.record_type = record_type
-        self.decode = decode_row if positions is None else decode_row_columns
-        self.finishers = []
-        self.count = 0
-        self.done = False
 
     def __next__(self):
         cdef bytes k, v, hk
