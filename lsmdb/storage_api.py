@@ -80,6 +80,17 @@ def _check_name(owner: str, name: str, value: Any) -> None:
             raise _bad(owner, name, "valid Unicode (no surrogate code points)", value) from None
 
 
+def _tuple_of(owner: str, name: str, value: Any, cls: type) -> tuple:
+    """``value`` as a non-empty tuple of ``cls`` instances (a str or bytes is no sequence)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise _bad(owner, name, f"a non-empty sequence of {cls.__name__}", value)
+    out = tuple(value)
+    for item in out:
+        if not isinstance(item, cls):
+            raise _bad(owner, name, f"a sequence of {cls.__name__}", item)
+    return out
+
+
 def _id_tuple(owner: str, name: str, value: Any, *, allow_empty: bool = True) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise _bad(owner, name, "a sequence of column ids", value)
@@ -262,13 +273,7 @@ class TableStorageDescriptor:
     def __post_init__(self) -> None:
         owner = "TableStorageDescriptor"
         check_u64(owner, "table_id", self.table_id, 1)
-        cols = self.columns
-        if isinstance(cols, (str, bytes)) or not isinstance(cols, Sequence) or not cols:
-            raise _bad(owner, "columns", "a non-empty sequence of StorageColumn", cols)
-        cols = tuple(cols)
-        for c in cols:
-            if not isinstance(c, StorageColumn):
-                raise _bad(owner, "columns", "a sequence of StorageColumn", c)
+        cols = _tuple_of(owner, "columns", self.columns, StorageColumn)
         ids = [c.column_id for c in cols]
         if len(set(ids)) != len(ids):
             raise _bad(owner, "columns", "columns with distinct column_id", ids)
@@ -387,13 +392,7 @@ class IndexStorageDescriptor:
         owner = "IndexStorageDescriptor"
         check_u64(owner, "index_id", self.index_id, 1)
         check_u64(owner, "table_id", self.table_id, 1)
-        kc = self.key_columns
-        if isinstance(kc, (str, bytes)) or not isinstance(kc, Sequence) or not kc:
-            raise _bad(owner, "key_columns", "a non-empty sequence of IndexKeyColumn", kc)
-        kc = tuple(kc)
-        for k in kc:
-            if not isinstance(k, IndexKeyColumn):
-                raise _bad(owner, "key_columns", "a sequence of IndexKeyColumn", k)
+        kc = _tuple_of(owner, "key_columns", self.key_columns, IndexKeyColumn)
         if len({k.column_id for k in kc}) != len(kc):
             raise _bad(owner, "key_columns", "distinct column ids", [k.column_id for k in kc])
         object.__setattr__(self, "key_columns", kc)
