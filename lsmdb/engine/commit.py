@@ -20,6 +20,7 @@ from collections import deque
 
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.rowstage import deleted_keys
+from lsmdb.wal.commit_policy import CommitSchedule
 
 __all__ = ["ConflictTracker", "CommitQueue", "PendingCommit"]
 
@@ -138,15 +139,14 @@ class PendingCommit:
 class CommitQueue:
     """Leader/follower group commit over a key space (see module doc)."""
 
-    def __init__(self, backend, sync_interval: int, publish):
+    def __init__(self, backend, schedule: CommitSchedule, publish):
         self._backend = backend
-        self._interval = sync_interval  # 1 always, 0 never, n: every n-th commit
+        self._schedule = schedule  # the WAL commit policy's count (only the leader asks)
         self._publish = publish  # publish(last_ts, catalog or None) under the engine's lock
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque[PendingCommit] = deque()
         self._leading = False
         self._waiters = 0  # threads waiting for their turn (notify only when there are some)
-        self._since_sync = 0
         self.groups = 0
         self.depth_peak = 0
         self.syncs = 0
@@ -180,7 +180,8 @@ class CommitQueue:
                 merged = WriteBatch()
                 for g in group:
                     merged.append(g.batch)
-            sync = self._sync_due(len(group))
+            schedule = self._schedule
+            sync = schedule.commit_needs_sync(schedule.syncs_by_default, len(group))
             self._backend.write(merged, sync)
             if sync:
                 self.syncs += 1
@@ -203,14 +204,3 @@ class CommitQueue:
                 cv.notify_all()
         if error is not None:
             raise error
-
-    def _sync_due(self, commits: int) -> bool:
-        if self._interval == 1:
-            return True
-        if self._interval == 0:
-            return False
-        self._since_sync += commits
-        if self._since_sync >= self._interval:
-            self._since_sync = 0
-            return True
-        return False

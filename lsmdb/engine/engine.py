@@ -19,7 +19,7 @@ from lsmdb._core.batch import WriteBatch
 from lsmdb._core.rowstage import batch_overlay
 from lsmdb.engine.commit import CommitQueue, ConflictTracker, PendingCommit
 from lsmdb.engine.metrics import EngineCounters
-from lsmdb.engine.options import StorageOptions
+from lsmdb.engine.options import StorageOptions, WalCommitPolicy
 from lsmdb.engine.recovery import encode_stats, format_record, recover
 from lsmdb.engine.session import PythonicSurface
 from lsmdb.engine.surface import StorageSurface
@@ -140,8 +140,8 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._fatal: BaseException | None = None
         self._since_prune = 0
         self._graph_cache: dict = {}
-        self._queue = CommitQueue(b, self.options.wal_commit_policy.interval if b.durable else 0,
-                                  self._publish)
+        policy = self.options.wal_commit_policy if b.durable else WalCommitPolicy.NEVER
+        self._queue = CommitQueue(b, policy.schedule(), self._publish)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -12,45 +12,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from lsmdb.errors import InvalidArgumentError
 from lsmdb.options import Options
 from lsmdb.storage_api import check_u64
+from lsmdb.wal.commit_policy import WalCommitPolicy  # the LSM's policy: one vocabulary
 
 __all__ = ["WalCommitPolicy", "WalConfig", "StorageOptions"]
-
-
-@dataclass(frozen=True, slots=True)
-class WalCommitPolicy:
-    """When a commit is fsynced: ``ALWAYS`` (every commit group), ``NEVER`` (the OS decides),
-    ``every(n)`` (every n-th commit; the others are written without fsync)."""
-
-    interval: int  # 1 = always, 0 = never, n = every n-th commit
-
-    ALWAYS: ClassVar[WalCommitPolicy]
-    NEVER: ClassVar[WalCommitPolicy]
-
-    def __post_init__(self) -> None:
-        check_u64("WalCommitPolicy", "interval", self.interval)
-
-    @staticmethod
-    def every(n: int) -> WalCommitPolicy:
-        if type(n) is not int or n < 1:
-            raise InvalidArgumentError(
-                f"WalCommitPolicy.every(n) requires an int interval >= 1, got {n!r}")
-        return WalCommitPolicy(n)
-
-    def __repr__(self) -> str:
-        if self.interval == 1:
-            return "WalCommitPolicy.ALWAYS"
-        if self.interval == 0:
-            return "WalCommitPolicy.NEVER"
-        return f"WalCommitPolicy.every({self.interval})"
-
-
-WalCommitPolicy.ALWAYS = WalCommitPolicy(1)
-WalCommitPolicy.NEVER = WalCommitPolicy(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,13 @@ class WalCommitPolicy:
         """NEVER: only writes that ask (``sync=True``) are fsynced; close does not sync."""
         return self.commits_per_sync == 0
 
+    def __repr__(self) -> str:
+        if self.commits_per_sync == 1:
+            return "WalCommitPolicy.ALWAYS"
+        if self.commits_per_sync == 0:
+            return "WalCommitPolicy.NEVER"
+        return f"WalCommitPolicy.every({self.commits_per_sync})"
+
     def to_wal_sync(self) -> str:
         """The ``Options.wal_sync`` text of this policy (round-trips ``from_wal_sync``)."""
         if self.commits_per_sync == 1:
@@ -77,14 +84,16 @@ class CommitSchedule:
         self._commits_per_sync = policy.commits_per_sync
         self._unsynced_commits = 0
 
-    def commit_needs_sync(self, requested: bool) -> bool:
-        """Whether the commit about to be written is fsynced; ``requested``: one of the
-        writers in it asked for a sync (``sync=True``, or ``None`` under ALWAYS)."""
+    def commit_needs_sync(self, requested: bool, commits: int = 1) -> bool:
+        """Whether the write about to be made is fsynced; ``requested``: one of the writers
+        in it asked for a sync (``sync=True``, or ``None`` under ALWAYS). ``commits``: how
+        many commits the write carries toward every(n) (the DB's write group counts as one;
+        the storage engine's group carries one per transaction)."""
         if requested:
             return True
         n = self._commits_per_sync
         if n > 1:
-            self._unsynced_commits += 1
+            self._unsynced_commits += commits
             if self._unsynced_commits >= n:
                 self._unsynced_commits = 0
                 return True

@@ -7,9 +7,9 @@ from lsmdb.errors import InvalidArgumentError
 
 
 def test_commit_policies():
-    assert WalCommitPolicy.ALWAYS.interval == 1
-    assert WalCommitPolicy.NEVER.interval == 0
-    assert WalCommitPolicy.every(8).interval == 8
+    assert WalCommitPolicy.ALWAYS.commits_per_sync == 1
+    assert WalCommitPolicy.NEVER.commits_per_sync == 0
+    assert WalCommitPolicy.every(8).commits_per_sync == 8
     assert repr(WalCommitPolicy.every(3)) == "WalCommitPolicy.every(3)"
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(InvalidArgumentError, match="every"):

@@ -96,3 +96,13 @@ def test_close_syncs_the_tail_unless_the_policy_is_never(tmp_path, wal_sync, dur
     assert env.synced_size(segment) < env.file_size(segment)
     db.close()
     assert (env.synced_size(segment) == env.file_size(segment)) is durable
+
+
+def test_a_write_carrying_several_commits_counts_them_all():
+    # The storage engine writes one group of k transactions at once: every(4) syncs once
+    # four commits have gone by, however they were grouped.
+    schedule = WalCommitPolicy.every(4).schedule()
+    assert [schedule.commit_needs_sync(False, k) for k in (3, 1, 2, 5, 1)] == [
+        False, True, False, True, False]
+    assert repr(WalCommitPolicy.every(4)) == "WalCommitPolicy.every(4)"
+    assert repr(WalCommitPolicy.ALWAYS) == "WalCommitPolicy.ALWAYS"

@@ -286,7 +286,7 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int, genera
 def _max_unsynced(policy: str) -> int | None:
     """Acknowledged transactions a power loss may take: every(n) syncs at least every n-th
     commit, so fewer than n are ever unsynced; NEVER leaves it to the OS (no bound)."""
-    interval = parse_policy(policy).interval
+    interval = parse_policy(policy).commits_per_sync
     return None if interval == 0 else interval - 1
 
 
