@@ -66,11 +66,6 @@ def heap_key(table_id: int, tuple_id: int) -> bytes:
     return _HEAP_KEY.pack(HEAP, table_id, tuple_id)
 
 
-def tuple_id_of(key: bytes) -> int:
-    """The trailing u64 of a heap or index key."""
-    return _U64.unpack_from(key, len(key) - 8)[0]
-
-
 def index_prefix(index_id: int) -> bytes:
     return b"\x20" + _U64.pack(index_id)
 

@@ -315,11 +315,3 @@ def filter_scan(txn: Transaction, t: TableInfo, filters: list[Filter], positions
                                       else tuple(row[p] for p in positions))
         it = heap_filtered()
     return it if max_matches is None else islice(it, max_matches)
-
-
-def count_index_entries(txn: Transaction, ix, start: bytes, stop: bytes,
-                        skip_nulls: bool = False) -> int:
-    n = 0
-    for _ in index_entries(txn, ix, start, stop, skip_nulls=skip_nulls):
-        n += 1
-    return n

@@ -117,9 +117,6 @@ class BTreeIndex:
     def entry_tuple_id(self, key: bytes, value: bytes) -> int:
         return unpack_u64(value) if self.unique else unpack_u64(key, len(key) - 8)
 
-    def entry_include(self, value: bytes) -> bytes:
-        return value[8:] if self.unique else value
-
     def on_insert(self, row: Sequence[Any], tuple_id: int) -> list[tuple[bytes, bytes]]:
         return [self.entry(row, tuple_id)]
 
