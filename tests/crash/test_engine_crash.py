@@ -64,6 +64,7 @@ def test_power_loss_under_unsynced_policies_keeps_a_prefix(scratch, tally, polic
 
 
 @pytest.mark.skipif(not LONG, reason="long run: LSMDB_LONG=1")
+@pytest.mark.timeout(3600)  # 300 kills take ~10 minutes, past the suite's 300 s per test
 def test_long_run(scratch, tally):
     config = EngineCrashConfig(dir=scratch, kills=300, seed=2026, policy="always",
                                accounts=20, kill_points="mixed", power_loss=0.1)
