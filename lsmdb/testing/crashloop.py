@@ -142,8 +142,11 @@ def _rules(config: CrashLoopConfig, rng: random.Random, trial: int,
 
 
 def _wait_ready(proc: subprocess.Popen, timeout: float) -> bool:
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
+    # poll, not select: select() refuses descriptors >= 1024, which a long test session that
+    # has opened many files reaches ("filedescriptor out of range in select()").
+    poller = select.poll()
+    poller.register(proc.stdout, select.POLLIN)
+    if not poller.poll(timeout * 1000):
         return False
     return proc.stdout.readline().startswith("ready")
 

@@ -47,3 +47,23 @@ def test_crash_loop_reports_a_violation_with_the_rerun_command(scratch):
     text = str(info.value)
     assert "keys no writer ever wrote" in text and "intruder" in text
     assert "lsmdb stress --crash --seed 7" in text and scratch in text
+
+
+def test_ready_handshake_works_past_descriptor_1024():
+    # select() refused a child pipe numbered >= 1024 late in a long test session.
+    import subprocess
+    import sys
+
+    from lsmdb.testing.crashloop import _wait_ready
+
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        p = subprocess.Popen([sys.executable, "-c", "print('ready', flush=True)"],
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.fileno() >= 1024
+        assert _wait_ready(p, 30)
+        p.stdout.close()
+        p.wait()
+    finally:
+        for fd in fds:
+            os.close(fd)
