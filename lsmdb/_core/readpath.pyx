@@ -17,7 +17,7 @@ from libc.stdint cimport uint8_t, uint64_t
 from lsmdb._core.ikey cimport compare_user
 from lsmdb._core.memtable cimport MEMTABLE_DELETED, MEMTABLE_FOUND, Memtable
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
-from lsmdb._core.sstable_reader cimport SSTableReader
+from lsmdb._core.sstable_reader cimport BlockHint, SSTableReader
 
 
 cdef class SortedRun:
@@ -90,8 +90,31 @@ cdef class ReadView:
         self.runs = runs
 
     cpdef object get(self, bytes key, uint64_t seq, object default):
-        cdef const uint8_t *k = <const uint8_t *>PyBytes_AS_STRING(key)
-        cdef size_t n = PyBytes_GET_SIZE(key)
+        return self._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), seq,
+                         default, None)
+
+    def get_many(self, list keys not None, uint64_t seq, object default) -> list:
+        """[get(k, seq, default) for k in keys] (bytes keys), looked up in key order so that
+        consecutive keys of one data block share one block fetch; results in input order."""
+        cdef Py_ssize_t n = len(keys), i, j
+        cdef list out = [default] * n
+        cdef list hints = [BlockHint() for _ in range(len(self.runs))]
+        cdef list order
+        cdef bytes key
+        for i in range(n):
+            if type(keys[i]) is not bytes:
+                raise TypeError(f"keys must be bytes, not {type(keys[i]).__name__}")
+        order = sorted(range(n), key=keys.__getitem__)
+        for i in range(n):
+            j = order[i]
+            key = <bytes>keys[j]
+            out[j] = self._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                               seq, default, hints)
+        return out
+
+    cdef object _get(self, const uint8_t *k, size_t n, uint64_t seq, object default,
+                     list hints):
+        """hints: None, or one BlockHint per run (a sorted multi-key read)."""
         cdef Memtable mem
         cdef const uint8_t *v
         cdef Py_ssize_t vn, i, idx
@@ -115,12 +138,16 @@ cdef class ReadView:
                 return PyBytes_FromStringAndSize(<const char *>v, vn)
             if st == MEMTABLE_DELETED:
                 return default
-        for run in self.runs:
+        for i in range(len(self.runs)):
+            run = <SortedRun>self.runs[i]
             idx = run.find(k, n)
             if idx < 0:
                 continue
             reader = run.reader(idx)
-            res = <tuple>reader.c_get(k, n, seq)
+            if hints is None:
+                res = <tuple>reader.c_get(k, n, seq)
+            else:
+                res = <tuple>reader.c_get(k, n, seq, <BlockHint>hints[i])
             st = res[0]
             if run.has_tombstones[idx]:
                 frag = run.frags[idx]

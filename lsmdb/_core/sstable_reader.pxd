@@ -7,6 +7,14 @@ from lsmdb._core.cache cimport BlockCache
 from lsmdb._core.iterator cimport InternalIterator
 
 
+# The data block the previous lookup of a sorted multi-key read landed on: the next key that
+# lands on the same block reuses it without a cache lookup (each block is visited once).
+cdef class BlockHint:
+    cdef object reader
+    cdef uint64_t offset
+    cdef Block block
+
+
 cdef class SSTableReader:
     cdef object file
     cdef readonly object path
@@ -31,7 +39,8 @@ cdef class SSTableReader:
     cdef object _read(self, uint64_t offset, uint64_t n)
     cdef object _read_block_payload(self, uint64_t offset, uint64_t size, bint verify)
     cdef Block c_data_block(self, uint64_t offset, uint64_t size)
-    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot)
+    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
+                      BlockHint hint=*)
 
 
 cdef class SSTableIterator(InternalIterator):

@@ -48,6 +48,10 @@ lsmdb_crc32_init()
 cdef tuple _MISSING = (0, None, 0)
 
 
+cdef class BlockHint:
+    """Scratch for a sorted multi-key read: the last data block one lookup used."""
+
+
 cdef class SSTableReader:
     """Reads one SSTable from an Env RandomAccessFile (``pread``, ``size``, ``path`` and
     optionally ``mmap_view()``, used for zero-copy reads when it returns a view).
@@ -159,7 +163,8 @@ cdef class SSTableReader:
             self.cache.c_insert(self.file_number, offset, blk, blk.charge)
         return blk
 
-    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot):
+    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
+                      BlockHint hint=None):
         cdef uint64_t h[2]
         cdef uint64_t off = 0, size = 0, trailer
         cdef bint bloomed = False
@@ -198,7 +203,15 @@ cdef class SSTableReader:
             cursor_seek(&ic, target, n + 8)
             if cursor_valid(&ic):
                 decode_handle(ic.val, ic.val_len, &off, &size)   # validated at open
-                blk = self.c_data_block(off, size)
+                if hint is None:
+                    blk = self.c_data_block(off, size)
+                elif hint.block is not None and hint.reader is self and hint.offset == off:
+                    blk = hint.block
+                else:
+                    blk = self.c_data_block(off, size)
+                    hint.reader = self
+                    hint.offset = off
+                    hint.block = blk
                 cursor_attach(&dc, blk)
                 cursor_seek(&dc, target, n + 8)
                 if cursor_valid(&dc) and dc.key_len - 8 == n and \

@@ -32,7 +32,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lsmdb import wal as walmod
@@ -956,6 +956,18 @@ class DB:
         if snapshot is None:
             return sv[4].get(key, sv[3], default)
         return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+
+    def multi_get(self, keys: Iterable[_Key], *, snapshot: Snapshot | None = None
+                  ) -> list[bytes | None]:
+        """``[db.get(k, snapshot=snapshot) for k in keys]`` in one call: the values (None
+        when absent) in the order of ``keys``, all read at one sequence number. The keys are
+        looked up in sorted order, so keys sharing a data block fetch it once."""
+        if self._closed:
+            raise ClosedError("database is closed")
+        keys = [k if type(k) is bytes else _as_bytes(k, "key") for k in keys]
+        sv = self._sv
+        seq = sv[3] if snapshot is None else self._snapshot_seqno(snapshot)
+        return sv[4].get_many(keys, seq, None)
 
     def get_at(self, key: bytes, seqno: int | None = None, default=None):
         """``get`` for callers that hold their own read points (the storage engine's key

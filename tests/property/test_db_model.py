@@ -101,6 +101,10 @@ class DBModel(RuleBasedStateMachine):
     def get(self, k):
         assert self.db.get(k) == self.model.get(k)
 
+    @rule(ks=st.lists(keys, max_size=12))
+    def multi_get(self, ks):
+        assert self.db.multi_get(ks) == [self.model.get(k) for k in ks]
+
     @rule(lo=st.none() | keys, hi=st.none() | keys, reverse=st.booleans())
     def scan(self, lo, hi, reverse):
         got = list(self.db.items(start=lo, stop=hi, reverse=reverse))
@@ -133,6 +137,8 @@ class DBModel(RuleBasedStateMachine):
         if entry not in self.live_snaps:
             return
         assert snap.get(k) == frozen.get(k)
+        assert snap.multi_get([k, b"k", k + b"\x00"]) == [frozen.get(x) for x in
+                                                           (k, b"k", k + b"\x00")]
         assert list(snap.items()) == sorted(frozen.items())
 
     @rule(entry=consumes(snapshots))
