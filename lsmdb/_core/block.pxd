@@ -29,7 +29,9 @@ cdef inline bytes as_bytes(object o):
 
 
 cdef class Block:
-    cdef const uint8_t[::1] _view      # pins the buffer `data` points into
+    cdef object _owner                  # bytes whose buffer `data` points into, or None
+    cdef Py_buffer _buf                 # else the held buffer of another object
+    cdef bint _has_buf
     cdef const uint8_t *data
     cdef readonly uint32_t size
     cdef uint32_t limit

@@ -3,6 +3,7 @@ validating the footer, every handle and every block before use; point lookups th
 bloom filter and the block cache. SSTableIterator: its two-level (index -> data block)
 InternalIterator."""
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -25,7 +26,7 @@ from lsmdb._core.block cimport (
 )
 from lsmdb._core.bloom cimport BloomFilter, bloom_hash
 from lsmdb._core.cache cimport BlockCache
-from lsmdb._core.coding cimport load_u64_le, store_u64_le
+from lsmdb._core.coding cimport load_u32_le, load_u64_le, store_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init
 from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_MAX, TYPE_PUT, max_seqno, pack_trailer
 from lsmdb._core.iterator cimport InternalIterator
@@ -54,20 +55,22 @@ cdef class BlockHint:
 
 cdef class SSTableReader:
     """Reads one SSTable from an Env RandomAccessFile (``pread``, ``size``, ``path`` and
-    optionally ``mmap_view()``, used for zero-copy reads when it returns a view).
+    optionally ``mmap_view()``, used for zero-copy reads when it returns a view and ``mmap``
+    is True; a file truncated while mapped then kills the process with SIGBUS at the next
+    access to the lost pages, where pread reports a short read as CorruptionError).
 
     With a shared ``cache``, ``file_number`` must be unique among the cache's files: it
     is half of every cache key."""
 
     def __cinit__(self, file, *, file_number=0, BlockCache cache=None,
-                  bint verify_checksums=True):
+                  bint verify_checksums=True, bint mmap=True):
         self.file = file
         self.path = getattr(file, "path", None)
         self.file_number = file_number
         self.cache = cache
         self.verify = verify_checksums
         self.file_size = file.size
-        mmap_view = getattr(file, "mmap_view", None)
+        mmap_view = getattr(file, "mmap_view", None) if mmap else None
         self._mmap = mmap_view() if mmap_view is not None else None
         if self._mmap is not None and <uint64_t>len(self._mmap) != self.file_size:
             self._mmap = None
@@ -132,16 +135,28 @@ cdef class SSTableReader:
 
     cdef object _read_block_payload(self, uint64_t offset, uint64_t size, bint verify):
         raw = self._read(offset, size + BLOCK_TRAILER_BYTES)
-        cdef const uint8_t[::1] v = raw if isinstance(raw, bytes) else memoryview(raw).cast("B")
-        cdef uint8_t tag = v[size]
-        cdef uint32_t stored = (<uint32_t>v[size + 1] | (<uint32_t>v[size + 2] << 8) |
-                                (<uint32_t>v[size + 3] << 16) | (<uint32_t>v[size + 4] << 24))
-        cdef uint32_t crc
-        if verify:
-            with nogil:  # C loop over a pinned buffer
-                crc = crc32_of(&v[0], size + 1)
-            if crc != stored:
-                raise CorruptionError("block checksum mismatch", self.path, offset)
+        cdef Py_buffer buf
+        cdef const uint8_t *v
+        cdef bint held = not isinstance(raw, bytes)
+        cdef uint8_t tag
+        cdef uint32_t stored, crc
+        # The raw pointer, not a typed memoryview: this runs on every block cache miss.
+        if held:
+            PyObject_GetBuffer(raw, &buf, PyBUF_SIMPLE)
+            v = <const uint8_t *>buf.buf
+        else:
+            v = <const uint8_t *>PyBytes_AS_STRING(raw)
+        try:
+            tag = v[size]
+            stored = load_u32_le(v + size + 1)
+            if verify:
+                with nogil:  # C loop over a pinned buffer
+                    crc = crc32_of(v, size + 1)
+                if crc != stored:
+                    raise CorruptionError("block checksum mismatch", self.path, offset)
+        finally:
+            if held:
+                PyBuffer_Release(&buf)
         payload = memoryview(raw)[:size]
         if tag == COMPRESSION_NONE:
             return payload

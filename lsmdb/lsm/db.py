@@ -393,7 +393,8 @@ class DB:
                 and self._versions.num_levels == n_levels):
             self._block_cache = BlockCache(self.options.block_cache_bytes)
             self._tables = TableCache(env, self.path, self._block_cache,
-                                      verify_checksums=self.options.paranoid_checks)
+                                      verify_checksums=self.options.paranoid_checks,
+                                      mmap_reads=self.options.mmap_reads)
             self._versions = VersionSet(self.path, env, n_levels)
         if not exists:
             for sub in ("wal", "sst"):
