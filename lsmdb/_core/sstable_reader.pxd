@@ -1,10 +1,22 @@
 # SSTableReader and SSTableIterator (sstable_reader.pyx): readpath.pyx calls c_get directly.
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 from lsmdb._core.block cimport Block, BlockCursor
 from lsmdb._core.bloom cimport BloomFilter
 from lsmdb._core.cache cimport BlockCache
 from lsmdb._core.iterator cimport InternalIterator
+
+
+# One data block's index entry, decoded at open (the index block is pinned by the reader):
+# `key` points into the index block; `head` is the big-endian value of the 8 user-key bytes
+# after the prefix every index key shares (zero-padded), so most binary-search probes compare
+# one integer without touching the key bytes.
+cdef struct IndexEntry:
+    const uint8_t *key
+    uint32_t key_len
+    uint64_t head
+    uint64_t offset
+    uint64_t size
 
 
 # The data block the previous lookup of a sorted multi-key read landed on: the next key that
@@ -24,6 +36,10 @@ cdef class SSTableReader:
     cdef object _mmap
     cdef readonly uint64_t file_size
     cdef Block index
+    cdef IndexEntry *_ix              # NULL when the index block has shared key prefixes
+    cdef Py_ssize_t _nix
+    cdef const uint8_t *_ix_prefix    # the prefix every index user key starts with
+    cdef size_t _ix_prefix_len
     cdef BloomFilter bloom
     cdef readonly dict properties
     cdef readonly dict footer
@@ -36,6 +52,8 @@ cdef class SSTableReader:
     cdef readonly unsigned long long data_blocks_read
     cdef readonly unsigned long long cache_hits
     cdef int _check_index(self) except -1
+    cdef int _decode_index(self) except -1
+    cdef Py_ssize_t _index_find(self, const uint8_t *target, size_t n) noexcept nogil
     cdef object _read(self, uint64_t offset, uint64_t n)
     cdef object _read_block_payload(self, uint64_t offset, uint64_t size, bint verify)
     cdef Block c_data_block(self, uint64_t offset, uint64_t size)
@@ -46,6 +64,10 @@ cdef class SSTableReader:
 cdef class SSTableIterator(InternalIterator):
     cdef SSTableReader reader
     cdef Block index
+    cdef IndexEntry *_ix              # NULL when the index block has shared key prefixes
+    cdef Py_ssize_t _nix
+    cdef const uint8_t *_ix_prefix    # the prefix every index user key starts with
+    cdef size_t _ix_prefix_len
     cdef BlockCursor ic
     cdef Block data
     cdef BlockCursor dc

@@ -28,7 +28,15 @@ from lsmdb._core.bloom cimport BloomFilter, bloom_hash
 from lsmdb._core.cache cimport BlockCache
 from lsmdb._core.coding cimport load_u32_le, load_u64_le, store_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init
-from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_MAX, TYPE_PUT, max_seqno, pack_trailer
+from lsmdb._core.ikey cimport (
+    TYPE_DELETE,
+    TYPE_MAX,
+    TYPE_PUT,
+    compare_internal,
+    compare_user,
+    max_seqno,
+    pack_trailer,
+)
 from lsmdb._core.iterator cimport InternalIterator
 from lsmdb._core.sstable_format cimport decode_handle, decompress_block
 
@@ -47,6 +55,16 @@ from lsmdb.errors import ClosedError, CorruptionError
 lsmdb_crc32_init()
 
 cdef tuple _MISSING = (0, None, 0)
+
+
+cdef inline uint64_t _head(const uint8_t *k, size_t ulen, size_t skip) noexcept nogil:
+    """Big-endian value of user-key bytes [skip, skip + 8), zero-padded past ulen: equal
+    prefixes and different heads order two keys like their bytes do."""
+    cdef uint64_t h = 0
+    cdef size_t i
+    for i in range(skip, skip + 8):
+        h = (h << 8) | (k[i] if i < ulen else 0)
+    return h
 
 
 cdef class BlockHint:
@@ -101,6 +119,83 @@ cdef class SSTableReader:
         self._tombstones = decode_range_tombstones(self._read_block_payload(off, size, True),
                                                    path, off)
         self._check_index()
+        self._decode_index()
+
+    def __dealloc__(self):
+        free(self._ix)
+
+    cdef int _decode_index(self) except -1:
+        """Fill _ix from the (validated) index block. Index blocks are written with restart
+        interval 1, so every key is stored whole; a block that shares prefixes (not written
+        by lsmdb) leaves _ix NULL and lookups seek the block itself."""
+        cdef BlockCursor c
+        cdef Py_ssize_t n = self.index.num_entries, i = 0
+        cdef IndexEntry *ix
+        cdef const uint8_t *first = NULL
+        cdef size_t lcp = 0, ulen, j
+        if n == 0:
+            return 0
+        ix = <IndexEntry *>malloc(n * sizeof(IndexEntry))
+        if ix == NULL:
+            raise MemoryError()
+        cursor_init(&c, NULL, 0)
+        cursor_attach(&c, self.index)
+        try:
+            cursor_seek_to_first(&c)
+            while cursor_valid(&c) and i < n:
+                if c.data[c.cur] != 0:       # shared != 0: the key is not stored whole
+                    free(ix)
+                    return 0
+                ix[i].key = c.val - c.key_len
+                ix[i].key_len = <uint32_t>c.key_len
+                decode_handle(c.val, c.val_len, &ix[i].offset, &ix[i].size)
+                ulen = c.key_len - 8
+                if i == 0:
+                    first = ix[0].key
+                    lcp = ulen
+                else:
+                    j = 0
+                    while j < lcp and j < ulen and ix[i].key[j] == first[j]:
+                        j += 1
+                    lcp = j
+                i += 1
+                cursor_next(&c)
+        finally:
+            cursor_release(&c)
+        for j in range(<size_t>i):
+            ix[j].head = _head(ix[j].key, ix[j].key_len - 8, lcp)
+        self._ix = ix
+        self._nix = i
+        self._ix_prefix = first
+        self._ix_prefix_len = lcp
+        return 0
+
+    cdef Py_ssize_t _index_find(self, const uint8_t *target, size_t n) noexcept nogil:
+        """Ordinal of the first index entry >= the internal key target (n bytes), or _nix."""
+        cdef Py_ssize_t lo = 0, hi = self._nix, mid
+        cdef size_t p = self._ix_prefix_len
+        cdef uint64_t th
+        cdef int c
+        cdef const IndexEntry *e
+        if p:
+            c = compare_user(target, p if n - 8 >= p else n - 8, self._ix_prefix, p)
+            if c < 0:
+                return 0
+            if c > 0:
+                return self._nix
+        th = _head(target, n - 8, p)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            e = &self._ix[mid]
+            if e.head != th:
+                c = -1 if e.head < th else 1
+            else:
+                c = compare_internal(e.key, e.key_len, target, n)
+            if c < 0:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     cdef int _check_index(self) except -1:
         cdef BlockCursor c
@@ -182,7 +277,8 @@ cdef class SSTableReader:
                       BlockHint hint=None):
         cdef uint64_t h[2]
         cdef uint64_t off = 0, size = 0, trailer
-        cdef bint bloomed = False
+        cdef bint bloomed = False, found
+        cdef Py_ssize_t ordinal
         cdef BlockCursor ic
         cdef BlockCursor dc
         cdef uint8_t *target
@@ -214,10 +310,19 @@ cdef class SSTableReader:
         try:
             memcpy(target, uk, n)
             store_u64_le(target + n, pack_trailer(snapshot, TYPE_MAX))
-            cursor_attach(&ic, self.index)
-            cursor_seek(&ic, target, n + 8)
-            if cursor_valid(&ic):
-                decode_handle(ic.val, ic.val_len, &off, &size)   # validated at open
+            if self._ix != NULL:
+                ordinal = self._index_find(target, n + 8)
+                found = ordinal < self._nix
+                if found:
+                    off = self._ix[ordinal].offset
+                    size = self._ix[ordinal].size
+            else:
+                cursor_attach(&ic, self.index)
+                cursor_seek(&ic, target, n + 8)
+                found = cursor_valid(&ic)
+                if found:
+                    decode_handle(ic.val, ic.val_len, &off, &size)   # validated at open
+            if found:
                 if hint is None:
                     blk = self.c_data_block(off, size)
                 elif hint.block is not None and hint.reader is self and hint.offset == off:
