@@ -31,6 +31,7 @@ cdef class SSTableReader:
     cdef object file
     cdef readonly object path
     cdef readonly object file_number
+    cdef uint64_t _cache_file         # file_number as the cache's key half
     cdef BlockCache cache
     cdef bint verify
     cdef object _mmap

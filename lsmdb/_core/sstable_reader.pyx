@@ -86,6 +86,8 @@ cdef class SSTableReader:
         self.path = getattr(file, "path", None)
         self.file_number = file_number
         self.cache = cache
+        if cache is not None:
+            self._cache_file = file_number
         self.verify = verify_checksums
         self.file_size = file.size
         mmap_view = getattr(file, "mmap_view", None) if mmap else None
@@ -263,14 +265,14 @@ cdef class SSTableReader:
         cdef object cached
         cdef Block blk
         if self.cache is not None:
-            cached = self.cache.c_lookup(self.file_number, offset)
+            cached = self.cache.c_lookup(self._cache_file, offset)
             if cached is not None:
                 self.cache_hits += 1
                 return <Block>cached
         blk = Block(self._read_block_payload(offset, size, self.verify), self.path, offset)
         self.data_blocks_read += 1
         if self.cache is not None:
-            self.cache.c_insert(self.file_number, offset, blk, blk.charge)
+            self.cache.c_insert(self._cache_file, offset, blk, blk.charge)
         return blk
 
     cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
