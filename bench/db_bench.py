@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ class Config:
     benchmarks: list[str] = field(default_factory=lambda: list(WORKLOADS))
     db_dir: str = field(default_factory=tempfile.gettempdir)
     keep: bool = False
+    threads: list[int] = field(default_factory=lambda: [1])  # readrandom reader threads
 
     @property
     def n_reads(self) -> int:
@@ -395,6 +397,50 @@ class Worker:
             seconds = time.perf_counter() - t0
         self.record("readrandom", len(ks), seconds, io0, hits == len(ks), matched=hits,
                     expected_found=len(ks) if self.live else 0)
+        for n in self.cfg.threads:
+            if n > 1:
+                self._readrandom_threads(n, ks, evs)
+
+    def _readrandom_threads(self, n: int, ks: list[bytes], evs: list) -> None:
+        """The same gets split over n threads (thread i takes every n-th key), timed from
+        the moment all of them are ready until the last one is done."""
+        name = f"readrandom_{n}t"
+        if not self.eng.threaded_reads:
+            self.log(f"{name}: skipped (get is not thread-safe in this adapter)")
+            return
+        hits = [0] * n
+        errors: list[BaseException] = []
+        ready = threading.Barrier(n + 1)
+
+        def run(i: int) -> None:
+            try:
+                with self.eng.thread_reads() as get:
+                    ready.wait()
+                    h = 0
+                    for k, ev in zip(ks[i::n], evs[i::n], strict=True):
+                        if get(k) == ev:
+                            h += 1
+                    hits[i] = h
+            except BaseException as exc:  # reported below as a failed verification
+                errors.append(exc)
+                ready.abort()
+
+        io0 = read_io()
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            pass
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - t0
+        if errors:
+            self.log(f"{name}: {errors[0]!r}")
+        self.record(name, len(ks), seconds, io0, not errors and sum(hits) == len(ks),
+                    threads=n, matched=sum(hits))
 
     def _readmissing(self) -> None:
         self.before_reads()
@@ -589,9 +635,19 @@ def evaluate_targets(report: dict) -> list[dict]:
     return out
 
 
+def shown_workloads(cfg: dict) -> list[str]:
+    """The benchmarks run, with readrandom's multi-threaded runs after it."""
+    out = []
+    for w in cfg["benchmarks"]:
+        out.append(w)
+        if w == "readrandom":
+            out += [f"readrandom_{n}t" for n in cfg.get("threads", [1]) if n > 1]
+    return out
+
+
 def ratios(report: dict) -> dict:
     out: dict = {}
-    for w in report["config"]["benchmarks"]:
+    for w in shown_workloads(report["config"]):
         mine = ops(report, "lsmdb", w)
         for p in report["config"]["engines"]:
             theirs = ops(report, p, w)
@@ -610,7 +666,7 @@ def format_report(report: dict) -> str:
         head += "  " + "".join(f"{'/' + p:>11}" for p in peers_run)
     lines.append("throughput, ops/s (ratio columns: lsmdb / peer)")
     lines.append(head)
-    for w in cfg["benchmarks"]:
+    for w in shown_workloads(cfg):
         line = f"{w:<13}"
         for e in engines:
             v = ops(report, e, w)
@@ -677,6 +733,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--db-dir", default=tempfile.gettempdir(), help="where the stores live")
     ap.add_argument("--keep", action="store_true", help="keep the store directories")
     ap.add_argument("--out", default=None, help="JSON report (default bench/results/...)")
+    ap.add_argument("--threads", default="1",
+                    help="readrandom reader thread counts, e.g. 1,2,4 (each > 1 is reported "
+                         "as readrandom_<N>t)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-config", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
@@ -691,14 +750,20 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks = [b for b in args.benchmarks.split(",") if b]
     unknown = [b for b in benchmarks if b not in WORKLOADS] + [
         e for e in engines if e not in peers.ENGINES]
-    if unknown or min(args.num, args.batch_size, args.value_size, args.rounds) <= 0:
+    try:
+        threads = sorted({int(t) for t in args.threads.split(",") if t})
+    except ValueError:
+        threads = [0]
+    if unknown or min(args.num, args.batch_size, args.value_size, args.rounds,
+                      *threads) <= 0:
         print(f"db_bench: bad arguments: {unknown or 'sizes must be positive'}; workloads: "
               f"{', '.join(WORKLOADS)}; engines: {', '.join(peers.ENGINES)}", file=sys.stderr)
         return 2
     cfg = Config(num=args.num, reads=args.reads, value_size=args.value_size,
                  compression_ratio=args.compression_ratio, batch_size=args.batch_size,
                  seek_nexts=args.seek_nexts, seed=args.seed, sync=args.sync, engines=engines,
-                 benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep)
+                 benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep,
+                 threads=threads)
     report: dict = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv] if argv is None

@@ -99,3 +99,22 @@ def test_reads_before_any_fill_prefill_first(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert db_bench.main(["--benchmarks", "nosuch", "--out", str(tmp_path / "x.json")]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_readrandom_with_reader_threads(tmp_path):
+    engines = [e for e in ("lsmdb", "lmdb", "sqlite3") if e in AVAILABLE]
+    out = tmp_path / "t.json"
+    rc = db_bench.main(["--num", "500", "--engines", ",".join(engines), "--benchmarks",
+                        "readrandom", "--threads", "1,3", "--db-dir", str(tmp_path),
+                        "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert rc == 0 and data["config"]["threads"] == [1, 3]
+    for engine in engines:
+        rows = data["engines"][engine]["workloads"]
+        if engine == "sqlite3":   # its adapter's connection is single-threaded: skipped
+            assert set(rows) == {"readrandom"}
+            continue
+        assert set(rows) == {"readrandom", "readrandom_3t"}
+        assert rows["readrandom_3t"]["verified"] and rows["readrandom_3t"]["matched"] == 500
+        assert rows["readrandom_3t"]["threads"] == 3
+    assert db_bench.main(["--threads", "0", "--out", str(tmp_path / "x.json")]) == 2
