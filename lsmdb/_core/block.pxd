@@ -63,6 +63,9 @@ cdef void cursor_release(BlockCursor *c) noexcept nogil
 cdef void cursor_seek_to_first(BlockCursor *c) noexcept nogil
 cdef void cursor_seek_to_last(BlockCursor *c) noexcept nogil
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil
+# Position on restart point i (invalid past the last): the i-th entry of a restart-interval-1
+# block.
+cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogil
 cdef void cursor_seek_for_prev(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil
 cdef void cursor_next(BlockCursor *c) noexcept nogil
 cdef void cursor_prev(BlockCursor *c) noexcept nogil

@@ -286,6 +286,13 @@ cdef void cursor_seek_to_last(BlockCursor *c) noexcept nogil:
         _parse(c, c.nxt)
 
 
+cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogil:
+    if c.limit == 0 or i >= c.num_restarts:
+        _invalidate(c)
+        return
+    _seek_to_restart(c, i)
+
+
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil:
     cdef uint32_t left = 0, right, mid, shared = 0, non_shared = 0, vlen = 0
     cdef const uint8_t *p

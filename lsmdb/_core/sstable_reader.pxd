@@ -74,5 +74,6 @@ cdef class SSTableIterator(InternalIterator):
     cdef BlockCursor dc
     cdef int _load_current(self) except -1
     cdef void _clear_data(self) noexcept
+    cdef void _seek_index(self, const uint8_t *target, Py_ssize_t n) noexcept
     cdef int _skip_forward(self) except -1
     cdef int _skip_backward(self) except -1

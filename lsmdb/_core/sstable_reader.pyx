@@ -20,6 +20,7 @@ from lsmdb._core.block cimport (
     cursor_release,
     cursor_seek,
     cursor_seek_for_prev,
+    cursor_seek_to_restart_point,
     cursor_seek_to_first,
     cursor_seek_to_last,
     cursor_valid,
@@ -129,13 +130,14 @@ cdef class SSTableReader:
     cdef int _decode_index(self) except -1:
         """Fill _ix from the (validated) index block. Index blocks are written with restart
         interval 1, so every key is stored whole; a block that shares prefixes (not written
-        by lsmdb) leaves _ix NULL and lookups seek the block itself."""
+        by lsmdb) leaves _ix NULL and lookups seek the block itself. Entry i is then also
+        restart point i, which is how iterators position their index cursor."""
         cdef BlockCursor c
         cdef Py_ssize_t n = self.index.num_entries, i = 0
         cdef IndexEntry *ix
         cdef const uint8_t *first = NULL
         cdef size_t lcp = 0, ulen, j
-        if n == 0:
+        if n == 0 or self.index.num_restarts != n:
             return 0
         ix = <IndexEntry *>malloc(n * sizeof(IndexEntry))
         if ix == NULL:
@@ -531,8 +533,16 @@ cdef class SSTableIterator(InternalIterator):
         cursor_seek_to_last(&self.dc)
         return self._skip_backward()
 
+    cdef void _seek_index(self, const uint8_t *target, Py_ssize_t n) noexcept:
+        """The index cursor on the first block whose last key >= target."""
+        if self.reader._ix != NULL:
+            cursor_seek_to_restart_point(
+                &self.ic, <uint32_t>self.reader._index_find(target, <size_t>n))
+        else:
+            cursor_seek(&self.ic, target, n)
+
     cdef int c_seek(self, const uint8_t *target, Py_ssize_t n) except -1:
-        cursor_seek(&self.ic, target, n)
+        self._seek_index(target, n)
         if not cursor_valid(&self.ic):
             self._clear_data()
             return 0
@@ -541,7 +551,7 @@ cdef class SSTableIterator(InternalIterator):
         return self._skip_forward()
 
     cdef int c_seek_for_prev(self, const uint8_t *target, Py_ssize_t n) except -1:
-        cursor_seek(&self.ic, target, n)
+        self._seek_index(target, n)
         if not cursor_valid(&self.ic):
             return self.c_seek_to_last()
         self._load_current()
