@@ -123,7 +123,7 @@ cdef class ReadView:
         cdef SortedRun run
         cdef SSTableReader reader
         cdef FragmentedRangeTombstones frag
-        cdef tuple res
+        cdef object value
         for i in range(len(self.mems)):
             mem = <Memtable>self.mems[i]
             s = 0
@@ -144,19 +144,15 @@ cdef class ReadView:
             if idx < 0:
                 continue
             reader = run.reader(idx)
-            if hints is None:
-                res = <tuple>reader.c_get(k, n, seq)
-            else:
-                res = <tuple>reader.c_get(k, n, seq, <BlockHint>hints[i])
-            st = res[0]
+            value = reader.c_lookup(k, n, seq, None if hints is None else hints[i], &st, &s)
             if run.has_tombstones[idx]:
                 frag = run.frags[idx]
                 if frag is not None:
                     t = frag.c_max_covering(k, n, seq)
-                    if t and (st == 0 or t > <uint64_t>res[2]):
+                    if t and (st == 0 or t > s):
                         return default
             if st == 1:
-                return res[1]
+                return value
             if st == 2:
                 return default
         return default

@@ -60,6 +60,8 @@ cdef class SSTableReader:
     cdef Block c_data_block(self, uint64_t offset, uint64_t size)
     cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
                       BlockHint hint=*)
+    cdef object c_lookup(self, const uint8_t *uk, size_t n, uint64_t snapshot, BlockHint hint,
+                         int *status, uint64_t *seqno)
 
 
 cdef class SSTableIterator(InternalIterator):

@@ -279,6 +279,17 @@ cdef class SSTableReader:
 
     cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
                       BlockHint hint=None):
+        """(status, value, seqno) as get() returns it."""
+        cdef int status = 0
+        cdef uint64_t seq = 0
+        value = self.c_lookup(uk, n, snapshot, hint, &status, &seq)
+        return _MISSING if status == 0 else (status, value, seq)
+
+    cdef object c_lookup(self, const uint8_t *uk, size_t n, uint64_t snapshot, BlockHint hint,
+                         int *status, uint64_t *seqno):
+        """The newest point entry of uk at snapshot: status 1 (PUT; returns its value), 2
+        (DELETE) or 0 (none), its seqno in *seqno. No result tuple: ReadView calls this once
+        per table a get reaches."""
         cdef uint64_t h[2]
         cdef uint64_t off = 0, size = 0, trailer
         cdef bint bloomed = False, found
@@ -301,7 +312,8 @@ cdef class SSTableReader:
             bloom_hash(uk, n, h)
             if not self.bloom.c_may_contain_hash(h[0], h[1]):
                 self.bloom_negatives += 1
-                return _MISSING
+                status[0] = 0
+                return None
             bloomed = True
         if n + 8 <= sizeof(tbuf):
             target = &tbuf[0]
@@ -342,16 +354,19 @@ cdef class SSTableReader:
                         (n == 0 or memcmp(dc.key, uk, n) == 0):
                     trailer = load_u64_le(dc.key + n)
                     vtype = <int>(trailer & 0xFF)
+                    seqno[0] = trailer >> 8
                     if vtype == TYPE_PUT:
-                        return (1, PyBytes_FromStringAndSize(<const char *>dc.val, dc.val_len),
-                                trailer >> 8)
+                        status[0] = 1
+                        return PyBytes_FromStringAndSize(<const char *>dc.val, dc.val_len)
                     if vtype == TYPE_DELETE:
-                        return (2, None, trailer >> 8)
+                        status[0] = 2
+                        return None
                     raise CorruptionError(f"data block entry has value type {vtype}",
                                           self.path, off)
             if bloomed:
                 self.bloom_false_positives += 1
-            return _MISSING
+            status[0] = 0
+            return None
         finally:
             if target != &tbuf[0]:
                 free(target)
