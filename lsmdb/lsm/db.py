@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lsmdb import wal as walmod
+from lsmdb._core import dbread
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.keycodec import prefix_successor
@@ -946,17 +947,9 @@ class DB:
                 runs.append(SortedRun(sorted(run, key=lambda f: f.smallest_user_key), loader))
         return ReadView([mem, *imms], runs)
 
-    def get(self, key, default=None, *, snapshot: Snapshot | None = None):
-        """The value of ``key`` as bytes, or ``default`` when absent; read at ``snapshot``
-        (a :class:`Snapshot` of this DB) when given, else at the latest write."""
-        if self._closed:
-            raise ClosedError("database is closed")
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        sv = self._sv
-        if snapshot is None:
-            return sv[4].get(key, sv[3], default)
-        return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+    # DB.get(key, default=None, *, snapshot=None): compiled (lsmdb/_core/dbread.pyx) so a point
+    # read runs no Python frame; it binds as a method like a def would.
+    get = dbread.get
 
     def multi_get(self, keys: Iterable[_Key], *, snapshot: Snapshot | None = None
                   ) -> list[bytes | None]:
@@ -970,14 +963,8 @@ class DB:
         seq = sv[3] if snapshot is None else self._snapshot_seqno(snapshot)
         return sv[4].get_many(keys, seq, None)
 
-    def get_at(self, key: bytes, seqno: int | None = None, default=None):
-        """``get`` for callers that hold their own read points (the storage engine's key
-        space): ``key`` must be bytes and ``seqno`` a sequence number the caller keeps
-        pinned by a live :class:`Snapshot` (None: the latest write). No other checks."""
-        if self._closed or type(key) is not bytes:
-            return self.get(key, default)  # the checked path raises the right error
-        sv = self._sv
-        return sv[4].get(key, sv[3] if seqno is None else seqno, default)
+    # DB.get_at(key, seqno=None, default=None): compiled, see get.
+    get_at = dbread.get_at
 
     @property
     def last_sequence(self) -> int:
