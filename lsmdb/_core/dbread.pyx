@@ -5,9 +5,13 @@ ones), so ``db.get(k)`` runs no Python frame: that frame and its attribute loads
 third of a get that a bloom filter answers, and a tenth of one that reads a cached block.
 They read two fields of the DB: ``_closed`` and the superversion tuple ``_sv`` (sv[3] the
 last visible sequence, sv[4] the ReadView), and call its ``_snapshot_seqno`` for a snapshot.
-The ReadView is called through its Python-visible method, so importing this module does not
-import the table reader (and zstandard) before the first table is opened.
+The ReadView's lookup is called directly in C.
 """
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t
+
+from lsmdb._core.readpath cimport ReadView
 
 from lsmdb.errors import ClosedError
 
@@ -34,8 +38,10 @@ def get(self, key, default=None, *, snapshot=None):
         key = _key_bytes(key)
     sv = self._sv
     if snapshot is None:
-        return sv[4].get(key, sv[3], default)
-    return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+        return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
+                                      PyBytes_GET_SIZE(key), sv[3], default, None)
+    return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                                  self._snapshot_seqno(snapshot), default, None)
 
 
 def get_at(self, key, seqno=None, default=None):
@@ -46,4 +52,5 @@ def get_at(self, key, seqno=None, default=None):
     if self._closed or type(key) is not bytes:
         return self.get(key, default)  # the checked path raises the right error
     sv = self._sv
-    return sv[4].get(key, sv[3] if seqno is None else seqno, default)
+    return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                                  sv[3] if seqno is None else seqno, default, None)

@@ -18,18 +18,11 @@ from lsmdb._core.ikey cimport compare_user
 from lsmdb._core.memtable cimport MEMTABLE_DELETED, MEMTABLE_FOUND, Memtable
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
 from lsmdb._core.sstable_reader cimport BlockHint, SSTableReader
+# SortedRun's and ReadView's fields are declared in readpath.pxd (dbread.pyx calls _get).
 
 
 cdef class SortedRun:
     """Files of one sorted run, ascending and non-overlapping."""
-    cdef list smallest
-    cdef list largest
-    cdef list exclusive
-    cdef list metas
-    cdef list readers
-    cdef list frags
-    cdef list has_tombstones
-    cdef object loader
 
     def __init__(self, list metas, loader):
         self.metas = metas
@@ -78,9 +71,6 @@ cdef inline bint _is_sentinel(bytes key):
 
 
 cdef class ReadView:
-    cdef list mem_refs
-    cdef list mems
-    cdef list runs
 
     def __init__(self, list mem_refs, list runs):
         """mem_refs: objects with ``.mem`` (Memtable) and ``.tombstones()``; runs: SortedRun
