@@ -82,6 +82,10 @@ class WritableFile:
     def flush(self) -> None:
         """No user-space buffer is kept; present for file-like symmetry."""
 
+    def fileno(self) -> int:
+        """The file descriptor (-1 once closed): the WAL's direct one-op path writes to it."""
+        return self._fd
+
     def sync(self) -> None:
         with _io("fsync", self.path):
             os.fdatasync(self._fd)

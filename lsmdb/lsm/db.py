@@ -35,9 +35,12 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from lsmdb import killpoint as _killpoint
 from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.ikey import DELETE as _TYPE_DELETE
 from lsmdb._core.ikey import MAX_SEQNO
+from lsmdb._core.ikey import PUT as _TYPE_PUT
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
@@ -607,16 +610,15 @@ class DB:
         if (type(key) is not bytes or type(value) is not bytes
                 or len(key) > self._max_key or len(value) > self._max_value):
             key, value = self._check_kv(key, value)
-        b = WriteBatch()
-        b.put(key, value)
-        self._write(b, sync)
+        self._write_one(_TYPE_PUT, key, value, sync)
 
     def delete(self, key, *, sync: bool | None = None) -> None:
         """Delete ``key`` (a no-op when absent); ``sync`` as for :meth:`put`."""
-        self._check_writable()
-        b = WriteBatch()
-        b.delete(self._check_key(key))
-        self._write(b, sync)
+        if self._closed or self.read_only:
+            self._check_writable()
+        if type(key) is not bytes or len(key) > self._max_key:
+            key = self._check_key(key)
+        self._write_one(_TYPE_DELETE, key, b"", sync)
 
     def delete_range(self, start, end, *, sync: bool | None = None) -> None:
         """Delete every key in [start, end) (one range tombstone): ``start`` included, ``end``
@@ -669,6 +671,57 @@ class DB:
                 raise TypeError(f"sync must be a bool or None, not {type(sync).__name__}")
             return sync
         return self._commit_schedule.syncs_by_default
+
+    def _write_one(self, vtype: int, key: bytes, value: bytes, sync: bool | None) -> None:
+        """One put or delete (checked ``bytes``). Uncontended, needing no fsync, no kill-point
+        hook and a plain WAL file: the direct path, where one C call (``WalTail.append_op``)
+        encodes the one-op batch, write(2)s its record and inserts it into the memtable,
+        under the mutex. Otherwise a one-op WriteBatch through :meth:`_write`. Both make the
+        same WAL record and memtable entry."""
+        if ((sync is None or sync is False) and not self._writers
+                and self._commit_schedule.never_syncs and _killpoint._hook is None):
+            with self._mutex:
+                wal = self._wal
+                if (wal.direct and not self._writers and self._bg_error is None
+                        and not self._closing
+                        and self._mem.mem.approximate_bytes < self._memtable_limit
+                        and len(self._versions.current.levels[0]) < self._l0_slowdown
+                        and self._pending_compaction_bytes < self._debt_gate):
+                    seq = self._last_seq + 1
+                    ref = self._mem
+                    tail = wal.tail
+                    written = tail.bytes_written
+                    try:
+                        n = tail.append_op(seq, vtype, key, value, ref.mem)
+                    except Exception as exc:
+                        # A failed write(2) leaves the segment's tail unknown, and a record
+                        # logged but not in the memtable must not be followed by others:
+                        # stop writes until resume(). A refusal before any byte was
+                        # written (nothing applied) is only this call's error.
+                        if isinstance(exc, StorageIOError) or tail.bytes_written != written:
+                            self._bg_error = exc
+                            self._wal_failed = True
+                        raise
+                    except BaseException:
+                        # An interrupt strikes only between Python steps: before the call
+                        # (nothing applied) or as it returned (all applied: publish it).
+                        if ref.mem.last_seqno >= seq:
+                            self._last_seq = seq
+                            sv = self._sv
+                            self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
+                        raise
+                    # Publish: the write is visible as soon as the sequence moves.
+                    self._last_seq = seq
+                    sv = self._sv  # same memtables and Version: only the sequence moved
+                    self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
+                    self._stats.wal_write(n, False, tail.last_payload_bytes, 1)
+                    return
+        b = WriteBatch()
+        if vtype == _TYPE_PUT:
+            b.put(key, value)
+        else:
+            b.delete(key)
+        self._write(b, sync)
 
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
