@@ -75,7 +75,11 @@ cdef class WalTail:
     # Counters of the segment (both paths add to them; see the module docstring).
     cdef public long long bytes_written
     cdef public long long unsynced_records
-    cdef readonly Py_ssize_t last_payload_bytes
+    # What append_op wrote since take_direct_counts(): the DB's statistics fold these in
+    # rather than pay a Python call per put.
+    cdef long long direct_ops
+    cdef long long direct_payload_bytes
+    cdef long long direct_record_bytes
 
     def __init__(self, LogWriter log not None, file, int fd=-1):
         self.log = log
@@ -83,12 +87,19 @@ cdef class WalTail:
         self.fd = fd
         self.bytes_written = 0
         self.unsynced_records = 0
-        self.last_payload_bytes = 0
+        self.direct_ops = self.direct_payload_bytes = self.direct_record_bytes = 0
 
     @property
     def direct(self) -> bool:
         """Whether ``append_op`` may be used (a plain file, not yet closed)."""
         return self.fd >= 0
+
+    def take_direct_counts(self) -> tuple:
+        """(ops, payload bytes, record bytes) appended by append_op since the last call; the
+        counts restart from zero."""
+        out = (self.direct_ops, self.direct_payload_bytes, self.direct_record_bytes)
+        self.direct_ops = self.direct_payload_bytes = self.direct_record_bytes = 0
+        return out
 
     def detach(self) -> None:
         """Forget the descriptor (the segment is being closed): a later ``append_op`` raises
@@ -166,7 +177,9 @@ cdef class WalTail:
         self.file.size += rlen
         self.bytes_written += rlen
         self.unsynced_records += 1
-        self.last_payload_bytes = plen
+        self.direct_ops += 1
+        self.direct_payload_bytes += plen
+        self.direct_record_bytes += rlen
         mem.c_add(seq, vtype, <const uint8_t *>PyBytes_AS_STRING(key), klen,
                   <const uint8_t *>PyBytes_AS_STRING(value), vlen)
         return rlen

@@ -83,6 +83,8 @@ from lsmdb.wal.commit_policy import WalCommitPolicy
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
+# WAL replay applies runs of consecutive batches as one batch of up to about this size.
+_REPLAY_RUN_BYTES = 4 << 20
 _Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
 _Path = str | bytes | os.PathLike
 
@@ -504,6 +506,10 @@ class DB:
                 self._wal_sizes_read[number] = env.file_size(
                     walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
+            # Runs of batches with consecutive sequence numbers (one per single put, say)
+            # are applied as one batch: the memtable then searches for many keys at once,
+            # overlapping their cache misses, and the per-record Python steps go.
+            run = None
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
                     raise CorruptionError(
@@ -512,10 +518,15 @@ class DB:
                         f"{batch.sequence}; the tables written in between are not listed",
                         file=getattr(self._versions, "recovered_manifest", None))
                 check_gap = False
-                # Segments at or after log_number hold only writes no SSTable has yet.
-                ref.mem.add_batch(batch)
-                self._replayed.add(batch.sequence, batch.count)
-                self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
+                if (run is not None and batch.sequence == run.sequence + run.count
+                        and run.byte_size < _REPLAY_RUN_BYTES):
+                    run.append(batch)
+                    continue
+                if run is not None:
+                    self._replay_apply(ref, run)
+                run = batch
+            if run is not None:
+                self._replay_apply(ref, run)
             report["segments"].append({"number": number, "records": replay.records,
                                        "torn_tail_offset": replay.torn_tail_offset})
             report["records_replayed"] += replay.records
@@ -531,6 +542,13 @@ class DB:
         report["last_seqno"] = self._last_seq
         self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
         return ref
+
+    def _replay_apply(self, ref: _MemRef, batch: WriteBatch) -> None:
+        """Apply replayed WAL writes (segments at or after log_number hold only writes no
+        SSTable has yet) and note their sequence numbers."""
+        ref.mem.add_batch(batch)
+        self._replayed.add(batch.sequence, batch.count)
+        self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
 
     def _account_for_unlisted_tables(self, replayed: _MemRef | None) -> _MemRef | None:
         """Tables the MANIFEST does not list: keep those it cannot prove obsolete, and
@@ -682,23 +700,19 @@ class DB:
                 and self._commit_schedule.never_syncs and _killpoint._hook is None):
             with self._mutex:
                 wal = self._wal
-                if (wal.direct and not self._writers and self._bg_error is None
-                        and not self._closing
-                        and self._mem.mem.approximate_bytes < self._memtable_limit
-                        and len(self._versions.current.levels[0]) < self._l0_slowdown
-                        and self._pending_compaction_bytes < self._debt_gate):
+                ref = self._mem
+                if (wal.direct and self._no_write_stall and not self._writers
+                        and self._bg_error is None and not self._closing
+                        and ref.mem.approximate_bytes < self._memtable_limit):
                     seq = self._last_seq + 1
-                    ref = self._mem
-                    tail = wal.tail
-                    written = tail.bytes_written
                     try:
-                        n = tail.append_op(seq, vtype, key, value, ref.mem)
+                        wal.tail.append_op(seq, vtype, key, value, ref.mem)
                     except Exception as exc:
                         # A failed write(2) leaves the segment's tail unknown, and a record
                         # logged but not in the memtable must not be followed by others:
-                        # stop writes until resume(). A refusal before any byte was
-                        # written (nothing applied) is only this call's error.
-                        if isinstance(exc, StorageIOError) or tail.bytes_written != written:
+                        # stop writes until resume(). A refusal (InvalidArgumentError,
+                        # ClosedError) comes before any byte is written: only this call's.
+                        if not isinstance(exc, (InvalidArgumentError, ClosedError)):
                             self._bg_error = exc
                             self._wal_failed = True
                         raise
@@ -714,8 +728,7 @@ class DB:
                     self._last_seq = seq
                     sv = self._sv  # same memtables and Version: only the sequence moved
                     self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
-                    self._stats.wal_write(n, False, tail.last_payload_bytes, 1)
-                    return
+                    return  # statistics: folded in from the tail (_fold_direct_writes)
         b = WriteBatch()
         if vtype == _TYPE_PUT:
             b.put(key, value)
@@ -963,16 +976,24 @@ class DB:
         imms = [self._mem, *self._imms]
         mem = _MemRef(Memtable(), new_wal.number)
         self._imms, self._mem, self._wal = imms, mem, new_wal
+        self._fold_direct_writes(old_wal)
         old_wal.close()
         self._publish()
         self._wake_all()
 
     # ------------------------------------------------------------------ public API: reads
 
+    def _fold_direct_writes(self, wal) -> None:
+        """Add the direct path's writes on ``wal`` to the statistics (mutex held)."""
+        self._stats.direct_writes(wal.tail.take_direct_counts())
+
     def _publish(self) -> None:
         mem, imms, version = self._mem, tuple(self._imms), self._versions.current
         if self._debt_of is not None:
             self._pending_compaction_bytes = self._debt_of(VersionView(version, self.options))
+        # The direct write path's stall test, redone only when the Version or debt changes.
+        self._no_write_stall = (len(version.levels[0]) < self._l0_slowdown
+                                and self._pending_compaction_bytes < self._debt_gate)
         old = getattr(self, "_sv", None)
         if old is not None and old[0] is mem and old[1] == imms and old[2] is version:
             view = old[4]
@@ -1558,6 +1579,9 @@ class DB:
         """Per-level and whole-DB statistics (amplification, filters, stalls, cache) beside the
         cost model; ``exact=True`` counts live bytes by a full scan instead of estimating."""
         self._check_open()
+        if not self.read_only:
+            with self._mutex:
+                self._fold_direct_writes(self._wal)
         sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
                                self._block_cache, self._policy, self.items)
         return self._stats.snapshot(sources, exact=exact)

@@ -67,12 +67,13 @@ def test_append_op_writes_the_general_paths_record_and_memtable_entry(tmp_path_f
     wf, tail = open_tail(path, initial)
     mem, ref_mem = Memtable(), Memtable()
     expected = bytearray(initial)
+    payload_bytes = 0
     for i, (vtype, key, value) in enumerate(ops):
         value = value if vtype == PUT else b""
         rec, batch = batch_record(10 + i, vtype, key, value, len(expected))
         n = tail.append_op(10 + i, vtype, key, value, mem)
         assert n == len(rec)
-        assert tail.last_payload_bytes == batch.byte_size
+        payload_bytes += batch.byte_size
         expected += rec
         ref_mem.add_batch(batch)
     wf.close()
@@ -81,6 +82,8 @@ def test_append_op_writes_the_general_paths_record_and_memtable_entry(tmp_path_f
     assert tail.log.offset == wf.size == len(expected)
     assert tail.bytes_written == len(expected) - lead
     assert tail.unsynced_records == len(ops)
+    assert tail.take_direct_counts() == (len(ops), payload_bytes, len(expected) - lead)
+    assert tail.take_direct_counts() == (0, 0, 0)
     assert entries(mem) == entries(ref_mem)
     assert (mem.num_entries, mem.num_deletes, mem.first_seqno, mem.last_seqno) == (
         ref_mem.num_entries, ref_mem.num_deletes, ref_mem.first_seqno, ref_mem.last_seqno)
