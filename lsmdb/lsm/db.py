@@ -83,6 +83,10 @@ from lsmdb.wal.commit_policy import WalCommitPolicy
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
+# Group commit: a synced group's leader waits for the last group's threads to queue again
+# for at most this share of a synced write's time, and at most this long.
+_GATHER_SHARE = 0.2
+_GATHER_MAX_SECONDS = 0.001
 # WAL replay applies runs of consecutive batches as one batch of up to about this size.
 _REPLAY_RUN_BYTES = 4 << 20
 _Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
@@ -133,11 +137,12 @@ class _MemRef:
 
 
 class _Writer:
-    __slots__ = ("batch", "sync", "done", "error", "taken")
+    __slots__ = ("batch", "sync", "done", "error", "taken", "thread")
 
     def __init__(self, batch: WriteBatch, sync: bool):
         self.batch = batch
         self.sync = sync
+        self.thread = threading.get_ident()  # group commit counts the threads that sync
         self.done = False
         self.error: BaseException | None = None
         self.taken = False  # in a group a leader is writing: only the leader may dequeue it
@@ -255,6 +260,12 @@ class DB:
         self._bg_cv = threading.Condition(self._mutex)  # background threads: new work
         self._version_lock = threading.RLock()
         self._writers: deque[_Writer] = deque()
+        # Group commit of synced writes (_gather_sync_writers): the threads of the last
+        # synced group, the smoothed time of a synced group's data phase, and whether a
+        # leader is waiting for writers to join it.
+        self._last_sync_threads: frozenset[int] = frozenset()
+        self._sync_seconds = 0.0
+        self._gathering = False
         self._bg_threads: list[threading.Thread] = []
         self._bg_error: BaseException | None = None
         self._bg_flushing = False
@@ -768,6 +779,8 @@ class DB:
             self._check_not_closing()
             group: list[_Writer] = []
             self._writers.append(w)
+            if self._gathering:
+                self._cv.notify_all()  # a leader waits for writers like this one
             try:
                 while not w.done and self._writers[0] is not w:
                     self._cv.wait()
@@ -775,6 +788,8 @@ class DB:
                     if w.error is not None:
                         raise w.error
                     return
+                if w.sync and self._last_sync_threads:
+                    self._gather_sync_writers()
                 self._check_not_closing()
                 self._raise_bg_error()
                 self._make_room_for_write(w.batch.byte_size)
@@ -796,8 +811,11 @@ class DB:
                 self._cv.notify_all()
                 raise
         outcome: list = [None, None, False, 0]  # error, interrupt, I/O failure, bytes
+        t0 = time.perf_counter()
         try:
             outcome[3], outcome[1] = self._log_and_insert(wal, mem, merged, need_sync)
+            if need_sync:
+                outcome.append((frozenset(x.thread for x in group), time.perf_counter() - t0))
         except Exception as exc:  # WAL state unknown: stop writes until resume()
             outcome[0], outcome[2] = exc, True
         except BaseException as exc:  # interrupted before the WAL got any of it
@@ -814,21 +832,55 @@ class DB:
                 except BaseException as exc:
                     if outcome[1] is None:
                         outcome[1] = exc
-        error, interrupt, _, n = outcome
+        error, interrupt, _, n = outcome[:4]
         if error is not None:
             raise error
         if interrupt is not None:
             raise interrupt
         self._stats.wal_write(n, need_sync, sum(x.batch.byte_size for x in group), len(group))
 
+    def _gather_sync_writers(self) -> None:
+        """Group commit for synced writes (mutex held, this writer at the head). The threads
+        of the last synced group were released only as it finished, so they queue again
+        just after the waiting writers were taken as the next group: groups would alternate
+        between the waiting threads and the released ones, about half of the writers per
+        fsync. The leader waits, for at most a fifth of a synced write's time (and 1 ms),
+        until every thread of the last group or the queue is queued again, so one fsync
+        covers them all (PostgreSQL's commit_delay, here bounded by the fsync's own cost).
+        A single writing thread never waits: it is the whole of its last group."""
+        def queued() -> set[int]:
+            return {x.thread for x in self._writers if x.batch is not None and x.sync}
+
+        waiting = queued()
+        target = len(waiting | self._last_sync_threads)
+        if len(waiting) >= target:
+            return
+        deadline = time.perf_counter() + min(_GATHER_MAX_SECONDS,
+                                             _GATHER_SHARE * self._sync_seconds)
+        self._gathering = True
+        try:
+            while not self._closing and self._bg_error is None:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return
+                self._cv.wait(left)
+                if len(queued()) >= target:
+                    return
+        finally:
+            self._gathering = False
+
     def _finish_group(self, w: _Writer, group: list[_Writer], merged: WriteBatch,
                       outcome: list) -> None:
         """End a write group's turn (idempotent): publish it if applied, dequeue it."""
-        error, _, failed, _ = outcome
+        error, _, failed, _ = outcome[:4]
         with self._cv:
             if error is None:
                 self._last_seq = max(self._last_seq, merged.sequence + merged.count - 1)
                 self._publish()
+                if len(outcome) > 4:  # a synced group: what the next leader gathers
+                    self._last_sync_threads, seconds = outcome[4]
+                    self._sync_seconds = (seconds if not self._sync_seconds
+                                          else 0.8 * self._sync_seconds + 0.2 * seconds)
             elif failed:
                 self._bg_error = error
                 self._wal_failed = True

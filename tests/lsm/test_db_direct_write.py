@@ -4,6 +4,7 @@ same WAL and the same database as the general path (a WriteBatch through DB._wri
 whole-or-nothing under an interrupt and stop writes on an I/O failure like that path."""
 
 import os
+import threading
 
 import pytest
 
@@ -133,4 +134,42 @@ def test_a_refused_direct_append_is_only_that_calls_error(tmp_path):
     db._wal.direct = False  # the general path still writes to the segment
     db.put(b"y", b"2")
     assert dict(db.items()) == {b"y": b"2"}
+    db.close()
+
+
+def _count_cv_waits(db, monkeypatch) -> list:
+    waits = []
+    real_wait = db._cv.wait
+
+    def counting_wait(timeout=None):
+        waits.append(timeout)
+        return real_wait(timeout)
+
+    monkeypatch.setattr(db._cv, "wait", counting_wait)
+    return waits
+
+
+def test_a_single_synced_writer_never_waits_for_a_group(tmp_path, monkeypatch):
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db.put(b"first", b"1")  # now the last synced group is this thread's
+    waits = _count_cv_waits(db, monkeypatch)
+    for i in range(20):
+        db.put(b"k%02d" % i, b"v")
+    assert waits == []
+    assert db.stats().wal_syncs == 21
+    db.close()
+
+
+def test_a_leader_gathering_for_a_thread_that_never_returns_goes_on(tmp_path, monkeypatch):
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db.put(b"first", b"1")
+    # The last synced group had another thread too, which writes no more.
+    db._last_sync_threads = db._last_sync_threads | {-1}
+    db._sync_seconds = 3600.0  # the wait is still bounded (_GATHER_MAX_SECONDS)
+    waits = _count_cv_waits(db, monkeypatch)
+    db.put(b"x", b"2")
+    assert waits and all(0 < t <= 0.001 for t in waits)
+    assert db.get(b"x") == b"2"
+    assert db._last_sync_threads == frozenset({threading.get_ident()})
+    assert not db._gathering
     db.close()
