@@ -82,9 +82,12 @@ class WritableFile:
     def flush(self) -> None:
         """No user-space buffer is kept; present for file-like symmetry."""
 
-    def fileno(self) -> int:
-        """The file descriptor (-1 once closed): the WAL's direct one-op path writes to it."""
-        return self._fd
+    def direct_append_fd(self) -> int:
+        """The descriptor a C caller may write(2) appends to instead of calling ``append``
+        (the WAL's one-op path, lsmdb/_core/walappend.pyx), keeping ``size`` up to date; -1
+        once closed, and always -1 for a subclass (fault injection, test hooks), which must
+        see every append."""
+        return self._fd if type(self) is WritableFile else -1
 
     def sync(self) -> None:
         with _io("fsync", self.path):

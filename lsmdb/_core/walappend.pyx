@@ -32,7 +32,7 @@ from lsmdb._core.batch cimport BATCH_HEADER_BYTES
 from lsmdb._core.coding cimport encode_varint32, store_u32_le, store_u64_le
 from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_PUT, max_seqno
 from lsmdb._core.logformat cimport BLOCK_SIZE, LogWriter, _encode, _encoded_size
-from lsmdb._core.memtable cimport Memtable
+from lsmdb._core.memtable cimport LSMDB_NODE_MAX_VALUE_LEN, Memtable
 
 from lsmdb.errors import ClosedError, InvalidArgumentError, StorageIOError
 
@@ -134,8 +134,8 @@ cdef class WalTail:
         if seq > max_seqno():
             raise InvalidArgumentError(f"sequence {seq} exceeds MAX_SEQNO")
         # The memtable's own bounds (Memtable.c_add), checked before the WAL gets the record.
-        if <uint64_t>klen > 0xFFFFFFF0 or <uint64_t>vlen > 0xFFFFFFFF:
-            raise InvalidArgumentError("keys and values must be < 4 GiB")
+        if <uint64_t>klen > 0xFFFFFFF0 or <uint64_t>vlen > LSMDB_NODE_MAX_VALUE_LEN:
+            raise InvalidArgumentError("memtable keys must be < 4 GiB and values < 256 MiB")
         plen = BATCH_HEADER_BYTES + 1 + MAX_VARINT32_BYTES + klen
         if vtype == TYPE_PUT:
             plen += MAX_VARINT32_BYTES + vlen

@@ -2,9 +2,9 @@
 when the DB's write leader asks (its WalCommitPolicy decides when; see commit_policy.py).
 
 A single put or delete may bypass ``add``: ``tail.append_op`` (lsmdb/_core/walappend.pyx)
-encodes the one-op batch and its record in C and writes it to the segment's descriptor, for
-a plain file of the default Env only (``direct``); a wrapped file (fault injection) always
-goes through ``add`` and the Env's ``append``. Both paths share the tail's offset and
+encodes the one-op batch and its record in C and writes it to the segment's descriptor, when
+the Env's file hands one out (``WritableFile.direct_append_fd``: a plain POSIX file, never a
+fault-injection or hook wrapper, which always goes through ``add`` and ``append``). Both paths share the tail's offset and
 counters, so the segment is one log either way."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 from lsmdb._core.logformat import BLOCK_BYTES, LogWriter, encode_records
 from lsmdb._core.walappend import WalTail
-from lsmdb.env import Env, WritableFile
+from lsmdb.env import Env
 from lsmdb.killpoint import kill_point
 from lsmdb.wal.segment import segment_path
 
@@ -30,7 +30,8 @@ class WalWriter:
         # Make the segment's name durable now, or synced records in it could vanish with it.
         env.fsync_dir(os.path.dirname(self.path))
         self._writer = LogWriter(self._file)
-        fd = self._file.fileno() if type(self._file) is WritableFile else -1
+        direct_append_fd = getattr(self._file, "direct_append_fd", None)
+        fd = direct_append_fd() if direct_append_fd is not None else -1
         self.tail = WalTail(self._writer, self._file, fd)
         # Whether tail.append_op may be used: only on a plain file (see the module doc).
         self.direct = fd >= 0

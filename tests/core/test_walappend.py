@@ -30,7 +30,7 @@ def open_tail(path, initial=b""):
         wf = env.open_appendable(path)
     else:
         wf = env.open_writable(path)
-    return wf, WalTail(LogWriter(wf, len(initial)), wf, wf.fileno())
+    return wf, WalTail(LogWriter(wf, len(initial)), wf, wf.direct_append_fd())
 
 
 def batch_record(seq, vtype, key, value, offset):

@@ -22,7 +22,7 @@ class _WrappedFile(WritableFile):
 class GeneralPathEnv(Env):
     def open_writable(self, path):
         f = super().open_writable(path)
-        return _WrappedFile(f.path, f.fileno(), f.size)
+        return _WrappedFile(f.path, f._fd, f.size)
 
 
 def _workload(db):
