@@ -87,8 +87,6 @@ _OPEN_DIRS_LOCK = threading.Lock()
 # for at most this share of a synced write's time, and at most this long.
 _GATHER_SHARE = 0.2
 _GATHER_MAX_SECONDS = 0.001
-# WAL replay applies runs of consecutive batches as one batch of up to about this size.
-_REPLAY_RUN_BYTES = 4 << 20
 _Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
 _Path = str | bytes | os.PathLike
 
@@ -517,10 +515,8 @@ class DB:
                 self._wal_sizes_read[number] = env.file_size(
                     walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
-            # Runs of batches with consecutive sequence numbers (one per single put, say)
-            # are applied as one batch: the memtable then searches for many keys at once,
-            # overlapping their cache misses, and the per-record Python steps go.
-            run = None
+            # read_segment merged records with consecutive sequence numbers into one batch:
+            # the memtable searches for many keys at once, overlapping their cache misses.
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
                     raise CorruptionError(
@@ -529,15 +525,10 @@ class DB:
                         f"{batch.sequence}; the tables written in between are not listed",
                         file=getattr(self._versions, "recovered_manifest", None))
                 check_gap = False
-                if (run is not None and batch.sequence == run.sequence + run.count
-                        and run.byte_size < _REPLAY_RUN_BYTES):
-                    run.append(batch)
-                    continue
-                if run is not None:
-                    self._replay_apply(ref, run)
-                run = batch
-            if run is not None:
-                self._replay_apply(ref, run)
+                # Segments at or after log_number hold only writes no SSTable has yet.
+                ref.mem.add_batch(batch)
+                self._replayed.add(batch.sequence, batch.count)
+                self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
             report["segments"].append({"number": number, "records": replay.records,
                                        "torn_tail_offset": replay.torn_tail_offset})
             report["records_replayed"] += replay.records
@@ -553,13 +544,6 @@ class DB:
         report["last_seqno"] = self._last_seq
         self._versions.last_sequence = max(self._versions.last_sequence, self._last_seq)
         return ref
-
-    def _replay_apply(self, ref: _MemRef, batch: WriteBatch) -> None:
-        """Apply replayed WAL writes (segments at or after log_number hold only writes no
-        SSTable has yet) and note their sequence numbers."""
-        ref.mem.add_batch(batch)
-        self._replayed.add(batch.sequence, batch.count)
-        self._last_seq = max(self._last_seq, batch.sequence + batch.count - 1)
 
     def _account_for_unlisted_tables(self, replayed: _MemRef | None) -> _MemRef | None:
         """Tables the MANIFEST does not list: keep those it cannot prove obsolete, and
