@@ -67,12 +67,14 @@ def create_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
     info = TableInfo(desc, 1)
-    _claim_name(txn, b"T", desc.name)
     pk = pk_descriptor(desc)
     if pk is not None:
         if pk.name in cat.index_names:
             raise SchemaError(f"index {pk.name!r} already exists")
         info = info.with_indexes([kind_for(pk, desc, primary=True)])
+    # Claims only once nothing can fail: a failed statement must leave no conflict behind.
+    _claim_name(txn, b"T", desc.name)
+    if pk is not None:
         _claim_name(txn, b"I", pk.name)
     new = cat.with_table(info, desc.table_id)
     txn.set_catalog(new, desc.table_id, info)
@@ -169,8 +171,6 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
     if desc.name != old.name and desc.name in cat.table_names:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
-    if desc.name != old.name:
-        _claim_name(txn, b"T", desc.name)
     old_cols = {c.column_id: c for c in old.columns}
     new_ids = {c.column_id for c in desc.columns}
     for c in desc.columns:
@@ -203,6 +203,8 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
             row = tuple(None if p is None else rec.row[p] for p in mapping)
             _, data = encode_checked(info, row, txn.engine._max_value)
             rewrites.append((heap_key(t.table_id, rec.tuple_id), data, len(rec.row)))
+    if desc.name != old.name:  # claimed once nothing can fail (as in create_table)
+        _claim_name(txn, b"T", desc.name)
     new = cat.with_table(None, t.table_id).with_table(info, t.table_id)
     txn.set_catalog(new, t.table_id, info)
     for ix in indexes:

@@ -164,3 +164,37 @@ def test_names_with_surrogates_are_refused(engine, where):
     with engine.transaction() as tx:
         tx.insert("ok", (1,))
         assert [r.row for r in tx.scan("ok")] == [(1,)]
+
+
+def test_a_failed_create_table_claims_no_name():
+    """CREATE TABLE n fails on its primary key's index name (n_pkey is taken): the statement
+    applied nothing, so another transaction creating table n does not abort this one."""
+    e = StorageEngine.new_without_wal()
+    e.create_table("other", [("id", "INT", False)])
+    e.create_index("other", ["id"], name="n_pkey")
+    a = e.transaction("snapshot")
+    with pytest.raises(SchemaError, match="n_pkey"):
+        a.create_table("n", [("id", "INT", False)], primary_key="id")
+    a.insert("other", (1,))
+    e.create_table("n", [("id", "INT", False)])
+    a.commit()  # was a SerializationError: the failed statement's claim of "n" stayed
+    assert e.visible_row_count(0, "other") == 1
+    e.close()
+
+
+def test_a_failed_rename_claims_no_name():
+    """ALTER TABLE renaming t to n and changing a column type fails (type changes are not
+    supported): the name n stays free for others."""
+    e = StorageEngine.new_without_wal()
+    e.create_table_storage(0, T)
+    e.create_table("other", [("id", "INT", False)])
+    a = e.transaction("snapshot")
+    bad = TableStorageDescriptor(1, (T.columns[0], StorageColumn(2, DataType.INT, True, "b")),
+                                 name="n")
+    with pytest.raises(FeatureNotSupportedError, match="type"):
+        e.alter_table_storage(a.txn_id, bad)
+    a.insert("other", (1,))
+    e.create_table("n", [("id", "INT", False)])
+    a.commit()  # was a SerializationError
+    assert sorted(t.name for t in e.tables()) == ["n", "other", "t"]
+    e.close()
