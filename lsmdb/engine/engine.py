@@ -139,6 +139,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._metrics = EngineCounters()
         self._fatal: BaseException | None = None
         self._since_prune = 0
+        self._unwritten_bytes = 0  # memory limit: validated commits' bytes not yet written
         self._graph_cache: dict = {}
         policy = self.options.wal_commit_policy if b.durable else WalCommitPolicy.NEVER
         self._queue = CommitQueue(b, policy.schedule(), self._publish)
@@ -329,9 +330,11 @@ class StorageEngine(StorageSurface, PythonicSurface):
                                        f"{txn.pending_bytes} more needed, limit is {limit} bytes")
 
     def _memory_used(self) -> int:
+        """Bytes in the key space plus those of commits validated but not yet written (they
+        are queued behind a group write, so the key space does not show them yet)."""
         b = self._backend
         live = getattr(b, "live_bytes", None)  # the memory backend counts live bytes exactly
-        return b.approximate_memory() if live is None else live
+        return (b.approximate_memory() if live is None else live) + self._unwritten_bytes
 
     def _check_memory(self, txn: Transaction, added: int) -> None:
         limit = self.options.memory_limit_bytes
@@ -377,11 +380,17 @@ class StorageEngine(StorageSurface, PythonicSurface):
                 self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
+                unwritten = max(txn.pending_bytes, 0) if self.options.memory_limit_bytes else 0
+                self._unwritten_bytes += unwritten
             try:
                 self._queue.wait(pending)
             except BaseException as exc:
                 self._fatal = exc  # validated state (catalog, stats) is ahead of the data
                 raise
+            finally:
+                if unwritten:
+                    with self._validate_lock:
+                        self._unwritten_bytes -= unwritten
         except (SerializationError, ConstraintError) as exc:
             self._end(txn, aborted=True)
             self._wait_published(getattr(exc, "winner_ts", 0))

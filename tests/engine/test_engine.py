@@ -178,6 +178,77 @@ def test_memory_limit_rejects_writes_allows_deletes():
     e.close()
 
 
+def _indexed_text_table(limit: int) -> StorageEngine:
+    e = StorageEngine.new_without_wal_with_memory_limit(limit)
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    e.create_index("t", ["v"], name="t_v")  # every row's text a second time, in the index
+    return e
+
+
+def test_memory_limit_counts_index_entries_and_keys():
+    """One transaction of 60 rows, ~1 KB of text each, indexed: ~125 KB of live entries. It
+    was committed under a 64 KiB limit (only the rows' encoded bytes were counted)."""
+    limit = 64 << 10
+    e = _indexed_text_table(limit)
+    with pytest.raises(MemoryLimitError):
+        with e.transaction() as tx:
+            for i in range(60):
+                tx.insert("t", (i, "x" * 1000 + str(i)))
+    assert e._backend.live_bytes <= limit and e.visible_row_count(0, "t") == 0
+    with e.transaction() as tx:  # updates: a longer indexed value grows the index entry too
+        tids = tx.insert_many("t", [(i, f"s{i}") for i in range(40)])
+    with pytest.raises(MemoryLimitError):
+        with e.transaction() as tx:
+            for tid in tids:
+                tx.update("t", tid, {"v": "y" * 1000 + str(tid)})
+    assert e._backend.live_bytes <= limit
+    with e.transaction() as tx:  # what fits still goes in
+        tx.insert("t", (1000, "fits"))
+    assert e.verify_indexes("t") == []
+    e.close()
+
+
+def test_memory_limit_counts_commits_queued_behind_a_group_write():
+    """B validates while A's batch is being written: the key space does not show A's bytes
+    yet, but they are committed, so B must not fit in them as well."""
+    import threading
+
+    limit = 48 << 10
+    e = _indexed_text_table(limit)
+    backend = e._backend
+    b = e.transaction()  # ~28 KB staged: fits alone
+    b.insert_many("t", [(100 + i, "b" * 900 + str(i)) for i in range(15)])
+    entered, release = threading.Event(), threading.Event()
+    real_write = backend.write
+
+    def slow_write(batch, sync):
+        entered.set()
+        release.wait()
+        real_write(batch, sync)
+
+    def commit_a():  # ~28 KB too
+        with e.transaction() as tx:
+            tx.insert_many("t", [(i, "a" * 900 + str(i)) for i in range(15)])
+
+    backend.write = slow_write
+    a = threading.Thread(target=commit_a)
+    a.start()
+    try:
+        entered.wait()
+        with pytest.raises(MemoryLimitError):
+            # commit's own validation, without queueing behind A (which holds the queue)
+            e.validate_commit_txn(b.txn_id)  # passed: A's unwritten ~28 KB not counted
+    finally:
+        release.set()
+        a.join()
+        backend.write = real_write
+    with pytest.raises(MemoryLimitError):
+        b.commit()
+    assert backend.live_bytes <= limit
+    assert e.visible_row_count(0, "t") == 15
+    e.close()
+
+
 def test_vacuum_reclaims_dead_versions(engine):
     _make(engine)
     with engine.transaction() as tx:
