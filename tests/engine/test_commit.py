@@ -256,3 +256,33 @@ def test_concurrent_transfers_keep_the_sum(accounts, level):
     with accounts.transaction() as tx:
         assert sum(r.row[2] for r in tx.scan("accounts")) == 1000
     assert accounts.verify_indexes("accounts") == []
+
+
+@pytest.mark.timeout(60)  # the old queue waited forever here
+def test_a_commit_whose_thread_left_the_queue_does_not_block_later_ones():
+    """A commit queued by a thread that never waits for it (interrupted between enqueue and
+    wait) is at the front: the next committer leads and writes both, in order."""
+    from lsmdb._core.batch import WriteBatch
+    from lsmdb.engine.commit import CommitQueue, PendingCommit
+    from lsmdb.engine.options import WalCommitPolicy
+
+    written, published = [], []
+
+    class Space:
+        def write(self, batch, sync):
+            written.append([k for _, k, _ in batch.ops()])
+
+    q = CommitQueue(Space(), WalCommitPolicy.NEVER.schedule(),
+                    lambda ts, catalog: published.append(ts))
+    batches = []
+    for key in (b"orphan", b"mine"):
+        b = WriteBatch()
+        b.put(key, b"v")
+        batches.append(b)
+    orphan, mine = PendingCommit(batches[0], 1, None), PendingCommit(batches[1], 2, None)
+    q.enqueue(orphan)
+    q.enqueue(mine)
+    q.wait(mine)
+    assert written == [[b"orphan", b"mine"]] and published == [2]
+    assert orphan.done and mine.done and q.groups == 1
+    q.wait(orphan)  # its thread coming back late finds it done
