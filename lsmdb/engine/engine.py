@@ -127,6 +127,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._id_hint_index = max((i for i in st.catalog.indexes if i < (1 << 63)), default=0)
         self._commit_ts = st.commit_ts
         self._published_ts = st.commit_ts
+        self._published_seq = b.last_sequence()  # the key space's sequence at _published_ts
         self._checkpoint_ts = st.checkpoint_ts
         self._counters = {tid: itertools.count(n) for tid, n in st.next_tuple_ids.items()}
         self._stats = st.stats
@@ -188,14 +189,29 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     def _take_snapshot(self, horizon: bool = False) -> EngineSnapshot:
         with self._publish_lock:
+            keysnap = self._backend.snapshot()
+            # A group write is visible in the key space a moment before its leader publishes
+            # its ts and catalog: a snapshot taken in between would pair the new rows with the
+            # old catalog (a dropped table read as empty, rows in a layout the catalog does
+            # not know). Wait for the publication; it follows the write at once.
+            while (keysnap.seqno > self._published_seq and not self._closed
+                   and self._fatal is None):
+                keysnap.release()
+                self._publish_waiters += 1
+                self._published_cv.wait(0.05)
+                self._publish_waiters -= 1
+                keysnap = self._backend.snapshot()
             ts = self._published_ts
-            snap = EngineSnapshot(ts, self._backend.snapshot(), self._published_catalog)
+            snap = EngineSnapshot(ts, keysnap, self._published_catalog)
             if horizon:
                 self._horizons[ts] += 1
         return snap
 
     def _publish(self, ts: int, catalog) -> None:
+        """Called by the commit queue's leader right after its group's write: the key space's
+        sequence now is the one that goes with ``ts`` and ``catalog``."""
         with self._publish_lock:
+            self._published_seq = self._backend.last_sequence()
             if ts > self._published_ts:
                 self._published_ts = ts
             if catalog is not None:
