@@ -3,8 +3,9 @@
 State shared by threads and its locks:
 - ``_validate_lock``: commit validation, commit-ts assignment, the latest (validated) catalog,
   table statistics, the conflict tracker. Held briefly per commit.
-- ``_publish_lock``: the published commit ts and catalog; snapshots are taken under it, so a
-  snapshot's key-space view, ts and catalog agree.
+- ``_publish_lock``: the published commit ts, catalog and key-space sequence; snapshots are
+  taken under it (waiting out a group write not yet published), so a snapshot's key-space
+  view, ts and catalog agree.
 - The commit queue's own lock (commit.py) orders key-space writes.
 Each transaction is used by one thread at a time.
 """
