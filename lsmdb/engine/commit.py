@@ -151,6 +151,12 @@ class CommitQueue:
         self.depth_peak = 0
         self.syncs = 0
 
+    @property
+    def writing(self) -> bool:
+        """Whether a leader is writing a group (set before its write, cleared after its
+        publication)."""
+        return self._leading
+
     def enqueue(self, p: PendingCommit) -> None:
         """Called under the validation lock, so the queue is in commit-ts order."""
         with self._cv:
