@@ -2,7 +2,9 @@
 
 Workloads use RocksDB db_bench names: fillseq, fillrandom (single-call puts), fillbatch
 (fillrandom in batches of --batch-size), overwrite (batched), readrandom, readmissing, readseq,
-seekrandom (seek + --seek-nexts reads), deleterandom. Keys are 16 bytes (``%016d`` of even
+seekrandom (seek + --seek-nexts reads), deleterandom, fillsync (--sync-num single-call puts with
+sync=True into a new store, by 1 thread and again by each --threads count: group commit).
+Keys are 16 bytes (``%016d`` of even
 numbers; readmissing asks for the odd numbers in between, so it needs the bloom filters), values
 --value-size bytes, half random and half repeated (db_bench's compression ratio 0.5). Orders
 are seeded permutations, identical for every engine.
@@ -23,6 +25,7 @@ Usage::
     python bench/db_bench.py --num 100000
     python bench/db_bench.py --num 1000000 --out bench/results/db_bench_1m.json
     python bench/db_bench.py --engines lsmdb,plyvel --benchmarks fillbatch,readrandom --sync
+    python bench/db_bench.py --engines lsmdb,plyvel --benchmarks fillsync --threads 2,4
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,7 +53,7 @@ if str(HERE) not in sys.path:
 import peers  # noqa: E402  (bench/ is a directory of scripts, not a package)
 
 WORKLOADS = ("fillseq", "fillrandom", "fillbatch", "overwrite", "readrandom", "readmissing",
-             "readseq", "seekrandom", "deleterandom")
+             "readseq", "seekrandom", "deleterandom", "fillsync")
 FILLS = ("fillseq", "fillrandom", "fillbatch")
 WRITES = FILLS + ("overwrite", "deleterandom")
 DEFAULT_ENGINES = ("lsmdb", "plyvel", "rocksdict", "lmdb", "sqlite3")
@@ -84,6 +88,8 @@ class Config:
     benchmarks: list[str] = field(default_factory=lambda: list(WORKLOADS))
     db_dir: str = field(default_factory=tempfile.gettempdir)
     keep: bool = False
+    sync_num: int = 3000  # fillsync puts per thread count (each is an fsync: ~1-3 ms)
+    threads: list[int] = field(default_factory=lambda: [4])  # fillsync's extra thread counts
 
     @property
     def n_reads(self) -> int:
@@ -185,7 +191,7 @@ class Worker:
         self.amplification: dict | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
-    def fresh_db(self) -> None:
+    def fresh_db(self, sync: bool | None = None) -> None:
         self.close()
         if self.dbpath:
             shutil.rmtree(self.dbpath, ignore_errors=True)
@@ -193,7 +199,7 @@ class Worker:
         self.dbpath = os.path.join(self.root, f"db{self.generation}")
         os.sync()
         self.io_at_create = read_io()
-        self.eng.open(self.dbpath, self.cfg.sync)
+        self.eng.open(self.dbpath, self.cfg.sync if sync is None else sync)
         self.open = True
         self.filled = self.live = self.settled = False
         self.scope = []
@@ -235,7 +241,7 @@ class Worker:
             "write_bytes": _io_delta(io0, io1, "write_bytes"),
             **extra,
         }
-        if name in WRITES or name == "readseq":
+        if name in WRITES or name == "readseq" or name.startswith("fillsync"):
             row["mb_per_sec"] = (row.get("bytes", 0) / seconds / 1e6) if seconds > 0 else 0.0
         self.results[name] = row
         self.log(f"{name:<13} {row['ops_per_sec']:>12,.0f} ops/s  "
@@ -443,6 +449,49 @@ class Worker:
         ok = landed == len(ks) if self.live else entries == 0
         self.record("seekrandom", len(ks), seconds, io0, ok, landed=landed, entries_read=entries)
 
+    def _fillsync(self) -> None:
+        """sync=True single-call puts into a new store: by one thread ("fillsync"), then by
+        each --threads count T ("fillsync_Tt", each thread a slice of the same order), so
+        group commit shows as the T-thread rate over the 1-thread rate."""
+        n = min(self.cfg.sync_num, self.cfg.num)
+        order = self.data.order(7)[:n]
+        for threads in [1, *(t for t in self.cfg.threads if t > 1)]:
+            name = "fillsync" if threads == 1 else f"fillsync_{threads}t"
+            self.fresh_db(sync=True)
+            keys, vals = self.data.keys, self.data.values(0)
+            slices = [[(keys[i], vals[i]) for i in order[t::threads]] for t in range(threads)]
+            errors: list[BaseException] = []
+            put = self.eng.put
+            start = threading.Barrier(threads + 1)
+
+            def writer(pairs, put=put, start=start, errors=errors):
+                start.wait()
+                try:
+                    for k, v in pairs:
+                        put(k, v)
+                except BaseException as exc:  # reported as a failed verification
+                    errors.append(exc)
+
+            workers = [threading.Thread(target=writer, args=(sl,)) for sl in slices]
+            for w in workers:
+                w.start()
+            io0 = read_io()
+            start.wait()
+            t0 = time.perf_counter()
+            for w in workers:
+                w.join()
+            seconds = time.perf_counter() - t0
+            if errors:
+                self.log(f"{name}: {len(errors)} writer threads failed: {errors[0]!r}")
+            get = self.eng.get
+            ok = not errors and all(get(keys[i]) == vals[i] for i in order[:VERIFY_SAMPLE])
+            self.record(name, n, seconds, io0, ok, threads=threads,
+                        bytes=n * (KEY_SIZE + self.cfg.value_size))
+        # The store holds only n keys: later workloads start from a fresh fill.
+        self.close()
+        self.filled = self.live = False
+        self.settled = True
+
     def _deleterandom(self) -> None:
         self.before_reads()  # the reads before it (if any) already settled; keep one path
         keys = self.data.keys
@@ -589,9 +638,54 @@ def evaluate_targets(report: dict) -> list[dict]:
     return out
 
 
+def rows(report: dict) -> list[str]:
+    """The workloads to show, in run order; fillsync's thread-count runs follow it."""
+    out = []
+    for w in report["config"]["benchmarks"]:
+        out.append(w)
+        if w == "fillsync":
+            out += [f"fillsync_{t}t" for t in report["config"].get("threads", []) if t > 1]
+    return out
+
+
+# Issue-15 write targets: (workload, yardstick peers, minimum ratio); "fillsync_4t" is
+# measured against lsmdb's own 1-thread fillsync (group commit).
+WRITE_TARGETS = (
+    ("fillrandom", ("plyvel",), 1.2),
+    ("fillseq", ("plyvel", "rocksdict", "lmdb", "sqlite3"), 1.0),
+    ("deleterandom", ("plyvel",), 1.0),
+    ("fillbatch", ("plyvel", "rocksdict"), 1.5),
+    ("overwrite", ("plyvel", "rocksdict"), 1.5),
+    ("fillsync", ("plyvel", "rocksdict", "lmdb", "sqlite3"), 1.0),
+)
+
+
+def evaluate_write_targets(report: dict) -> list[str]:
+    lines = []
+    for workload, against, minimum in WRITE_TARGETS:
+        mine = ops(report, "lsmdb", workload)
+        present = {p: v for p in against if (v := ops(report, p, workload))}
+        if mine is None or not present:
+            continue
+        best = max(present, key=present.get)
+        ratio = mine / present[best]
+        how = "met" if ratio >= minimum else f"MISSED by {(1 - ratio / minimum) * 100:.0f}%"
+        lines.append(f"  {workload:<12} >= {minimum:.1f}x best of {','.join(against):<28} "
+                     f"{ratio:.2f}x vs {best:<9} {how}")
+    one = ops(report, "lsmdb", "fillsync")
+    for t in report["config"].get("threads", []):
+        many = ops(report, "lsmdb", f"fillsync_{t}t")
+        if one and many and t > 1:
+            scale = many / one
+            how = "met" if t != 4 or scale >= 3.0 else f"MISSED by {(1 - scale / 3) * 100:.0f}%"
+            lines.append(f"  fillsync_{t}t  / lsmdb's 1-thread fillsync{'':<19} {scale:.2f}x "
+                         f"{'(target >= 3.0x) ' + how if t == 4 else ''}")
+    return lines
+
+
 def ratios(report: dict) -> dict:
     out: dict = {}
-    for w in report["config"]["benchmarks"]:
+    for w in rows(report):
         mine = ops(report, "lsmdb", w)
         for p in report["config"]["engines"]:
             theirs = ops(report, p, w)
@@ -610,7 +704,7 @@ def format_report(report: dict) -> str:
         head += "  " + "".join(f"{'/' + p:>11}" for p in peers_run)
     lines.append("throughput, ops/s (ratio columns: lsmdb / peer)")
     lines.append(head)
-    for w in cfg["benchmarks"]:
+    for w in rows(report):
         line = f"{w:<13}"
         for e in engines:
             v = ops(report, e, w)
@@ -649,6 +743,10 @@ def format_report(report: dict) -> str:
             how = "met" if t["met"] else f"MISSED by {t['shortfall'] * 100:.0f}%"
             lines.append(f"  {t['workload']:<12} >= {t['target_ratio']:.1f}x {vs:<26} "
                          f"{t['ratio']:.2f}x vs {t['yardstick']:<9} {how}")
+    write_lines = evaluate_write_targets(report)
+    if write_lines:
+        lines.append("issue-15 write targets (lsmdb / best of the listed peers)")
+        lines += write_lines
     bad = [(e, w) for e in engines for w, r in report["engines"][e]["workloads"].items()
            if not r["verified"]]
     for e in cfg["engines"]:
@@ -674,6 +772,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=1,
                     help="run everything N times, engines rotated; report the best of N")
     ap.add_argument("--sync", action="store_true", help="fsync every write, for every engine")
+    ap.add_argument("--sync-num", type=int, default=3000,
+                    help="fillsync: sync=True puts per thread count (default 3000)")
+    ap.add_argument("--threads", default="4",
+                    help="fillsync: writer thread counts run after the 1-thread run (e.g. 2,4)")
     ap.add_argument("--db-dir", default=tempfile.gettempdir(), help="where the stores live")
     ap.add_argument("--keep", action="store_true", help="keep the store directories")
     ap.add_argument("--out", default=None, help="JSON report (default bench/results/...)")
@@ -691,14 +793,20 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks = [b for b in args.benchmarks.split(",") if b]
     unknown = [b for b in benchmarks if b not in WORKLOADS] + [
         e for e in engines if e not in peers.ENGINES]
-    if unknown or min(args.num, args.batch_size, args.value_size, args.rounds) <= 0:
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t]
+    except ValueError:
+        threads = [0]
+    if unknown or min(args.num, args.batch_size, args.value_size, args.rounds, args.sync_num,
+                      *threads) <= 0:
         print(f"db_bench: bad arguments: {unknown or 'sizes must be positive'}; workloads: "
               f"{', '.join(WORKLOADS)}; engines: {', '.join(peers.ENGINES)}", file=sys.stderr)
         return 2
     cfg = Config(num=args.num, reads=args.reads, value_size=args.value_size,
                  compression_ratio=args.compression_ratio, batch_size=args.batch_size,
                  seek_nexts=args.seek_nexts, seed=args.seed, sync=args.sync, engines=engines,
-                 benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep)
+                 benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep,
+                 sync_num=args.sync_num, threads=threads)
     report: dict = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv] if argv is None

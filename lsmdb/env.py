@@ -82,6 +82,13 @@ class WritableFile:
     def flush(self) -> None:
         """No user-space buffer is kept; present for file-like symmetry."""
 
+    def direct_append_fd(self) -> int:
+        """The descriptor a C caller may write(2) appends to instead of calling ``append``
+        (the WAL's one-op path, lsmdb/_core/walappend.pyx), keeping ``size`` up to date; -1
+        once closed, and always -1 for a subclass (fault injection, test hooks), which must
+        see every append."""
+        return self._fd if type(self) is WritableFile else -1
+
     def sync(self) -> None:
         with _io("fsync", self.path):
             os.fdatasync(self._fd)

@@ -186,3 +186,22 @@ def test_fs_path_takes_str_bytes_and_pathlike_as_absolute_str(tmp_path, monkeypa
         fs_path(b"a\0b")
     with pytest.raises(TypeError, match="where must be str, bytes or os.PathLike, not int"):
         fs_path(3, "where")
+
+
+def test_only_a_plain_writable_file_hands_out_its_descriptor(tmp_path):
+    from lsmdb.testing.faultenv import FaultInjectionEnv
+
+    plain = default_env().open_writable(str(tmp_path / "plain"))
+    assert plain.direct_append_fd() >= 0
+    plain.close()
+    assert plain.direct_append_fd() == -1
+
+    class Wrapped(WritableFile):
+        pass
+
+    wrapped = Wrapped(str(tmp_path / "plain"), os.open(str(tmp_path / "plain"), os.O_WRONLY))
+    assert wrapped.direct_append_fd() == -1
+    wrapped.close()
+    faulty = FaultInjectionEnv(default_env()).open_writable(str(tmp_path / "faulty"))
+    assert faulty.direct_append_fd() == -1
+    faulty.close()

@@ -20,6 +20,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
@@ -96,6 +97,39 @@ cdef Py_ssize_t _validate_ops(const uint8_t *p, Py_ssize_t end, uint32_t count,
         pos = r
     done[0] = count
     return pos
+
+
+cdef int _validate_encoding(const uint8_t *p, Py_ssize_t n, object file, object offset,
+                            uint32_t *count_out) except -1:
+    """Check a whole batch encoding (header, every op, nothing after them); CorruptionError
+    naming ``file`` and the offset (``offset`` + position in the batch) otherwise."""
+    cdef Py_ssize_t end, bad_pos = 0
+    cdef uint32_t count, done = 0
+    cdef uint64_t seq
+    base = 0 if offset is None else offset
+    if n < BATCH_HEADER_BYTES:
+        raise CorruptionError(
+            f"write batch of {n} bytes is shorter than its {BATCH_HEADER_BYTES}-byte header",
+            file, base)
+    seq = load_u64_le(p)
+    count = load_u32_le(p + BATCH_COUNT_OFFSET)
+    if seq > max_seqno() or (count and count - 1 > max_seqno() - seq):
+        raise CorruptionError(
+            f"write batch sequence {seq} with {count} ops exceeds MAX_SEQNO", file, base)
+    if n >= 1 << 16:
+        with nogil:  # pure C walk over a buffer the caller keeps alive
+            end = _validate_ops(p, n, count, &done, &bad_pos)
+    else:
+        end = _validate_ops(p, n, count, &done, &bad_pos)
+    if end < 0:
+        raise CorruptionError(
+            f"write batch op {done} of {count}: {_op_error_reason(end, p, bad_pos)}",
+            file, base + bad_pos)
+    if end != n:
+        raise CorruptionError(
+            f"write batch has {n - end} bytes after its {count} ops", file, base + end)
+    count_out[0] = count
+    return 0
 
 
 cdef inline int _check_unpinned(WriteBatch wb) except -1:
@@ -255,38 +289,40 @@ cdef class WriteBatch:
         position of the bad op inside the batch (``offset`` None counts from the batch start).
         """
         cdef const uint8_t *p
-        cdef Py_ssize_t n, end, bad_pos = 0
-        cdef uint32_t count, done = 0
-        cdef uint64_t seq
+        cdef Py_ssize_t n
+        cdef uint32_t count
         keep = borrow_bytes(data, "data", &p, &n)
-        base = 0 if offset is None else offset
-        if n < BATCH_HEADER_BYTES:
-            raise CorruptionError(
-                f"write batch of {n} bytes is shorter than its {BATCH_HEADER_BYTES}-byte header",
-                file, base)
-        seq = load_u64_le(p)
-        count = load_u32_le(p + BATCH_COUNT_OFFSET)
-        if seq > max_seqno() or (count and count - 1 > max_seqno() - seq):
-            raise CorruptionError(
-                f"write batch sequence {seq} with {count} ops exceeds MAX_SEQNO", file, base)
-        if n >= 1 << 16:
-            with nogil:  # pure C walk over a buffer pinned by ``keep``
-                end = _validate_ops(p, n, count, &done, &bad_pos)
-        else:
-            end = _validate_ops(p, n, count, &done, &bad_pos)
-        if end < 0:
-            raise CorruptionError(
-                f"write batch op {done} of {count}: {_op_error_reason(end, p, bad_pos)}",
-                file, base + bad_pos)
-        if end != n:
-            raise CorruptionError(
-                f"write batch has {n - end} bytes after its {count} ops", file, base + end)
+        _validate_encoding(p, n, file, offset, &count)
         cdef WriteBatch wb = WriteBatch.__new__(WriteBatch)
         wb.c_reserve(n - BATCH_HEADER_BYTES)
         memcpy(wb.buf, p, n)
         wb.length = n
         wb.n_ops = count
         return wb
+
+    def append_encoded(self, data, file=None, offset=None,
+                       Py_ssize_t max_bytes=PY_SSIZE_T_MAX) -> bool:
+        """Append the ops of the encoded batch ``data`` if its sequence continues this one's
+        (``sequence + count``), it has ops and this batch is under ``max_bytes``; validated
+        as by from_bytes (CorruptionError naming file and offset, nothing appended). False,
+        nothing appended, otherwise: WAL replay then starts a new batch from it."""
+        cdef const uint8_t *p
+        cdef Py_ssize_t n
+        cdef uint32_t count
+        keep = borrow_bytes(data, "data", &p, &n)
+        _check_unpinned(self)
+        if (self.length >= max_bytes or n < BATCH_HEADER_BYTES
+                or load_u64_le(p) != load_u64_le(self.buf) + self.n_ops):
+            return False
+        _validate_encoding(p, n, file, offset, &count)
+        if count == 0 or <uint64_t>count > MAX_COUNT - self.n_ops:
+            return False
+        self.c_reserve(n - BATCH_HEADER_BYTES)
+        memcpy(self.buf + self.length, p + BATCH_HEADER_BYTES, n - BATCH_HEADER_BYTES)
+        self.length += n - BATCH_HEADER_BYTES
+        self.n_ops += count
+        store_u32_le(self.buf + BATCH_COUNT_OFFSET, self.n_ops)
+        return True
 
     def ops(self):
         """Yield (type, key, value) per op; value is None for DELETE and the end key for

@@ -24,15 +24,7 @@ from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 lsmdb_crc32_init()
 
-# On-disk constants: never change them.
-cdef enum:
-    BLOCK_SIZE = 32768
-    HEADER_SIZE = 7
-    ZERO_TYPE = 0
-    FULL_TYPE = 1
-    FIRST_TYPE = 2
-    MIDDLE_TYPE = 3
-    LAST_TYPE = 4
+# The on-disk constants (BLOCK_SIZE, HEADER_SIZE, the record types) are in logformat.pxd.
 
 BLOCK_BYTES = BLOCK_SIZE
 HEADER_BYTES = HEADER_SIZE
@@ -158,10 +150,9 @@ cdef class LogWriter:
     """Appends records to a file with ``append(bytes)`` and ``sync()`` (Env WritableFile).
 
     ``initial_offset`` is the file's current size when appending to an existing log (the
-    block position is derived from it). Each call issues exactly one ``append``.
+    block position is derived from it). Each call issues exactly one ``append``. Its two
+    fields are declared in logformat.pxd (walappend.pyx appends through the same offset).
     """
-    cdef object _file
-    cdef long long _offset
 
     def __init__(self, file, long long initial_offset=0):
         if initial_offset < 0:

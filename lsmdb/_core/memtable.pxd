@@ -8,8 +8,7 @@ from lsmdb._core.iterator cimport InternalIterator
 cdef extern from "skiplist.h":
     ctypedef struct lsmdb_node:
         uint32_t key_len
-        uint32_t value_len
-        uint32_t height
+        uint32_t vlen_height
 
     ctypedef struct lsmdb_range_tomb:
         uint64_t seqno
@@ -52,6 +51,8 @@ cdef extern from "skiplist.h":
     lsmdb_node *lsmdb_skiplist_next(const lsmdb_node *n) noexcept nogil
     const uint8_t *lsmdb_node_key(const lsmdb_node *n) noexcept nogil
     const uint8_t *lsmdb_node_value(const lsmdb_node *n) noexcept nogil
+    uint32_t lsmdb_node_value_len(const lsmdb_node *n) noexcept nogil
+    uint32_t LSMDB_NODE_MAX_VALUE_LEN
     uint64_t lsmdb_node_trailer(const lsmdb_node *n) noexcept nogil
     lsmdb_range_tomb *lsmdb_skiplist_first_tomb(const lsmdb_skiplist *sl) noexcept nogil
     lsmdb_range_tomb *lsmdb_tomb_next(const lsmdb_range_tomb *t) noexcept nogil

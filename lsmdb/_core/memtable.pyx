@@ -4,6 +4,8 @@ Point entries (PUT, DELETE) are nodes of a skip list (max height 12, branching 4
 RNG) ordered by internal key (ikey.pxd: user key ascending, seqno descending). Each node holds
 ``user key + 8-byte trailer`` and the value in one arena allocation; the arena is large
 malloc'd blocks with bump allocation, freed all at once when the Memtable is deallocated.
+The node header is 8 bytes, so values must be < 256 MiB (the DB allows at most 64 MiB); a
+batch op with a larger value fails like an allocation (MemoryError).
 Node layout and the C code: skiplist.h. Range tombstones (RANGE_DELETE) are NOT in the skip
 list: they live in a separate append-only list (also in the arena) returned in insertion
 order by ``range_tombstones()``; ``get`` and ``iterator()`` see point entries only, and the
@@ -170,8 +172,9 @@ cdef class Memtable:
                 "Memtable written by two threads at once: callers must serialise writers")
         if seqno > max_seqno():
             raise InvalidArgumentError(f"seqno {seqno} exceeds MAX_SEQNO")
-        if <uint64_t>klen > 0xFFFFFFF0 or <uint64_t>vlen > 0xFFFFFFFF:
-            raise InvalidArgumentError("memtable keys and values must be < 4 GiB")
+        if <uint64_t>klen > 0xFFFFFFF0 or <uint64_t>vlen > LSMDB_NODE_MAX_VALUE_LEN:
+            raise InvalidArgumentError(
+                "memtable keys must be < 4 GiB and values < 256 MiB (skiplist.h node header)")
         if vtype == TYPE_RANGE_DELETE:
             rc = lsmdb_skiplist_add_tomb(&self.sl, key, klen, value, vlen, seqno)
         elif vtype == TYPE_PUT or vtype == TYPE_DELETE:
@@ -397,7 +400,7 @@ cdef inline int _point_result(lsmdb_node *n, const uint8_t *user_key, size_t ule
     seqno[0] = trailer >> 8
     if <int>(trailer & 0xFF) == TYPE_PUT:
         value[0] = lsmdb_node_value(n)
-        vlen[0] = n.value_len
+        vlen[0] = lsmdb_node_value_len(n)
         return MEMTABLE_FOUND
     return MEMTABLE_DELETED
 
@@ -508,5 +511,5 @@ cdef class MemtableIterator(InternalIterator):
         if self.cur == NULL:
             n[0] = 0
             return NULL
-        n[0] = self.cur.value_len
+        n[0] = lsmdb_node_value_len(self.cur)
         return lsmdb_node_value(self.cur)

@@ -5,7 +5,9 @@
  * at once by lsmdb_skiplist_free.
  *
  * Node layout (one arena allocation, never moved or freed before the list):
- *   uint32 key_len | uint32 value_len | uint32 height | pad | next[height] | ikey | value
+ *   uint32 key_len | uint32 value_len << 4 | height | next[height] | ikey | value
+ * (an 8-byte header: values < 256 MiB, more than the DB's max_value_bytes bound of 64 MiB,
+ * and heights <= 12 share one word; memtable bytes per entry are raw + ~26 for 16-byte keys)
  * where ikey = user key + 8-byte little-endian trailer (seqno << 8 | type), see ikey.pxd.
  * Order: user key bytewise ascending, then trailer descending.
  *
@@ -153,16 +155,23 @@ static inline void lsmdb_sl_store_u64_le(uint8_t *p, uint64_t v) {
 
 typedef struct lsmdb_node {
     uint32_t key_len;                     /* internal key: user key + 8 */
-    uint32_t value_len;
-    uint32_t height;
-    uint32_t pad_;
+    uint32_t vlen_height;                 /* value_len << 4 | height */
     struct lsmdb_node *next[1];           /* really next[height] */
 } lsmdb_node;
 
 #define LSMDB_NODE_HEADER offsetof(lsmdb_node, next)
+#define LSMDB_NODE_MAX_VALUE_LEN 0x0FFFFFFFu
+
+static inline int lsmdb_node_height(const lsmdb_node *n) {
+    return (int)(n->vlen_height & 0xFu);
+}
+
+static inline uint32_t lsmdb_node_value_len(const lsmdb_node *n) {
+    return n->vlen_height >> 4;
+}
 
 static inline const uint8_t *lsmdb_node_key(const lsmdb_node *n) {
-    return (const uint8_t *)(n->next + n->height);
+    return (const uint8_t *)(n->next + lsmdb_node_height(n));
 }
 
 static inline const uint8_t *lsmdb_node_value(const lsmdb_node *n) {
@@ -239,8 +248,7 @@ static int lsmdb_skiplist_init(lsmdb_skiplist *sl, size_t block_bytes) {
     if (sl->head == NULL)
         return -1;
     sl->head->key_len = 8;
-    sl->head->value_len = 0;
-    sl->head->height = LSMDB_SKIPLIST_MAX_HEIGHT;
+    sl->head->vlen_height = LSMDB_SKIPLIST_MAX_HEIGHT;   /* value length 0 */
     for (i = 0; i < LSMDB_SKIPLIST_MAX_HEIGHT; i++)
         sl->head->next[i] = NULL;
     sl->max_height = 1;
@@ -419,7 +427,7 @@ static lsmdb_node *lsmdb_skiplist_new_node(lsmdb_skiplist *sl, const uint8_t *uk
     size_t bytes;
     lsmdb_node *n;
     uint8_t *k;
-    if (ulen > UINT32_MAX - 8 || vlen > UINT32_MAX)
+    if (ulen > UINT32_MAX - 8 || vlen > LSMDB_NODE_MAX_VALUE_LEN)
         return NULL;
     height = lsmdb_skiplist_random_height(sl);
     bytes = LSMDB_NODE_HEADER + sizeof(lsmdb_node *) * (size_t)height + ulen + 8 + vlen;
@@ -427,9 +435,7 @@ static lsmdb_node *lsmdb_skiplist_new_node(lsmdb_skiplist *sl, const uint8_t *uk
     if (n == NULL)
         return NULL;
     n->key_len = (uint32_t)(ulen + 8);
-    n->value_len = (uint32_t)vlen;
-    n->height = (uint32_t)height;
-    n->pad_ = 0;
+    n->vlen_height = (uint32_t)vlen << 4 | (uint32_t)height;
     for (i = 0; i < height; i++)
         LSMDB_STORE_RELAXED(&n->next[i], NULL);
     k = (uint8_t *)(n->next + height);
@@ -443,7 +449,7 @@ static lsmdb_node *lsmdb_skiplist_new_node(lsmdb_skiplist *sl, const uint8_t *uk
 
 /* Publish node n after prev[0..height): level 0 first, each link a RELEASE store. */
 static inline void lsmdb_skiplist_link(lsmdb_skiplist *sl, lsmdb_node *n, lsmdb_node **prev) {
-    int height = (int)n->height, i;
+    int height = lsmdb_node_height(n), i;
     if (height > LSMDB_LOAD_RELAXED(&sl->max_height))
         LSMDB_STORE_RELAXED(&sl->max_height, height);
     for (i = 0; i < height; i++) {
@@ -482,7 +488,7 @@ static int lsmdb_skiplist_insert_group(lsmdb_skiplist *sl, lsmdb_probe *pr, int 
             return j;
         pr[j].node = node;
         lsmdb_skiplist_link(sl, node, pr[j].prev);
-        h = (int)node->height;
+        h = lsmdb_node_height(node);
         for (k = j + 1; k < n; k++) {
             after = -1;                       /* is probe k's key after node? computed lazily */
             for (i = 0; i < h; i++) {

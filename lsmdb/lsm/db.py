@@ -35,9 +35,12 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from lsmdb import killpoint as _killpoint
 from lsmdb import wal as walmod
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.ikey import DELETE as _TYPE_DELETE
 from lsmdb._core.ikey import MAX_SEQNO
+from lsmdb._core.ikey import PUT as _TYPE_PUT
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
@@ -80,6 +83,10 @@ from lsmdb.wal.commit_policy import WalCommitPolicy
 CONTRACT_FORMAT_VERSION = 1
 _OPEN_DIRS: set[str] = set()  # fcntl locks do not exclude the same process: track here
 _OPEN_DIRS_LOCK = threading.Lock()
+# Group commit: a synced group's leader waits for the last group's threads to queue again
+# for at most this share of a synced write's time, and at most this long.
+_GATHER_SHARE = 0.2
+_GATHER_MAX_SECONDS = 0.001
 _Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are returned
 _Path = str | bytes | os.PathLike
 
@@ -128,11 +135,12 @@ class _MemRef:
 
 
 class _Writer:
-    __slots__ = ("batch", "sync", "done", "error", "taken")
+    __slots__ = ("batch", "sync", "done", "error", "taken", "thread")
 
     def __init__(self, batch: WriteBatch, sync: bool):
         self.batch = batch
         self.sync = sync
+        self.thread = threading.get_ident()  # group commit counts the threads that sync
         self.done = False
         self.error: BaseException | None = None
         self.taken = False  # in a group a leader is writing: only the leader may dequeue it
@@ -250,6 +258,12 @@ class DB:
         self._bg_cv = threading.Condition(self._mutex)  # background threads: new work
         self._version_lock = threading.RLock()
         self._writers: deque[_Writer] = deque()
+        # Group commit of synced writes (_gather_sync_writers): the threads of the last
+        # synced group, the smoothed time of a synced group's data phase, and whether a
+        # leader is waiting for writers to join it.
+        self._last_sync_threads: frozenset[int] = frozenset()
+        self._sync_seconds = 0.0
+        self._gathering = False
         self._bg_threads: list[threading.Thread] = []
         self._bg_error: BaseException | None = None
         self._bg_flushing = False
@@ -501,6 +515,8 @@ class DB:
                 self._wal_sizes_read[number] = env.file_size(
                     walmod.segment_path(self.path, number))
             replay, stop = walmod.read_segment(env, self.path, number, mode)
+            # read_segment merged records with consecutive sequence numbers into one batch:
+            # the memtable searches for many keys at once, overlapping their cache misses.
             for batch in replay.batches:
                 if check_gap and batch.sequence > manifest_last + 1:
                     raise CorruptionError(
@@ -607,16 +623,15 @@ class DB:
         if (type(key) is not bytes or type(value) is not bytes
                 or len(key) > self._max_key or len(value) > self._max_value):
             key, value = self._check_kv(key, value)
-        b = WriteBatch()
-        b.put(key, value)
-        self._write(b, sync)
+        self._write_one(_TYPE_PUT, key, value, sync)
 
     def delete(self, key, *, sync: bool | None = None) -> None:
         """Delete ``key`` (a no-op when absent); ``sync`` as for :meth:`put`."""
-        self._check_writable()
-        b = WriteBatch()
-        b.delete(self._check_key(key))
-        self._write(b, sync)
+        if self._closed or self.read_only:
+            self._check_writable()
+        if type(key) is not bytes or len(key) > self._max_key:
+            key = self._check_key(key)
+        self._write_one(_TYPE_DELETE, key, b"", sync)
 
     def delete_range(self, start, end, *, sync: bool | None = None) -> None:
         """Delete every key in [start, end) (one range tombstone): ``start`` included, ``end``
@@ -670,6 +685,52 @@ class DB:
             return sync
         return self._commit_schedule.syncs_by_default
 
+    def _write_one(self, vtype: int, key: bytes, value: bytes, sync: bool | None) -> None:
+        """One put or delete (checked ``bytes``). Uncontended, needing no fsync, no kill-point
+        hook and a plain WAL file: the direct path, where one C call (``WalTail.append_op``)
+        encodes the one-op batch, write(2)s its record and inserts it into the memtable,
+        under the mutex. Otherwise a one-op WriteBatch through :meth:`_write`. Both make the
+        same WAL record and memtable entry."""
+        if ((sync is None or sync is False) and not self._writers
+                and self._commit_schedule.never_syncs and _killpoint._hook is None):
+            with self._mutex:
+                wal = self._wal
+                ref = self._mem
+                if (wal.direct and self._no_write_stall and not self._writers
+                        and self._bg_error is None and not self._closing
+                        and ref.mem.approximate_bytes < self._memtable_limit):
+                    seq = self._last_seq + 1
+                    try:
+                        wal.tail.append_op(seq, vtype, key, value, ref.mem)
+                    except Exception as exc:
+                        # A failed write(2) leaves the segment's tail unknown, and a record
+                        # logged but not in the memtable must not be followed by others:
+                        # stop writes until resume(). A refusal (InvalidArgumentError,
+                        # ClosedError) comes before any byte is written: only this call's.
+                        if not isinstance(exc, (InvalidArgumentError, ClosedError)):
+                            self._bg_error = exc
+                            self._wal_failed = True
+                        raise
+                    except BaseException:
+                        # An interrupt strikes only between Python steps: before the call
+                        # (nothing applied) or as it returned (all applied: publish it).
+                        if ref.mem.last_seqno >= seq:
+                            self._last_seq = seq
+                            sv = self._sv
+                            self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
+                        raise
+                    # Publish: the write is visible as soon as the sequence moves.
+                    self._last_seq = seq
+                    sv = self._sv  # same memtables and Version: only the sequence moved
+                    self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
+                    return  # statistics: folded in from the tail (_fold_direct_writes)
+        b = WriteBatch()
+        if vtype == _TYPE_PUT:
+            b.put(key, value)
+        else:
+            b.delete(key)
+        self._write(b, sync)
+
     def _write(self, batch: WriteBatch, sync: bool | None) -> None:
         want_sync = self._sync_wanted(sync)
         if not want_sync and self._commit_schedule.never_syncs and not self._writers:
@@ -702,6 +763,8 @@ class DB:
             self._check_not_closing()
             group: list[_Writer] = []
             self._writers.append(w)
+            if self._gathering:
+                self._cv.notify_all()  # a leader waits for writers like this one
             try:
                 while not w.done and self._writers[0] is not w:
                     self._cv.wait()
@@ -709,6 +772,8 @@ class DB:
                     if w.error is not None:
                         raise w.error
                     return
+                if w.sync and self._last_sync_threads:
+                    self._gather_sync_writers()
                 self._check_not_closing()
                 self._raise_bg_error()
                 self._make_room_for_write(w.batch.byte_size)
@@ -730,8 +795,11 @@ class DB:
                 self._cv.notify_all()
                 raise
         outcome: list = [None, None, False, 0]  # error, interrupt, I/O failure, bytes
+        t0 = time.perf_counter()
         try:
             outcome[3], outcome[1] = self._log_and_insert(wal, mem, merged, need_sync)
+            if need_sync:
+                outcome.append((frozenset(x.thread for x in group), time.perf_counter() - t0))
         except Exception as exc:  # WAL state unknown: stop writes until resume()
             outcome[0], outcome[2] = exc, True
         except BaseException as exc:  # interrupted before the WAL got any of it
@@ -748,21 +816,55 @@ class DB:
                 except BaseException as exc:
                     if outcome[1] is None:
                         outcome[1] = exc
-        error, interrupt, _, n = outcome
+        error, interrupt, _, n = outcome[:4]
         if error is not None:
             raise error
         if interrupt is not None:
             raise interrupt
         self._stats.wal_write(n, need_sync, sum(x.batch.byte_size for x in group), len(group))
 
+    def _gather_sync_writers(self) -> None:
+        """Group commit for synced writes (mutex held, this writer at the head). The threads
+        of the last synced group were released only as it finished, so they queue again
+        just after the waiting writers were taken as the next group: groups would alternate
+        between the waiting threads and the released ones, about half of the writers per
+        fsync. The leader waits, for at most a fifth of a synced write's time (and 1 ms),
+        until every thread of the last group or the queue is queued again, so one fsync
+        covers them all (PostgreSQL's commit_delay, here bounded by the fsync's own cost).
+        A single writing thread never waits: it is the whole of its last group."""
+        def queued() -> set[int]:
+            return {x.thread for x in self._writers if x.batch is not None and x.sync}
+
+        waiting = queued()
+        target = len(waiting | self._last_sync_threads)
+        if len(waiting) >= target:
+            return
+        deadline = time.perf_counter() + min(_GATHER_MAX_SECONDS,
+                                             _GATHER_SHARE * self._sync_seconds)
+        self._gathering = True
+        try:
+            while not self._closing and self._bg_error is None:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return
+                self._cv.wait(left)
+                if len(queued()) >= target:
+                    return
+        finally:
+            self._gathering = False
+
     def _finish_group(self, w: _Writer, group: list[_Writer], merged: WriteBatch,
                       outcome: list) -> None:
         """End a write group's turn (idempotent): publish it if applied, dequeue it."""
-        error, _, failed, _ = outcome
+        error, _, failed, _ = outcome[:4]
         with self._cv:
             if error is None:
                 self._last_seq = max(self._last_seq, merged.sequence + merged.count - 1)
                 self._publish()
+                if len(outcome) > 4:  # a synced group: what the next leader gathers
+                    self._last_sync_threads, seconds = outcome[4]
+                    self._sync_seconds = (seconds if not self._sync_seconds
+                                          else 0.8 * self._sync_seconds + 0.2 * seconds)
             elif failed:
                 self._bg_error = error
                 self._wal_failed = True
@@ -910,6 +1012,7 @@ class DB:
         imms = [self._mem, *self._imms]
         mem = _MemRef(Memtable(), new_wal.number)
         self._imms, self._mem, self._wal = imms, mem, new_wal
+        self._fold_direct_writes(old_wal)
         old_wal.close()
         self._publish()
         self._wake_all()
@@ -929,10 +1032,17 @@ class DB:
 
     # ------------------------------------------------------------------ public API: reads
 
+    def _fold_direct_writes(self, wal) -> None:
+        """Add the direct path's writes on ``wal`` to the statistics (mutex held)."""
+        self._stats.direct_writes(wal.tail.take_direct_counts())
+
     def _publish(self) -> None:
         mem, imms, version = self._mem, tuple(self._imms), self._versions.current
         if self._debt_of is not None:
             self._pending_compaction_bytes = self._debt_of(VersionView(version, self.options))
+        # The direct write path's stall test, redone only when the Version or debt changes.
+        self._no_write_stall = (len(version.levels[0]) < self._l0_slowdown
+                                and self._pending_compaction_bytes < self._debt_gate)
         old = getattr(self, "_sv", None)
         if old is not None and old[0] is mem and old[1] == imms and old[2] is version:
             view = old[4]
@@ -1528,6 +1638,9 @@ class DB:
         """Per-level and whole-DB statistics (amplification, filters, stalls, cache) beside the
         cost model; ``exact=True`` counts live bytes by a full scan instead of estimating."""
         self._check_open()
+        if not self.read_only:
+            with self._mutex:
+                self._fold_direct_writes(self._wal)
         sources = StatsSources(self._versions.current, self.options, self._tables.readers(),
                                self._block_cache, self._policy, self.items)
         return self._stats.snapshot(sources, exact=exact)

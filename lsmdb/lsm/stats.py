@@ -146,6 +146,15 @@ class StatsCollector:
         self.user_writes += writers
         self.write_groups += 1
 
+    def direct_writes(self, counts: tuple[int, int, int]) -> None:
+        """Fold in WalTail.take_direct_counts(): (writes, user bytes, WAL bytes) of the direct
+        one-op path, each write its own group. Called with the DB mutex held."""
+        writes, user_bytes, nbytes = counts
+        self.wal_bytes += nbytes
+        self.user_bytes += user_bytes
+        self.user_writes += writes
+        self.write_groups += writes
+
     def flush(self, nbytes: int, files: int) -> None:
         with self._lock:
             self.flush_bytes += nbytes

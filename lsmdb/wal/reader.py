@@ -73,10 +73,16 @@ class SegmentReplay:
     number: int
     records: int = 0
     bytes: int = 0  # payload bytes of the replayed records
-    batches: list = field(default_factory=list)  # (seqno, WriteBatch)
+    # WriteBatches in log order; records with consecutive sequence numbers (one per single
+    # put, say) are merged into one batch of up to RUN_BYTES, so replay inserts many keys per
+    # memtable call and makes one object per run, not per record.
+    batches: list = field(default_factory=list)
     torn_tail_offset: int | None = None
     corruptions: list = field(default_factory=list)  # (offset, reason)
 
+
+RUN_BYTES = 4 << 20
+BATCH_HEADER_BYTES = WriteBatch().byte_size  # an empty batch is its header
 
 RECOVERY_MODES = ("tolerate_corrupted_tail", "absolute_consistency", "point_in_time",
                   "skip_any_corrupted")
@@ -94,9 +100,14 @@ def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentR
     skip = mode == "skip_any_corrupted"
     reader = LogReader(data, file_name=path, skip_corrupted=skip)
     stop = False
+    append = None  # the last batch's append_encoded: later records may continue it
+    records = 0
     try:
         for offset, payload in reader:
             try:
+                if append is not None and append(payload, path, offset, RUN_BYTES):
+                    records += 1
+                    continue
                 batch = WriteBatch.from_bytes(payload, path, offset)
             except CorruptionError as exc:
                 # A record with a valid crc but an undecodable batch is mid-log corruption.
@@ -107,14 +118,19 @@ def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentR
                     replay.corruptions.append((offset, str(exc)))
                     return replay, True
                 raise
-            replay.records += 1
-            replay.bytes += len(payload)
+            records += 1
             replay.batches.append(batch)
+            append = batch.append_encoded
     except CorruptionError as exc:
         if mode == "point_in_time":
             replay.corruptions.append((exc.offset, exc.reason))
             return replay, True
         raise
+    finally:
+        # Counted once, not per record: a merged run's header stands for each record's.
+        replay.records = records
+        replay.bytes = (sum(b.byte_size for b in replay.batches)
+                        + BATCH_HEADER_BYTES * (records - len(replay.batches)))
     replay.corruptions.extend(getattr(reader, "corruptions", []) or [])
     tail = getattr(reader, "torn_tail_offset", None)
     if tail is not None:

@@ -1,11 +1,18 @@
 """WalWriter: appends write batches, one log record each, to one WAL segment and fsyncs it
-when the DB's write leader asks (its WalCommitPolicy decides when; see commit_policy.py)."""
+when the DB's write leader asks (its WalCommitPolicy decides when; see commit_policy.py).
+
+A single put or delete may bypass ``add``: ``tail.append_op`` (lsmdb/_core/walappend.pyx)
+encodes the one-op batch and its record in C and writes it to the segment's descriptor, when
+the Env's file hands one out (``WritableFile.direct_append_fd``: a plain POSIX file, never a
+fault-injection or hook wrapper, which always goes through ``add`` and ``append``). Both paths share the tail's offset and
+counters, so the segment is one log either way."""
 
 from __future__ import annotations
 
 import os
 
 from lsmdb._core.logformat import BLOCK_BYTES, LogWriter, encode_records
+from lsmdb._core.walappend import WalTail
 from lsmdb.env import Env
 from lsmdb.killpoint import kill_point
 from lsmdb.wal.segment import segment_path
@@ -23,13 +30,25 @@ class WalWriter:
         # Make the segment's name durable now, or synced records in it could vanish with it.
         env.fsync_dir(os.path.dirname(self.path))
         self._writer = LogWriter(self._file)
-        self.bytes_written = 0
+        direct_append_fd = getattr(self._file, "direct_append_fd", None)
+        fd = direct_append_fd() if direct_append_fd is not None else -1
+        self.tail = WalTail(self._writer, self._file, fd)
+        # Whether tail.append_op may be used: only on a plain file (see the module doc).
+        self.direct = fd >= 0
         self.syncs = 0
-        self.unsynced_records = 0
         # An interrupt (KeyboardInterrupt, SystemExit: not an Exception) that struck once the
         # record had reached the file: add() completed the record and left the interrupt
         # here, for the caller to raise once the write is applied everywhere.
         self.deferred_interrupt: BaseException | None = None
+
+    @property
+    def bytes_written(self) -> int:
+        return self.tail.bytes_written
+
+    @property
+    def unsynced_records(self) -> int:
+        """Records appended (by either path) since the last sync."""
+        return self.tail.unsynced_records
 
     def add(self, payload: bytes) -> int:
         """Append one record. An interrupt in the caller's thread leaves the segment with the
@@ -48,8 +67,9 @@ class WalWriter:
             if n == 0:
                 raise
             self.deferred_interrupt = exc
-        self.bytes_written += n
-        self.unsynced_records += 1
+        tail = self.tail
+        tail.bytes_written += n
+        tail.unsynced_records += 1
         return n
 
     def _settle_interrupted_append(self, payload: bytes, start: int) -> int:
@@ -62,7 +82,7 @@ class WalWriter:
             self._file.append(record[reached:])  # the file position is at start + reached
         end = start + (len(record) if reached > 0 else 0)
         self._file.size = end
-        self._writer = LogWriter(self._file, end)
+        self._writer = self.tail.log = LogWriter(self._file, end)
         return end - start
 
     def sync(self) -> None:
@@ -70,7 +90,9 @@ class WalWriter:
         self._file.sync()
         kill_point("wal.sync:after")
         self.syncs += 1
-        self.unsynced_records = 0
+        self.tail.unsynced_records = 0
 
     def close(self) -> None:
+        self.direct = False
+        self.tail.detach()
         self._file.close()

@@ -37,7 +37,7 @@ def report(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("db_bench")
     out = tmp / "report.json"
     rc = db_bench.main(["--num", "2000", "--engines", ",".join(AVAILABLE), "--db-dir", str(tmp),
-                        "--out", str(out)])
+                        "--sync-num", "200", "--threads", "4", "--out", str(out)])
     data = json.loads(out.read_text())
     data["_rc"] = rc
     return data
@@ -52,7 +52,8 @@ def test_every_engine_ran_every_workload_with_verified_results(report):
     for engine in AVAILABLE:
         result = report["engines"][engine]
         assert "error" not in result, result.get("error")
-        assert set(result["workloads"]) == set(db_bench.WORKLOADS)
+        # fillsync also runs with 4 writer threads: the row "fillsync_4t".
+        assert set(result["workloads"]) == {*db_bench.WORKLOADS, "fillsync_4t"}
         for name, row in result["workloads"].items():
             assert row["ops_per_sec"] > 0, (engine, name)
             assert row["verified"], (engine, name, row)
@@ -99,3 +100,15 @@ def test_reads_before_any_fill_prefill_first(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert db_bench.main(["--benchmarks", "nosuch", "--out", str(tmp_path / "x.json")]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_fillsync_records_each_thread_count(report):
+    for engine in AVAILABLE:
+        rows = report["engines"][engine]["workloads"]
+        assert rows["fillsync"]["threads"] == 1 and rows["fillsync_4t"]["threads"] == 4
+        assert rows["fillsync"]["ops"] == rows["fillsync_4t"]["ops"] == 200
+
+
+def test_bad_thread_counts_exit_2(tmp_path):
+    for bad in ("0", "x", "2,-1"):
+        assert db_bench.main(["--threads", bad, "--out", str(tmp_path / "x.json")]) == 2

@@ -232,3 +232,30 @@ def test_garbage_never_crashes(data):
     except CorruptionError:
         return
     assert wb.data() == data
+
+
+def test_append_encoded_continues_a_batch_only_at_its_next_sequence():
+    run = build([(PUT, b"a", b"1")], sequence=10)
+    nxt = build([(DELETE, b"a", None), (PUT, b"b", b"2")], sequence=11).data()
+    assert run.append_encoded(nxt) is True
+    assert (run.sequence, run.count) == (10, 3)
+    assert list(run.ops()) == [(PUT, b"a", b"1"), (DELETE, b"a", None), (PUT, b"b", b"2")]
+    assert WriteBatch.from_bytes(run.data()).data() == run.data()  # still a valid encoding
+    before = run.data()
+    assert run.append_encoded(build([(PUT, b"c", b"3")], sequence=20).data()) is False  # gap
+    assert run.append_encoded(build([(PUT, b"c", b"3")], sequence=12).data()) is False  # old
+    assert run.append_encoded(build([], sequence=13).data()) is False  # no ops: kept apart
+    assert run.append_encoded(b"short") is False
+    assert run.data() == before
+
+
+def test_append_encoded_validates_like_from_bytes_and_appends_nothing_bad():
+    run = build([(PUT, b"a", b"1")], sequence=3)
+    good = build([(PUT, b"key", b"value"), (DELETE, b"k2", None)], sequence=4).data()
+    before = run.data()
+    with pytest.raises(CorruptionError, match="op 0 of 2: unknown op type 7") as e:
+        run.append_encoded(good[:12] + b"\x07" + good[13:], "f", 1000)
+    assert (e.value.file, e.value.offset) == ("f", 1012)
+    with pytest.raises(CorruptionError, match="2 bytes after its 2 ops"):
+        run.append_encoded(good + b"\0\0")
+    assert run.data() == before

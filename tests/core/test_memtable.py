@@ -397,3 +397,15 @@ def test_one_writer_many_lock_free_readers():
         t.join(timeout=120)
     assert not errors, errors[0]
     assert len(mt) == n_batches * per_batch
+
+
+def test_memory_per_entry_stays_within_1_3x_the_raw_bytes():
+    # Issue 15's goal for db_bench's shape (16-byte keys, 100-byte values): the 8-byte node
+    # header (skiplist.h) keeps the arena at ~1.27x the raw key and value bytes.
+    mt = Memtable()
+    n = 20000
+    for i in range(n):
+        mt.add(i + 1, PUT, b"%016d" % (i * 7919 % n), b"v" * 100)
+    raw = n * (16 + 100)
+    assert mt.approximate_bytes <= 1.3 * raw
+    assert mt.arena_reserved_bytes <= 1.3 * raw + (1 << 20)  # plus one arena block
