@@ -1656,6 +1656,9 @@ class DB:
         :meth:`stats`, without building the rest of the report (a caller polling them, as
         the storage engine's metrics do)."""
         self._check_open()
+        if not self.read_only:
+            with self._mutex:
+                self._fold_direct_writes(self._wal)
         return self._stats.wal_bytes, self._stats.wal_syncs
 
     def delete_obsolete_files(self) -> None:
