@@ -80,19 +80,16 @@ class Txn:
         self.inserted: set = set()  # (gen, k)
         self.gens: set = set()  # generations touched by DML or DDL
         self.ddl: dict = {}  # name -> "table" (created/dropped) or "index"
-        self.ever_gens: set = set()  # touched, then rolled back to a savepoint
-        self.ever_ddl: set = set()
+        # Tables a statement that failed on a duplicate key touched (it wrote nothing; a
+        # concurrent commit there may still fail the commit). Work rolled back to a savepoint
+        # is not kept here: the engine drops its conflict checks, so restore forgets it.
+        self.ever_gens: set = set()
 
     def state(self) -> tuple:
         return copy.deepcopy((self.view, self.rows, self.written, self.inserted, self.gens,
                               self.ddl))
 
     def restore(self, state: tuple) -> None:
-        # The engine keeps the conflict checks of work rolled back to a savepoint (a name
-        # claimed by a CREATE that was rolled back still conflicts at commit), so a
-        # concurrent commit on anything touched before the rollback may fail the commit.
-        self.ever_gens |= self.gens
-        self.ever_ddl |= set(self.ddl)
         (self.view, self.rows, self.written, self.inserted, self.gens,
          self.ddl) = copy.deepcopy(state)
 
@@ -159,7 +156,7 @@ class Model:
         """Did a commit after t's snapshot touch a table t touched?"""
         return (any(self.dml_at.get(g, 0) > t.begin or self.ddl_at.get(g, 0) > t.begin
                     for g in t.gens | t.ever_gens)
-                or any(self.name_at.get(n, 0) > t.begin for n in set(t.ddl) | t.ever_ddl))
+                or any(self.name_at.get(n, 0) > t.begin for n in t.ddl))
 
     def _must_fail(self, t: Txn) -> bool:
         if any(self.row_at.get(r, 0) > t.begin for r in t.rows):

@@ -86,6 +86,7 @@ BAD_VALUES = [
     (Options, "max_key_bytes", 0),
     (Options, "max_value_bytes", 64 * MiB + 1),
     (Options, "wal_segment_bytes", 100),
+    (Options, "wal_keep_segments", -1),
     (Options, "ttl_seconds", 0),
     (Options, "ttl_seconds", float("nan")),
     (Options, "compression", {"kind": "zstd"}),
@@ -434,6 +435,7 @@ def valid_options(draw):
         max_key_bytes=draw(st.integers(1, 64 * KiB)),
         max_value_bytes=draw(st.integers(1, 64 * MiB)),
         wal_segment_bytes=draw(st.integers(64 * KiB, 2**40)),
+        wal_keep_segments=draw(st.integers(0, 2**32 - 1)),
         ttl_seconds=(draw(st.none() | st.floats(1e-3, 1e9)) if style == "fifo" else None),
     )
 

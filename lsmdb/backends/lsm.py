@@ -52,8 +52,8 @@ class LsmKeySpace:
                              snapshot=None if snapshot is None else snapshot.inner)
 
     def write(self, batch: WriteBatch, sync: bool) -> None:
-        # DB._write is the DB's own group-commit path (the engine already merged its group).
-        self.db._write(batch, sync)
+        # The engine encodes and checks its batches itself (and merged its commit group).
+        self.db.write_raw(batch, sync=sync)
 
     def snapshot(self) -> _Snap:
         return _Snap(self.db.snapshot())
@@ -62,8 +62,12 @@ class LsmKeySpace:
         return self.db.last_sequence
 
     def flush(self) -> int:
-        n = self.db._mem.mem.num_entries
+        """Flush the memtables, then drop the WAL segments they covered at once (beyond
+        ``Options.wal_keep_segments``), not later in the background thread: a checkpoint
+        returns with the WAL trimmed."""
+        n = self.db.memtable_entries()
         self.db.flush()
+        self.db.delete_obsolete_files()
         return n
 
     def compact_range(self, start: bytes, stop: bytes) -> None:
@@ -73,8 +77,7 @@ class LsmKeySpace:
         return self.db.memtable_bytes()
 
     def stats(self) -> _Stats:
-        s = self.db._stats
-        return _Stats(s.wal_bytes, s.wal_syncs)
+        return _Stats(*self.db.wal_counters())
 
     def recovery_info(self) -> dict:
         return dict(self.db.recovery_report)

@@ -6,10 +6,10 @@ key it depends on) was committed by another transaction after the snapshot its w
 based on. ``ConflictTracker`` remembers recent commits (key -> commit ts, plus per-commit key
 lists for SERIALIZABLE), pruned below the oldest active snapshot.
 
-Group commit (LevelDB's leader/follower): validated commits queue in commit-ts order; the
-first in the queue leads, merges every queued batch into one key-space write (one fsync under
-WalCommitPolicy.ALWAYS), then publishes them all, in order, so a snapshot never sees a later
-commit without an earlier one.
+Group commit (LevelDB's leader/follower): validated commits queue in commit-ts order; a
+waiting committer leads when no one does, merges every queued batch into one key-space write
+(one fsync under WalCommitPolicy.ALWAYS), then publishes them all, in order, so a snapshot
+never sees a later commit without an earlier one.
 """
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ class CommitQueue:
         self.depth_peak = 0
         self.syncs = 0
 
+    @property
+    def writing(self) -> bool:
+        """Whether a leader is writing a group (set before its write, cleared after its
+        publication)."""
+        return self._leading
+
     def enqueue(self, p: PendingCommit) -> None:
         """Called under the validation lock, so the queue is in commit-ts order."""
         with self._cv:
@@ -159,13 +165,20 @@ class CommitQueue:
                 self.depth_peak = len(self._queue)
 
     def wait(self, p: PendingCommit) -> None:
-        """Return when ``p`` is durable per policy and published; raise its write error."""
+        """Return when ``p`` is durable per policy and published; raise its write error.
+
+        Any waiter leads when no one does, writing the whole queue (the commits queued
+        before its own included), not only the one at the front: a commit whose thread left
+        between enqueue and wait (an exception there, an interrupt while it waited) must not
+        hold every later commit back forever."""
         cv = self._cv
         with cv:
-            while not p.done and (self._leading or self._queue[0] is not p):
+            while not p.done and self._leading:
                 self._waiters += 1
-                cv.wait()
-                self._waiters -= 1
+                try:
+                    cv.wait()
+                finally:
+                    self._waiters -= 1
             if p.done:
                 if p.error is not None:
                     raise p.error

@@ -67,12 +67,14 @@ def create_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
     info = TableInfo(desc, 1)
-    _claim_name(txn, b"T", desc.name)
     pk = pk_descriptor(desc)
     if pk is not None:
         if pk.name in cat.index_names:
             raise SchemaError(f"index {pk.name!r} already exists")
         info = info.with_indexes([kind_for(pk, desc, primary=True)])
+    # Claims only once nothing can fail: a failed statement must leave no conflict behind.
+    _claim_name(txn, b"T", desc.name)
+    if pk is not None:
         _claim_name(txn, b"I", pk.name)
     new = cat.with_table(info, desc.table_id)
     txn.set_catalog(new, desc.table_id, info)
@@ -114,6 +116,7 @@ def create_index(txn: Transaction, desc: IndexStorageDescriptor):
             raise ConstraintError(f"could not create unique index {desc.name!r}: table "
                                   f"{t.name!r} holds duplicate key {ix.decode_leading(k, len(ix.key_specs))!r}")
         entries[k] = v
+    added = _backfill_bytes(txn, entries.items(), replacing=False)
     _claim_name(txn, b"I", desc.name)
     new = cat.with_index(ix, desc.index_id, desc.table_id)
     txn.set_catalog(new, desc.table_id, new.tables[desc.table_id], desc.index_id, ix)
@@ -121,7 +124,23 @@ def create_index(txn: Transaction, desc: IndexStorageDescriptor):
     txn.put(index_key(desc.index_id), encode_index(ix))
     for k, v in entries.items():
         txn.put(k, v)
+    txn.pending_bytes += added
     return ix
+
+
+def _backfill_bytes(txn: Transaction, new_entries, replacing: bool) -> int:
+    """Under a memory limit: the bytes a DDL statement's backfill (new keys) or row rewrite
+    (``replacing`` the values of existing keys) adds, checked against the limit before
+    anything is applied (MemoryLimitError). 0 without a limit."""
+    eng = txn.engine
+    if eng.options.memory_limit_bytes is None:
+        return 0
+    added = 0
+    for k, v in new_entries:
+        old = txn.get(k) if replacing else None
+        added += len(v) - len(old) if old is not None else len(k) + len(v)
+    eng._check_memory(txn, added)
+    return added
 
 
 def drop_index(txn: Transaction, index_id) -> None:
@@ -169,8 +188,6 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
     if desc.name != old.name and desc.name in cat.table_names:
         raise SchemaError(f"table {desc.name!r} already exists")
     check_table_types(desc)
-    if desc.name != old.name:
-        _claim_name(txn, b"T", desc.name)
     old_cols = {c.column_id: c for c in old.columns}
     new_ids = {c.column_id for c in desc.columns}
     for c in desc.columns:
@@ -203,6 +220,10 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
             row = tuple(None if p is None else rec.row[p] for p in mapping)
             _, data = encode_checked(info, row, txn.engine._max_value)
             rewrites.append((heap_key(t.table_id, rec.tuple_id), data, len(rec.row)))
+    added = (_backfill_bytes(txn, ((k, d) for k, d, _ in rewrites), replacing=True)
+             if not same_layout else 0)
+    if desc.name != old.name:  # claimed once nothing can fail (as in create_table)
+        _claim_name(txn, b"T", desc.name)
     new = cat.with_table(None, t.table_id).with_table(info, t.table_id)
     txn.set_catalog(new, t.table_id, info)
     for ix in indexes:
@@ -213,4 +234,5 @@ def alter_table(txn: Transaction, desc: TableStorageDescriptor) -> TableInfo:
             old_data = txn.get(key)
             txn.note_heap_before(key, -1 if old_data is None else len(old_data))
             txn.put(key, data)
+    txn.pending_bytes += added
     return info

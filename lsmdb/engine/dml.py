@@ -125,6 +125,14 @@ def _apply(txn: Transaction, t: TableInfo, deletes: list, puts: dict) -> None:
         txn.checks.setdefault(txn.engine._catalog_key(t.table_id), txn.catalog_ts)
 
 
+def _staged_bytes(puts: dict, deletes: list) -> int:
+    """What staged writes add to the key space as the memory limit counts it (key + value of
+    every live entry): every put whole, less the key of every delete. A deleted entry's value
+    is not known here, so the figure errs high: a write may be refused a little early, never
+    let past the limit."""
+    return sum(len(k) + len(v) for k, v in puts.items()) - sum(len(k) for k in deletes)
+
+
 def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int]:
     eng = txn.engine
     max_value, max_key = eng._max_value, eng._max_key
@@ -163,6 +171,10 @@ def insert_rows(txn: Transaction, t: TableInfo, rows: Sequence[Any]) -> list[int
                 if len(k) > max_key or (slot and (k in puts or txn.get(k) is not None)):
                     _refuse_entry(txn, t, ix, k, tid, max_key, puts, deletes)
                 puts[k] = v
+    if eng.options.memory_limit_bytes is not None:
+        # The rows' bytes checked above are a lower bound; index entries and keys add more.
+        added = _staged_bytes(puts, deletes)
+        eng._check_memory(txn, added)
     before = txn.heap_before
     for nrow_key in heap_keys:
         before.setdefault(nrow_key, -1)
@@ -206,6 +218,11 @@ def update_row(txn: Transaction, t: TableInfo, tid: int, row: Sequence[Any]) -> 
     if t.indexes:
         _index_stage(txn, t, tid, _decode_row(t.specs, old_data), nrow, puts, deletes,
                      eng._max_key)
+    if eng.options.memory_limit_bytes is not None:
+        # the changed index entries count too (the heap entry replaces its old version)
+        grow = _staged_bytes(puts, deletes) - len(key) - len(old_data)
+        if grow > 0:
+            eng._check_memory(txn, grow)
     txn.note_heap_before(key, len(old_data))
     _apply(txn, t, deletes, puts)
     txn.pending_bytes += grow

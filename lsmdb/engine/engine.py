@@ -3,8 +3,9 @@
 State shared by threads and its locks:
 - ``_validate_lock``: commit validation, commit-ts assignment, the latest (validated) catalog,
   table statistics, the conflict tracker. Held briefly per commit.
-- ``_publish_lock``: the published commit ts and catalog; snapshots are taken under it, so a
-  snapshot's key-space view, ts and catalog agree.
+- ``_publish_lock``: the published commit ts, catalog and key-space sequence; snapshots are
+  taken under it (waiting out a group write not yet published), so a snapshot's key-space
+  view, ts and catalog agree.
 - The commit queue's own lock (commit.py) orders key-space writes.
 Each transaction is used by one thread at a time.
 """
@@ -127,6 +128,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._id_hint_index = max((i for i in st.catalog.indexes if i < (1 << 63)), default=0)
         self._commit_ts = st.commit_ts
         self._published_ts = st.commit_ts
+        self._published_seq = b.last_sequence()  # the key space's sequence at _published_ts
         self._checkpoint_ts = st.checkpoint_ts
         self._counters = {tid: itertools.count(n) for tid, n in st.next_tuple_ids.items()}
         self._stats = st.stats
@@ -139,6 +141,7 @@ class StorageEngine(StorageSurface, PythonicSurface):
         self._metrics = EngineCounters()
         self._fatal: BaseException | None = None
         self._since_prune = 0
+        self._unwritten_bytes = 0  # memory limit: validated commits' bytes not yet written
         self._graph_cache: dict = {}
         policy = self.options.wal_commit_policy if b.durable else WalCommitPolicy.NEVER
         self._queue = CommitQueue(b, policy.schedule(), self._publish)
@@ -187,14 +190,35 @@ class StorageEngine(StorageSurface, PythonicSurface):
 
     def _take_snapshot(self, horizon: bool = False) -> EngineSnapshot:
         with self._publish_lock:
+            keysnap = self._backend.snapshot()
+            # A group write is visible in the key space a moment before its leader publishes
+            # its ts and catalog: a snapshot taken in between would pair the new rows with the
+            # old catalog (a dropped table read as empty, rows in a layout the catalog does
+            # not know). Wait for the publication; it follows the write at once.
+            while (keysnap.seqno > self._published_seq and not self._closed
+                   and self._fatal is None):
+                if not self._queue.writing:
+                    # No group write under way (a leader clears the flag only after it has
+                    # published, which needs this lock): the key space moved by a write from
+                    # outside the engine (a tool, a test injecting damage). Nothing to wait for.
+                    self._published_seq = keysnap.seqno
+                    break
+                keysnap.release()
+                self._publish_waiters += 1
+                self._published_cv.wait(0.05)
+                self._publish_waiters -= 1
+                keysnap = self._backend.snapshot()
             ts = self._published_ts
-            snap = EngineSnapshot(ts, self._backend.snapshot(), self._published_catalog)
+            snap = EngineSnapshot(ts, keysnap, self._published_catalog)
             if horizon:
                 self._horizons[ts] += 1
         return snap
 
     def _publish(self, ts: int, catalog) -> None:
+        """Called by the commit queue's leader right after its group's write: the key space's
+        sequence now is the one that goes with ``ts`` and ``catalog``."""
         with self._publish_lock:
+            self._published_seq = self._backend.last_sequence()
             if ts > self._published_ts:
                 self._published_ts = ts
             if catalog is not None:
@@ -329,9 +353,11 @@ class StorageEngine(StorageSurface, PythonicSurface):
                                        f"{txn.pending_bytes} more needed, limit is {limit} bytes")
 
     def _memory_used(self) -> int:
+        """Bytes in the key space plus those of commits validated but not yet written (they
+        are queued behind a group write, so the key space does not show them yet)."""
         b = self._backend
         live = getattr(b, "live_bytes", None)  # the memory backend counts live bytes exactly
-        return b.approximate_memory() if live is None else live
+        return (b.approximate_memory() if live is None else live) + self._unwritten_bytes
 
     def _check_memory(self, txn: Transaction, added: int) -> None:
         limit = self.options.memory_limit_bytes
@@ -377,11 +403,17 @@ class StorageEngine(StorageSurface, PythonicSurface):
                 self._metrics.committed += 1  # under the lock: exact with many threads
                 pending = PendingCommit(batch, ts, catalog)
                 self._queue.enqueue(pending)
+                unwritten = max(txn.pending_bytes, 0) if self.options.memory_limit_bytes else 0
+                self._unwritten_bytes += unwritten
             try:
                 self._queue.wait(pending)
             except BaseException as exc:
                 self._fatal = exc  # validated state (catalog, stats) is ahead of the data
                 raise
+            finally:
+                if unwritten:
+                    with self._validate_lock:
+                        self._unwritten_bytes -= unwritten
         except (SerializationError, ConstraintError) as exc:
             self._end(txn, aborted=True)
             self._wait_published(getattr(exc, "winner_ts", 0))

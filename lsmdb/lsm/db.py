@@ -1019,6 +1019,19 @@ class DB:
         self._publish()
         self._wake_all()
 
+    def write_raw(self, batch: WriteBatch, *, sync: bool | None = None) -> None:
+        """:meth:`write` for a layer that encodes its own ``lsmdb._core.batch.WriteBatch``
+        (the storage engine's key space): applied atomically, ``sync`` as for :meth:`put`.
+        The caller has checked every key and value against ``max_key_bytes`` /
+        ``max_value_bytes``; the batch is not walked again. TypeError for anything else than
+        a WriteBatch."""
+        if type(batch) is not WriteBatch:
+            raise TypeError(f"batch must be an lsmdb._core.batch.WriteBatch, not "
+                            f"{type(batch).__name__}")
+        self._check_writable()
+        if batch.count:
+            self._write(batch, sync)
+
     # ------------------------------------------------------------------ public API: reads
 
     def _fold_direct_writes(self, wal) -> None:
@@ -1261,6 +1274,12 @@ class DB:
         for _, f in version.files():
             n += f.entries - 2 * f.deletions
         return max(0, n)
+
+    def memtable_entries(self) -> int:
+        """Entries (puts, deletes, range deletes) in the active and immutable memtables: what
+        a :meth:`flush` now would write to SSTables."""
+        sv = self._sv
+        return sum(r.mem.num_entries for r in (sv[0], *sv[1]))
 
     # ------------------------------------------------------------------ flush / compaction
 
@@ -1531,7 +1550,9 @@ class DB:
             pass
 
     def _delete_obsolete_files(self, full_scan: bool = False) -> None:
-        """Remove SSTables no live Version lists and WAL segments older than log_number."""
+        """Remove SSTables no live Version lists and WAL segments older than log_number,
+        except the newest ``Options.wal_keep_segments`` of those segments (never replayed:
+        replay starts at log_number)."""
         with self._mutex:
             live = self._versions.live_file_numbers() | set(self._pending_outputs)
             # Files numbered from here on were created after this snapshot of `live`.
@@ -1550,10 +1571,12 @@ class DB:
                 kill_point("obsolete.delete_sst")
                 self._tables.evict(number)
                 self._remove_quietly(os.path.join(sst_dir, name))
-        for number in walmod.list_segments(self.env, self.path):
-            if number < log_number and number not in active_wals:
-                kill_point("obsolete.delete_wal")
-                self._remove_quietly(walmod.segment_path(self.path, number))
+        obsolete = [n for n in walmod.list_segments(self.env, self.path)
+                    if n < log_number and n not in active_wals]
+        keep = self.options.wal_keep_segments
+        for number in obsolete[:max(0, len(obsolete) - keep)]:
+            kill_point("obsolete.delete_wal")
+            self._remove_quietly(walmod.segment_path(self.path, number))
 
     def _unpin_version(self, version) -> None:
         """An iterator let go of ``version``: its files may now be deletable."""
@@ -1627,6 +1650,25 @@ class DB:
         (``bloom_checks``, ``data_blocks_read``, ``cache_hits``, ...): a read-only view for
         tools measuring read amplification, such as ``lsmdb bench``."""
         return self._tables.readers()
+
+    def wal_counters(self) -> tuple[int, int]:
+        """(bytes appended to the WAL, fsyncs of it) since open: the two WAL totals of
+        :meth:`stats`, without building the rest of the report (a caller polling them, as
+        the storage engine's metrics do)."""
+        self._check_open()
+        if not self.read_only:
+            with self._mutex:
+                self._fold_direct_writes(self._wal)
+        return self._stats.wal_bytes, self._stats.wal_syncs
+
+    def delete_obsolete_files(self) -> None:
+        """Delete now the SSTables no version lists and the WAL segments every write of which
+        is in an SSTable (all but the newest ``Options.wal_keep_segments`` of them). Flushes
+        and compactions do this themselves, in the background thread; a caller that must
+        know it is done (a checkpoint trimming the WAL) calls this after :meth:`flush`."""
+        self._check_writable()
+        with self._operation():
+            self._delete_obsolete_files()
 
     # ------------------------------------------------------------------ close
 

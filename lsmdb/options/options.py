@@ -97,6 +97,11 @@ class Options(_OptionsNode):
     """Default 128 MiB. A WAL segment that grows past this switches the memtable (and so the
     segment) early, bounding replay time. At least 64 KiB."""
 
+    wal_keep_segments: int = 0
+    """Default 0. Obsolete WAL segments (every write in them is in an SSTable) to keep, the
+    newest ones, instead of deleting them: for tools and archiving (``lsmdb wal-dump``).
+    Recovery never replays a kept segment. 0 to 2**32 - 1."""
+
     ttl_seconds: float | None = None
     """Default None (no expiry). FIFO only: tables whose newest entry is older than this many
     seconds are dropped. Requires ``compaction.style="fifo"``."""
@@ -120,6 +125,7 @@ class Options(_OptionsNode):
         "max_key_bytes": _int(1, 64 * KiB),
         "max_value_bytes": _int(1, 64 * MiB),
         "wal_segment_bytes": _int(64 * KiB),
+        "wal_keep_segments": _int(0, 2**32 - 1),
         "ttl_seconds": _optional(_number(0.0, lo_open=True)),
     }
 

@@ -3,7 +3,8 @@
 A segment is the log format of docs/format/log.md; each record's payload is a write batch
 (docs/format/write_batch.md), whose header carries its first sequence number. Each memtable
 owns one segment; once the memtable is flushed to an SSTable and the MANIFEST records the
-next segment's number as ``log_number``, the segment is obsolete and deleted.
+next segment's number as ``log_number``, the segment is obsolete and deleted, unless it is
+one of the newest ``Options.wal_keep_segments`` obsolete ones, which stay (never replayed).
 """
 
 from __future__ import annotations

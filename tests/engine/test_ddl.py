@@ -19,6 +19,7 @@ from lsmdb.errors import (
     ConstraintError,
     FeatureNotSupportedError,
     InvalidArgumentError,
+    MemoryLimitError,
     SchemaError,
     SerializationError,
 )
@@ -164,3 +165,66 @@ def test_names_with_surrogates_are_refused(engine, where):
     with engine.transaction() as tx:
         tx.insert("ok", (1,))
         assert [r.row for r in tx.scan("ok")] == [(1,)]
+
+
+def test_a_failed_create_table_claims_no_name():
+    """CREATE TABLE n fails on its primary key's index name (n_pkey is taken): the statement
+    applied nothing, so another transaction creating table n does not abort this one."""
+    e = StorageEngine.new_without_wal()
+    e.create_table("other", [("id", "INT", False)])
+    e.create_index("other", ["id"], name="n_pkey")
+    a = e.transaction("snapshot")
+    with pytest.raises(SchemaError, match="n_pkey"):
+        a.create_table("n", [("id", "INT", False)], primary_key="id")
+    a.insert("other", (1,))
+    e.create_table("n", [("id", "INT", False)])
+    a.commit()  # was a SerializationError: the failed statement's claim of "n" stayed
+    assert e.visible_row_count(0, "other") == 1
+    e.close()
+
+
+def test_a_failed_rename_claims_no_name():
+    """ALTER TABLE renaming t to n and changing a column type fails (type changes are not
+    supported): the name n stays free for others."""
+    e = StorageEngine.new_without_wal()
+    e.create_table_storage(0, T)
+    e.create_table("other", [("id", "INT", False)])
+    a = e.transaction("snapshot")
+    bad = TableStorageDescriptor(1, (T.columns[0], StorageColumn(2, DataType.INT, True, "b")),
+                                 name="n")
+    with pytest.raises(FeatureNotSupportedError, match="type"):
+        e.alter_table_storage(a.txn_id, bad)
+    a.insert("other", (1,))
+    e.create_table("n", [("id", "INT", False)])
+    a.commit()  # was a SerializationError
+    assert sorted(t.name for t in e.tables()) == ["n", "other", "t"]
+    e.close()
+
+
+def test_index_backfill_respects_the_memory_limit():
+    """CREATE INDEX on a populated table writes an entry per row: a write the memory limit
+    refuses whole (it passed the limit: the entries were not counted)."""
+    limit = 48 << 10
+    e = StorageEngine.new_without_wal_with_memory_limit(limit)
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    with e.transaction() as tx:
+        tx.insert_many("t", [(i, "x" * 1000 + str(i)) for i in range(30)])
+    used = e._backend.live_bytes
+    with pytest.raises(MemoryLimitError):
+        e.create_index("t", ["v"], name="t_v")  # another ~30 KB of keys
+    assert e._backend.live_bytes == used and [i.name for i in e.indexes("t")] == ["t_pkey"]
+    e.create_index("t", ["id"], name="t_id")  # small entries: fits
+    assert e._backend.live_bytes <= limit and e.verify_indexes("t") == []
+    e.close()
+
+
+def test_a_row_rewrite_under_the_memory_limit_counts_only_the_growth():
+    """ALTER TABLE reordering columns rewrites every row at the same size: near the limit it
+    still fits (the rewrite replaces values, it does not add them)."""
+    e = StorageEngine.new_without_wal_with_memory_limit(32 << 10)
+    e.create_table_storage(0, T)
+    e.insert_batch(0, 1, [(i, "b" * 1000) for i in range(25)])
+    swapped = TableStorageDescriptor(1, (T.columns[1], T.columns[0]), name="t")
+    e.alter_table_storage(0, swapped)
+    assert e.fetch(0, "t", 1) == ("b" * 1000, 0)
+    e.close()

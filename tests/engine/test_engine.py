@@ -178,6 +178,77 @@ def test_memory_limit_rejects_writes_allows_deletes():
     e.close()
 
 
+def _indexed_text_table(limit: int) -> StorageEngine:
+    e = StorageEngine.new_without_wal_with_memory_limit(limit)
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    e.create_index("t", ["v"], name="t_v")  # every row's text a second time, in the index
+    return e
+
+
+def test_memory_limit_counts_index_entries_and_keys():
+    """One transaction of 60 rows, ~1 KB of text each, indexed: ~125 KB of live entries. It
+    was committed under a 64 KiB limit (only the rows' encoded bytes were counted)."""
+    limit = 64 << 10
+    e = _indexed_text_table(limit)
+    with pytest.raises(MemoryLimitError):
+        with e.transaction() as tx:
+            for i in range(60):
+                tx.insert("t", (i, "x" * 1000 + str(i)))
+    assert e._backend.live_bytes <= limit and e.visible_row_count(0, "t") == 0
+    with e.transaction() as tx:  # updates: a longer indexed value grows the index entry too
+        tids = tx.insert_many("t", [(i, f"s{i}") for i in range(40)])
+    with pytest.raises(MemoryLimitError):
+        with e.transaction() as tx:
+            for tid in tids:
+                tx.update("t", tid, {"v": "y" * 1000 + str(tid)})
+    assert e._backend.live_bytes <= limit
+    with e.transaction() as tx:  # what fits still goes in
+        tx.insert("t", (1000, "fits"))
+    assert e.verify_indexes("t") == []
+    e.close()
+
+
+def test_memory_limit_counts_commits_queued_behind_a_group_write():
+    """B validates while A's batch is being written: the key space does not show A's bytes
+    yet, but they are committed, so B must not fit in them as well."""
+    import threading
+
+    limit = 48 << 10
+    e = _indexed_text_table(limit)
+    backend = e._backend
+    b = e.transaction()  # ~28 KB staged: fits alone
+    b.insert_many("t", [(100 + i, "b" * 900 + str(i)) for i in range(15)])
+    entered, release = threading.Event(), threading.Event()
+    real_write = backend.write
+
+    def slow_write(batch, sync):
+        entered.set()
+        release.wait()
+        real_write(batch, sync)
+
+    def commit_a():  # ~28 KB too
+        with e.transaction() as tx:
+            tx.insert_many("t", [(i, "a" * 900 + str(i)) for i in range(15)])
+
+    backend.write = slow_write
+    a = threading.Thread(target=commit_a)
+    a.start()
+    try:
+        entered.wait()
+        with pytest.raises(MemoryLimitError):
+            # commit's own validation, without queueing behind A (which holds the queue)
+            e.validate_commit_txn(b.txn_id)  # passed: A's unwritten ~28 KB not counted
+    finally:
+        release.set()
+        a.join()
+        backend.write = real_write
+    with pytest.raises(MemoryLimitError):
+        b.commit()
+    assert backend.live_bytes <= limit
+    assert e.visible_row_count(0, "t") == 15
+    e.close()
+
+
 def test_vacuum_reclaims_dead_versions(engine):
     _make(engine)
     with engine.transaction() as tx:
@@ -321,3 +392,143 @@ def test_vacuum_compacts_away_the_versions_it_reclaims(tmp_path, reopen):
     with e.transaction() as tx:
         assert tx.count("t") == 40 and {r.row[1] for r in tx.scan("t")} == {"r2"}
     e.close()
+
+
+# ---------------------------------------------------------------- WAL retention (min_wal_keep_segments)
+
+
+def _wal_segments(path) -> list[str]:
+    return sorted(n for n in os.listdir(os.path.join(str(path), "wal")) if n.endswith(".log"))
+
+
+def _retaining(path, keep: int) -> StorageEngine:
+    from lsmdb.testing.presets import small_options
+
+    return StorageEngine(StorageOptions(
+        wal_config=WalConfig(dir=str(path)), wal_commit_policy=WalCommitPolicy.NEVER,
+        lsm_options=small_options(), min_wal_keep_segments=keep))
+
+
+@pytest.mark.parametrize("keep", [0, 1, 3])
+def test_checkpoint_trims_the_wal_to_min_wal_keep_segments(tmp_path, keep):
+    path = tmp_path / "db"
+    e = _retaining(path, keep)
+    assert e._backend.db.options.wal_keep_segments == keep
+    _make(e)
+    e.checkpoint()
+    base = _wal_segments(path)  # the live segment, and what the first checkpoint kept
+    assert len(base) == 1 + min(keep, 1)
+    for i in range(5):
+        with e.transaction() as tx:
+            tx.insert("t", (i, "x"))
+        e.checkpoint()  # each covers one more segment
+        assert len(_wal_segments(path)) == 1 + min(keep, i + 2)
+    e.close()
+    e = _retaining(path, keep)  # open keeps them too
+    assert len(_wal_segments(path)) == 1 + min(keep, 7)
+    with e.transaction() as tx:
+        assert sorted(r.row[0] for r in tx.scan("t")) == list(range(5))
+    e.close()
+
+
+RETAINING_CRASH = textwrap.dedent("""
+    import os, signal, sys
+    from lsmdb import StorageEngine, StorageOptions, WalCommitPolicy, WalConfig
+    from lsmdb.testing.presets import small_options
+    e = StorageEngine(StorageOptions(wal_config=WalConfig(dir=sys.argv[1]),
+                                     wal_commit_policy=WalCommitPolicy.ALWAYS,
+                                     lsm_options=small_options(), min_wal_keep_segments=3))
+    e.create_table("t", [("id", "INT", False), ("v", "TEXT")], primary_key="id")
+    e.create_index("t", ["v"], name="t_v")
+    with e.transaction() as tx:
+        tids = tx.insert_many("t", [(i, "first") for i in range(40)])
+    e.checkpoint()
+    with e.transaction() as tx:
+        for tid in tids[:10]:
+            tx.delete("t", tid)
+        for tid in tids[10:20]:
+            tx.update("t", tid, {"v": "second"})
+    e.checkpoint()
+    e.vacuum_table("t")  # the deleted rows' versions are compacted away
+    e.checkpoint()
+    for i in range(3):
+        with e.transaction() as tx:
+            tx.insert("t", (100 + i, "after"))
+            tx.delete("t", tids[20 + i])
+    print("acked", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_kill_with_kept_wal_segments_recovers_exactly(tmp_path):
+    path = tmp_path / "db"
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", RETAINING_CRASH, str(path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "acked", out.stderr
+    kept = _wal_segments(path)[:-1]
+    assert len(kept) == 3
+    e = _retaining(path, 3)
+    try:
+        with e.transaction() as tx:
+            rows = {r.row[0]: r.row[1] for r in tx.scan("t")}
+        want = {i: "second" for i in range(10, 20)}
+        want.update({i: "first" for i in range(23, 40)})
+        want.update({100 + i: "after" for i in range(3)})
+        assert rows == want  # the deletes stay deleted, nothing comes back twice
+        assert e.verify_indexes("t") == []
+        assert e.recovery_report.recovered_transactions == 3
+        # The open flushed the replayed tail: its segment is kept now, the oldest went.
+        after = _wal_segments(path)
+        assert len(after) == 4 and after[:2] == kept[1:]
+    finally:
+        e.close()
+
+
+def test_wal_dump_reads_a_kept_engine_segment(tmp_path):
+    import io
+
+    from lsmdb.wal.dump import dump_log
+
+    path = tmp_path / "db"
+    with _retaining(path, 2) as e:
+        _make(e)
+        with e.transaction() as tx:
+            tx.insert("t", (1, "dumped"))
+        e.checkpoint()
+        kept = _wal_segments(path)[:-1]
+    out = io.StringIO()
+    assert kept and dump_log(os.path.join(str(path), "wal", kept[-1]), out, kind="wal") == 0
+    assert "PUT" in out.getvalue()
+
+
+FLUSHED_CRASH = textwrap.dedent("""
+    import os, signal, sys
+    from lsmdb import StorageEngine, StorageOptions, WalCommitPolicy, WalConfig
+    e = StorageEngine(StorageOptions(wal_config=WalConfig(dir=sys.argv[1]),
+                                     wal_commit_policy=WalCommitPolicy.ALWAYS))
+    e.create_table("t", [("id", "INT", False)], primary_key="id")
+    e.checkpoint()
+    for i in range(5):
+        e.insert(0, "t", (i,))
+    e._backend.db.flush()  # as the LSM does by itself when the memtable fills up
+    print("acked", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_recovered_transactions_counts_commits_a_background_flush_covered(tmp_path, reopen):
+    """The five commits after the checkpoint are in SSTables, none in the WAL: they still
+    count (the report was 0 here, and 6 had a sixth commit reached the WAL)."""
+    path = str(tmp_path / "db")
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", FLUSHED_CRASH, path], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "acked", out.stderr
+    e = reopen(path)
+    try:
+        assert e.recovery_report.records_replayed == 0
+        assert e.recovery_report.recovered_transactions == 5
+        assert e.visible_row_count(0, "t") == 5
+    finally:
+        e.close()

@@ -22,6 +22,18 @@ def test_durable_defaults():
     assert o.memory_limit_bytes is None
     assert StorageOptions().wal_config is None
     assert o.lsm().wal_sync == "never"  # the engine decides fsync per commit
+    assert o.min_wal_keep_segments == 0 and o.lsm().wal_keep_segments == 0
+
+
+def test_min_wal_keep_segments_is_the_lsm_retention():
+    from lsmdb import Options
+
+    o = StorageOptions(wal_config=WalConfig(dir="/x"), min_wal_keep_segments=(1 << 32) - 1)
+    assert o.lsm().wal_keep_segments == (1 << 32) - 1
+    # the engine's field rules, as WalConfig.segment_max_bytes does over wal_segment_bytes
+    o = StorageOptions(wal_config=WalConfig(dir="/x"), min_wal_keep_segments=2,
+                       lsm_options=Options(wal_keep_segments=9))
+    assert o.lsm().wal_keep_segments == 2
 
 
 @pytest.mark.parametrize("make, field", [
@@ -32,6 +44,9 @@ def test_durable_defaults():
     (lambda: StorageOptions(wal_commit_policy="always"), "wal_commit_policy"),
     (lambda: StorageOptions(memory_limit_bytes=0), "memory_limit_bytes"),
     (lambda: StorageOptions(lsm_options={}), "lsm_options"),
+    (lambda: StorageOptions(min_wal_keep_segments=-1), "min_wal_keep_segments"),
+    (lambda: StorageOptions(min_wal_keep_segments=1 << 32), "min_wal_keep_segments"),
+    (lambda: StorageOptions(min_wal_keep_segments=2.0), "min_wal_keep_segments"),
     (lambda: StorageOptions.durable("dir"), "WalConfig"),
 ])
 def test_bad_options_name_the_field(make, field):

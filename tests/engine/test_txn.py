@@ -1,10 +1,12 @@
 """lsmdb/engine/txn.py: isolation (what each level sees), savepoints (nest, rollback-to keeps
 the savepoint, release invalidates it and later ones), transactional DDL."""
 
+import dataclasses
+
 import pytest
 
 from lsmdb import IsolationLevel, StorageEngine
-from lsmdb.errors import SchemaError, TransactionError
+from lsmdb.errors import SchemaError, SerializationError, TransactionError
 
 
 def _ids(tx):
@@ -266,4 +268,78 @@ def test_rolling_back_to_one_savepoint_again_restores_its_bookkeeping_again():
     a.insert("u", (100, "y"))
     a.commit()
     assert e.visible_row_count(0, "u") == 1
+    e.close()
+
+
+def _claim_and_roll_back(e, a, kind: str) -> None:
+    """In ``a``: a savepoint, a statement claiming the name "n" (a table, an index, a
+    rename), a rollback to the savepoint."""
+    sp = a.savepoint()
+    if kind == "table":
+        a.create_table("n", [("id", "INT", False)], primary_key="id")
+    elif kind == "index":
+        a.create_index("t", ["v"], name="n")
+    else:
+        desc = next(d for d in e.tables() if d.name == "t")
+        e.alter_table_storage(a.txn_id, dataclasses.replace(desc, name="n"))
+    sp.rollback()
+
+
+def _create_name(e, kind: str) -> None:
+    if kind == "index":
+        e.create_index("w", ["v"], name="n")  # on a table A does not touch
+    else:
+        e.create_table("n", [("id", "INT", False)], primary_key="id")
+
+
+@pytest.mark.parametrize("level", ["read_committed", "snapshot", "serializable"])
+@pytest.mark.parametrize("kind", ["table", "index", "rename"])
+def test_name_claim_rolled_back_to_savepoint_does_not_conflict(level, kind):
+    """A name claimed by a statement rolled back to a savepoint is no longer claimed: another
+    transaction creating that name and committing first does not abort this one."""
+    e = _t_and_u()
+    e.create_table("w", [("id", "INT", False), ("v", "INT")])
+    a = e.transaction(level)
+    a.insert("u", (1, "kept"))  # work before the savepoint, on another table
+    _claim_and_roll_back(e, a, kind)
+    _create_name(e, "index" if kind == "index" else "table")  # commits after A's snapshot
+    a.commit()  # was a SerializationError: the undone claim stayed in A's checks and marks
+    assert e.visible_row_count(0, "u") == 1
+    names = [t.name for t in e.tables()] + [i.name for i in e.indexes("w")]
+    assert names.count("n") == 1 and "t" in names
+    e.close()
+
+
+def test_name_claimed_before_the_savepoint_stays_claimed():
+    """Only the undone statements' claims go: a claim made before the savepoint still
+    conflicts."""
+    e = _t_and_u()
+    a = e.transaction("snapshot")
+    a.create_table("n", [("id", "INT", False)], primary_key="id")
+    sp = a.savepoint()
+    a.drop_table("n")
+    a.create_table("n", [("id", "INT", False)], primary_key="id")  # claimed again
+    sp.rollback()
+    b = e.transaction("snapshot")
+    b.create_table("n", [("id", "INT", False)])
+    b.commit()
+    with pytest.raises(SerializationError):
+        a.commit()
+    e.close()
+
+
+def test_serializable_reads_of_rolled_back_work_still_count():
+    """Reads are not undone: the transaction saw what the rolled-back statements read and may
+    act on it (PostgreSQL keeps a rolled-back subtransaction's SIREAD locks for this reason).
+    A concurrent write to what they read still aborts a SERIALIZABLE commit."""
+    e = _t_and_u()
+    e.insert(0, "u", (1, "x"))
+    a = e.transaction("serializable")
+    sp = a.savepoint()
+    assert a.count("u") == 1
+    sp.rollback()
+    a.insert("t", (1, 1))  # a write decided on what the undone statement read
+    e.insert(0, "u", (2, "y"))
+    with pytest.raises(SerializationError):
+        a.commit()
     e.close()

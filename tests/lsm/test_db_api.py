@@ -449,3 +449,63 @@ def test_get_at_reads_at_a_pinned_sequence_number(db):
     db.close()
     with pytest.raises(ClosedError):
         db.get_at(b"k")
+
+
+# -- the calls a layer above uses (the storage engine's key space) ----------------------------
+
+def test_write_raw_applies_an_encoded_batch_atomically(db, tmp_path):
+    from lsmdb._core.batch import WriteBatch
+
+    b = WriteBatch()
+    b.put(b"a", b"1")
+    b.put(b"b", b"2")
+    b.delete_range(b"b", b"c")
+    before = db.last_sequence
+    db.write_raw(b, sync=True)
+    assert dict(db.items()) == {b"a": b"1"} and db.last_sequence == before + 3
+    db.write_raw(WriteBatch())  # empty: nothing written, no sequence used
+    assert db.last_sequence == before + 3
+    for bad in (None, b"raw bytes", db.write_batch()):
+        with pytest.raises(TypeError, match="WriteBatch"):
+            db.write_raw(bad)
+    db.close()
+    with pytest.raises(ClosedError):
+        db.write_raw(b)
+    with lsmdb.open(tmp_path / "db", small_options(), read_only=True) as ro:
+        with pytest.raises(lsmdb.errors.FeatureNotSupportedError):
+            ro.write_raw(b)
+
+
+def test_memtable_entries_counts_what_a_flush_writes(db):
+    assert db.memtable_entries() == 0
+    db.put(b"a", b"1")
+    db.delete(b"b")
+    db.delete_range(b"c", b"d")
+    assert db.memtable_entries() == 3
+    db.flush()
+    assert db.memtable_entries() == 0
+
+
+def test_wal_counters_follow_the_writes(db):
+    bytes0, syncs0 = db.wal_counters()
+    db.put(b"a", b"1", sync=True)
+    db.put(b"b", b"2", sync=False)
+    nbytes, syncs = db.wal_counters()
+    assert nbytes > bytes0 and syncs == syncs0 + 1
+    s = db.stats()
+    assert (s.wal_bytes, s.wal_syncs) == (nbytes, syncs)
+    db.close()
+    with pytest.raises(ClosedError):
+        db.wal_counters()
+
+
+def test_delete_obsolete_files_after_flush_leaves_only_the_live_segment(db):
+    for i in range(3):
+        db.put(b"k%d" % i, b"v")
+        db.flush()
+    db.delete_obsolete_files()
+    assert len(os.listdir(os.path.join(db.path, "wal"))) == 1
+    assert len(db) == 3
+    db.close()
+    with pytest.raises(ClosedError):
+        db.delete_obsolete_files()

@@ -228,11 +228,13 @@ class TxM:
 
     def state(self):
         return copy.deepcopy((self.own, self.own_ts, self.touched, self.delta, self.okeys,
-                              self.checks))
+                              self.checks, self.marks))
 
     def restore(self, state):
+        """A savepoint rollback: the undone statements' keys, checks and marks (name claims,
+        DML markers) go; nothing of them conflicts at commit or is published by it."""
         (self.own, self.own_ts, self.touched, self.delta, self.okeys,
-         self.checks) = copy.deepcopy(state)
+         self.checks, self.marks) = copy.deepcopy(state)
 
 
 class EngineModel(RuleBasedStateMachine):
