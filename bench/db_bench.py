@@ -26,6 +26,7 @@ Usage::
     python bench/db_bench.py --num 1000000 --out bench/results/db_bench_1m.json
     python bench/db_bench.py --engines lsmdb,plyvel --benchmarks fillbatch,readrandom --sync
     python bench/db_bench.py --engines lsmdb,plyvel --benchmarks fillsync --threads 2,4
+    python bench/db_bench.py --engines lsmdb,rocksdict --benchmarks readrandom --read-threads 1,2,4
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Config:
     keep: bool = False
     sync_num: int = 3000  # fillsync puts per thread count (each is an fsync: ~1-3 ms)
     threads: list[int] = field(default_factory=lambda: [4])  # fillsync's extra thread counts
+    read_threads: list[int] = field(default_factory=lambda: [1])  # readrandom's thread counts
 
     @property
     def n_reads(self) -> int:
@@ -401,6 +403,50 @@ class Worker:
             seconds = time.perf_counter() - t0
         self.record("readrandom", len(ks), seconds, io0, hits == len(ks), matched=hits,
                     expected_found=len(ks) if self.live else 0)
+        for n in self.cfg.read_threads:
+            if n > 1:
+                self._readrandom_threads(n, ks, evs)
+
+    def _readrandom_threads(self, n: int, ks: list[bytes], evs: list) -> None:
+        """The same gets split over n threads (thread i takes every n-th key), timed from
+        the moment all of them are ready until the last one is done."""
+        name = f"readrandom_{n}t"
+        if not self.eng.threaded_reads:
+            self.log(f"{name}: skipped (get is not thread-safe in this adapter)")
+            return
+        hits = [0] * n
+        errors: list[BaseException] = []
+        ready = threading.Barrier(n + 1)
+
+        def run(i: int) -> None:
+            try:
+                with self.eng.thread_reads() as get:
+                    ready.wait()
+                    h = 0
+                    for k, ev in zip(ks[i::n], evs[i::n], strict=True):
+                        if get(k) == ev:
+                            h += 1
+                    hits[i] = h
+            except BaseException as exc:  # reported below as a failed verification
+                errors.append(exc)
+                ready.abort()
+
+        io0 = read_io()
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            pass
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - t0
+        if errors:
+            self.log(f"{name}: {errors[0]!r}")
+        self.record(name, len(ks), seconds, io0, not errors and sum(hits) == len(ks),
+                    threads=n, matched=sum(hits))
 
     def _readmissing(self) -> None:
         self.before_reads()
@@ -639,12 +685,16 @@ def evaluate_targets(report: dict) -> list[dict]:
 
 
 def rows(report: dict) -> list[str]:
-    """The workloads to show, in run order; fillsync's thread-count runs follow it."""
+    """The workloads to show, in run order; the thread-count runs of fillsync and readrandom
+    follow them."""
     out = []
     for w in report["config"]["benchmarks"]:
         out.append(w)
         if w == "fillsync":
             out += [f"fillsync_{t}t" for t in report["config"].get("threads", []) if t > 1]
+        if w == "readrandom":
+            out += [f"readrandom_{t}t" for t in report["config"].get("read_threads", [])
+                    if t > 1]
     return out
 
 
@@ -779,6 +829,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--db-dir", default=tempfile.gettempdir(), help="where the stores live")
     ap.add_argument("--keep", action="store_true", help="keep the store directories")
     ap.add_argument("--out", default=None, help="JSON report (default bench/results/...)")
+    ap.add_argument("--read-threads", default="1",
+                    help="readrandom: reader thread counts, e.g. 1,2,4 (each > 1 is reported "
+                         "as readrandom_<N>t)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-config", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
@@ -795,10 +848,11 @@ def main(argv: list[str] | None = None) -> int:
         e for e in engines if e not in peers.ENGINES]
     try:
         threads = [int(t) for t in args.threads.split(",") if t]
+        read_threads = sorted({int(t) for t in args.read_threads.split(",") if t})
     except ValueError:
-        threads = [0]
+        threads = read_threads = [0]
     if unknown or min(args.num, args.batch_size, args.value_size, args.rounds, args.sync_num,
-                      *threads) <= 0:
+                      *threads, *read_threads) <= 0:
         print(f"db_bench: bad arguments: {unknown or 'sizes must be positive'}; workloads: "
               f"{', '.join(WORKLOADS)}; engines: {', '.join(peers.ENGINES)}", file=sys.stderr)
         return 2
@@ -806,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
                  compression_ratio=args.compression_ratio, batch_size=args.batch_size,
                  seek_nexts=args.seek_nexts, seed=args.seed, sync=args.sync, engines=engines,
                  benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep,
-                 sync_num=args.sync_num, threads=threads)
+                 sync_num=args.sync_num, threads=threads, read_threads=read_threads)
     report: dict = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv] if argv is None

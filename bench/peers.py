@@ -82,6 +82,15 @@ class Engine(ABC):
         """Engines without read-side state need no setup around a read phase."""
         yield
 
+    # Whether get may be called from several threads at once (readrandom --threads).
+    threaded_reads = True
+
+    @contextlib.contextmanager
+    def thread_reads(self) -> Iterator:
+        """A get function for the calling thread (engines whose get is thread-safe share
+        their own)."""
+        yield self.get
+
     @abstractmethod
     def flush(self) -> None:
         """Push buffered writes down to files (see the module docstring)."""
@@ -367,6 +376,15 @@ class LmdbEngine(Engine):
         return self.env.begin().cursor().iternext()
 
     @contextlib.contextmanager
+    def thread_reads(self) -> Iterator:
+        """A read transaction per thread (an LMDB transaction belongs to its thread)."""
+        txn = self.env.begin()
+        try:
+            yield txn.get
+        finally:
+            txn.abort()
+
+    @contextlib.contextmanager
     def read_phase(self) -> Iterator[None]:
         txn = self.env.begin()
         self.get = txn.get
@@ -419,6 +437,7 @@ class LmdbEngine(Engine):
 
 class SqliteEngine(Engine):
     name = "sqlite3"
+    threaded_reads = False  # one connection, usable only from the thread that opened it
 
     def open(self, path: str, sync: bool) -> None:
         self.path, self.sync = path, sync

@@ -29,7 +29,9 @@ cdef inline bytes as_bytes(object o):
 
 
 cdef class Block:
-    cdef const uint8_t[::1] _view      # pins the buffer `data` points into
+    cdef object _owner                  # bytes whose buffer `data` points into, or None
+    cdef Py_buffer _buf                 # else the held buffer of another object
+    cdef bint _has_buf
     cdef const uint8_t *data
     cdef readonly uint32_t size
     cdef uint32_t limit
@@ -61,6 +63,9 @@ cdef void cursor_release(BlockCursor *c) noexcept nogil
 cdef void cursor_seek_to_first(BlockCursor *c) noexcept nogil
 cdef void cursor_seek_to_last(BlockCursor *c) noexcept nogil
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil
+# Position on restart point i (invalid past the last): the i-th entry of a restart-interval-1
+# block.
+cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogil
 cdef void cursor_seek_for_prev(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil
 cdef void cursor_next(BlockCursor *c) noexcept nogil
 cdef void cursor_prev(BlockCursor *c) noexcept nogil

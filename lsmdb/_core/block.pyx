@@ -20,6 +20,7 @@ order; meta blocks (properties, range tombstones) hold arbitrary keys and are re
 order), so cursors can then walk it without bounds checks.
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
@@ -70,14 +71,29 @@ cdef class Block:
         self.file = file
         self.offset = offset
         self.internal_keys = internal_keys
-        self._view = data if isinstance(data, bytes) else memoryview(data).cast("B")
-        cdef Py_ssize_t n = self._view.shape[0]
+        cdef Py_ssize_t n
+        # A plain buffer, not a typed memoryview: a block is built on every cache miss, and a
+        # Cython memoryview costs two extra objects to create and to free.
+        if isinstance(data, bytes):
+            self._owner = data
+            n = PyBytes_GET_SIZE(data)
+            self.data = <const uint8_t *>PyBytes_AS_STRING(data)
+        else:
+            PyObject_GetBuffer(data, &self._buf, PyBUF_SIMPLE)
+            self._has_buf = True
+            n = self._buf.len
+            self.data = <const uint8_t *>self._buf.buf
         if <uint64_t>n > MAX_BLOCK_BYTES:
             raise CorruptionError(f"block of {n} bytes exceeds the 4 GiB block limit", file,
                                   offset)
         self.size = <uint32_t>n
-        self.data = &self._view[0] if n > 0 else NULL
+        if n == 0:
+            self.data = NULL
         self._validate()
+
+    def __dealloc__(self):
+        if self._has_buf:
+            PyBuffer_Release(&self._buf)
 
     cdef int _validate(self) except -1:
         cdef uint32_t n = self.size
@@ -268,6 +284,13 @@ cdef void cursor_seek_to_last(BlockCursor *c) noexcept nogil:
     _seek_to_restart(c, c.num_restarts - 1)
     while c.nxt < c.limit:
         _parse(c, c.nxt)
+
+
+cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogil:
+    if c.limit == 0 or i >= c.num_restarts:
+        _invalidate(c)
+        return
+    _seek_to_restart(c, i)
 
 
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil:

@@ -1,20 +1,25 @@
 # Bytes-bounded LRU cache of decoded blocks, keyed by (file_number, block_offset).
 from cpython.pythread cimport PyThread_type_lock
 from cpython.ref cimport PyObject
+from libc.stdint cimport uint64_t
 
 
-cdef class _CacheNode:
-    cdef object file_number
-    cdef object offset
-    cdef object value
-    cdef Py_ssize_t charge
-    cdef PyObject *prev      # borrowed: the cache's dicts own the nodes
-    cdef PyObject *next
+# One cached block: a member of the LRU ring and of one hash chain; owns a reference to value.
+cdef struct CacheNode:
+    uint64_t file_number
+    uint64_t offset
+    PyObject *value
+    Py_ssize_t charge
+    CacheNode *prev
+    CacheNode *next
+    CacheNode *hnext
 
 
 cdef class BlockCache:
-    cdef dict _files                  # file_number -> {offset: _CacheNode}
-    cdef _CacheNode _head             # sentinel of the LRU ring; head.next = most recent
+    cdef CacheNode _head              # sentinel of the LRU ring; head.next = most recent
+    cdef CacheNode **_buckets         # hash chains; a power-of-two count
+    cdef size_t _mask
+    cdef dict _files                  # file_number -> set of its cached offsets (erase_file)
     cdef PyThread_type_lock _lock
     cdef readonly Py_ssize_t usage
     cdef readonly Py_ssize_t capacity
@@ -22,7 +27,9 @@ cdef class BlockCache:
     cdef readonly unsigned long long misses
     cdef readonly unsigned long long evictions
     cdef readonly Py_ssize_t count
-    cdef int _remove_locked(self, _CacheNode node, list graveyard) except -1
-    cdef object c_lookup(self, object file_number, object offset)
-    cdef int c_insert(self, object file_number, object offset, object value,
+    cdef CacheNode *_find(self, uint64_t file_number, uint64_t offset) noexcept nogil
+    cdef int _remove_locked(self, CacheNode *node, list graveyard) except -1
+    cdef int _grow_locked(self) except -1
+    cdef object c_lookup(self, uint64_t file_number, uint64_t offset)
+    cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
                       Py_ssize_t charge) except -1

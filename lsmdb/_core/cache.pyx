@@ -2,10 +2,12 @@
 
 Bytes-bounded LRU: each entry has a ``charge`` (its decoded size); inserting evicts the
 least recently used entries until ``usage <= capacity``. An entry larger than the whole
-capacity is not cached. Keys are ``(file_number, block_offset)``; ``erase_file`` drops a
-deleted table's blocks in O(blocks of that file).
+capacity is not cached. Keys are ``(file_number, block_offset)``, both unsigned 64-bit; a
+lookup is one C hash-chain walk and an LRU relink, with no Python object built (it runs on
+every block a read touches). ``erase_file`` drops a deleted table's blocks in O(blocks of
+that file), through a per-file set of offsets kept on the insert/evict (miss) path only.
 
-Thread safety: one mutex guards the dicts and the ring. It is taken without blocking
+Thread safety: one mutex guards the hash table, the per-file sets and the ring. It is taken without blocking
 first and, if contended, with the GIL released (the holder may need the GIL to finish).
 Evicted values are released only after the mutex is dropped, so no destructor runs while
 it is held.
@@ -20,27 +22,33 @@ from cpython.pythread cimport (
     PyThread_free_lock,
     PyThread_release_lock,
 )
-from cpython.ref cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free, malloc
 
 from lsmdb.errors import InvalidArgumentError
 
 
-cdef class _CacheNode:
-    pass
-
-
-cdef inline void _unlink(_CacheNode node) noexcept:
-    (<_CacheNode>node.prev).next = node.next
-    (<_CacheNode>node.next).prev = node.prev
+cdef inline void _unlink(CacheNode *node) noexcept nogil:
+    node.prev.next = node.next
+    node.next.prev = node.prev
     node.prev = NULL
     node.next = NULL
 
 
-cdef inline void _push_front(_CacheNode head, _CacheNode node) noexcept:
+cdef inline void _push_front(CacheNode *head, CacheNode *node) noexcept nogil:
     node.next = head.next
-    node.prev = <PyObject *>head
-    (<_CacheNode>head.next).prev = <PyObject *>node
-    head.next = <PyObject *>node
+    node.prev = head
+    head.next.prev = node
+    head.next = node
+
+
+cdef inline size_t _hash(uint64_t file_number, uint64_t offset) noexcept nogil:
+    cdef uint64_t h = file_number * <uint64_t>0x9E3779B97F4A7C15 ^ offset
+    h ^= h >> 29
+    h *= <uint64_t>0xBF58476D1CE4E5B9
+    h ^= h >> 32
+    return <size_t>h
 
 
 cdef inline void _acquire(PyThread_type_lock lock) noexcept:
@@ -57,79 +65,124 @@ cdef class BlockCache:
             raise InvalidArgumentError(f"capacity_bytes must be >= 0, got {capacity_bytes}")
         self.capacity = capacity_bytes
         self._files = {}
-        self._head = _CacheNode()
-        self._head.prev = <PyObject *>self._head
-        self._head.next = <PyObject *>self._head
+        self._head.prev = &self._head
+        self._head.next = &self._head
+        self._buckets = <CacheNode **>calloc(1024, sizeof(CacheNode *))
+        if self._buckets == NULL:
+            raise MemoryError()
+        self._mask = 1023
         self._lock = PyThread_allocate_lock()
         if self._lock == NULL:
             raise MemoryError()
 
     def __dealloc__(self):
+        cdef CacheNode *node
+        cdef CacheNode *nxt
+        if self._head.next != NULL:
+            node = self._head.next
+            while node != &self._head:
+                nxt = node.next
+                Py_DECREF(<object>node.value)
+                free(node)
+                node = nxt
+        free(self._buckets)
         if self._lock != NULL:
             PyThread_free_lock(self._lock)
 
-    cdef object c_lookup(self, object file_number, object offset):
-        cdef object per_file
-        cdef object found = None
-        cdef _CacheNode node
+    cdef CacheNode *_find(self, uint64_t file_number, uint64_t offset) noexcept nogil:
+        cdef CacheNode *node = self._buckets[_hash(file_number, offset) & self._mask]
+        while node != NULL and (node.offset != offset or node.file_number != file_number):
+            node = node.hnext
+        return node
+
+    cdef object c_lookup(self, uint64_t file_number, uint64_t offset):
+        cdef CacheNode *node
+        cdef object found
         _acquire(self._lock)
-        per_file = self._files.get(file_number)
-        if per_file is not None:
-            found = (<dict>per_file).get(offset)
-        if found is None:
+        node = self._find(file_number, offset)
+        if node == NULL:
             self.misses += 1
             PyThread_release_lock(self._lock)
             return None
-        node = <_CacheNode>found
-        _unlink(node)
-        _push_front(self._head, node)
+        if self._head.next != node:
+            _unlink(node)
+            _push_front(&self._head, node)
         self.hits += 1
-        found = node.value
+        found = <object>node.value
         PyThread_release_lock(self._lock)
         return found
 
-    cdef int _remove_locked(self, _CacheNode node, list graveyard) except -1:
+    cdef int _remove_locked(self, CacheNode *node, list graveyard) except -1:
+        cdef CacheNode **link = &self._buckets[_hash(node.file_number, node.offset) & self._mask]
+        while link[0] != node:
+            link = &link[0].hnext
+        link[0] = node.hnext
         _unlink(node)
         self.usage -= node.charge
         self.count -= 1
-        per_file = <dict>self._files[node.file_number]
-        del per_file[node.offset]
-        if not per_file:
+        offsets = <set>self._files[node.file_number]
+        offsets.discard(node.offset)
+        if not offsets:
             del self._files[node.file_number]
-        graveyard.append(node)
+        graveyard.append(<object>node.value)   # released once the mutex is dropped
+        Py_DECREF(<object>node.value)
+        free(node)
         return 0
 
-    cdef int c_insert(self, object file_number, object offset, object value,
+    cdef int _grow_locked(self) except -1:
+        cdef size_t n = (self._mask + 1) * 2, i
+        cdef CacheNode **buckets = <CacheNode **>calloc(n, sizeof(CacheNode *))
+        cdef CacheNode *node
+        cdef CacheNode *nxt
+        if buckets == NULL:
+            raise MemoryError()
+        for i in range(self._mask + 1):
+            node = self._buckets[i]
+            while node != NULL:
+                nxt = node.hnext
+                node.hnext = buckets[_hash(node.file_number, node.offset) & (n - 1)]
+                buckets[_hash(node.file_number, node.offset) & (n - 1)] = node
+                node = nxt
+        free(self._buckets)
+        self._buckets = buckets
+        self._mask = n - 1
+        return 0
+
+    cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
                       Py_ssize_t charge) except -1:
         cdef list graveyard = []
-        cdef object per_file
-        cdef object old
-        cdef _CacheNode node
+        cdef CacheNode *node
+        cdef CacheNode **chain
         if charge < 0:
             raise InvalidArgumentError(f"charge must be >= 0, got {charge}")
         _acquire(self._lock)
         try:
-            per_file = self._files.get(file_number)
-            if per_file is not None:
-                old = (<dict>per_file).get(offset)
-                if old is not None:
-                    self._remove_locked(<_CacheNode>old, graveyard)
+            node = self._find(file_number, offset)
+            if node != NULL:
+                self._remove_locked(node, graveyard)
             if charge > self.capacity:
                 return 0
-            while self.usage + charge > self.capacity and self._head.prev != <PyObject *>self._head:
-                self._remove_locked(<_CacheNode>self._head.prev, graveyard)
+            while self.usage + charge > self.capacity and self._head.prev != &self._head:
+                self._remove_locked(self._head.prev, graveyard)
                 self.evictions += 1
-            node = _CacheNode()
+            if <size_t>self.count >= self._mask + 1:
+                self._grow_locked()
+            offsets = self._files.get(file_number)
+            if offsets is None:
+                offsets = self._files[file_number] = set()
+            (<set>offsets).add(offset)
+            node = <CacheNode *>malloc(sizeof(CacheNode))
+            if node == NULL:
+                raise MemoryError()
             node.file_number = file_number
             node.offset = offset
-            node.value = value
+            node.value = <PyObject *>value
+            Py_INCREF(value)
             node.charge = charge
-            per_file = self._files.get(file_number)
-            if per_file is None:
-                per_file = {}
-                self._files[file_number] = per_file
-            (<dict>per_file)[offset] = node
-            _push_front(self._head, node)
+            chain = &self._buckets[_hash(file_number, offset) & self._mask]
+            node.hnext = chain[0]
+            chain[0] = node
+            _push_front(&self._head, node)
             self.usage += charge
             self.count += 1
         finally:
@@ -137,23 +190,24 @@ cdef class BlockCache:
         del graveyard  # evicted values are freed here, outside the mutex
         return 0
 
-    def lookup(self, file_number, offset):
+    def lookup(self, uint64_t file_number, uint64_t offset):
         """The cached value or None (counts a hit or a miss)."""
         return self.c_lookup(file_number, offset)
 
-    def insert(self, file_number, offset, value, Py_ssize_t charge) -> None:
+    def insert(self, uint64_t file_number, uint64_t offset, value, Py_ssize_t charge) -> None:
         """Cache ``value``, replacing any entry under the same key, evicting LRU entries."""
         self.c_insert(file_number, offset, value, charge)
 
-    def erase_file(self, file_number) -> int:
+    def erase_file(self, uint64_t file_number) -> int:
         """Drop every block of one file; returns how many were dropped."""
         cdef list graveyard = []
-        cdef _CacheNode node
+        cdef CacheNode *node
         _acquire(self._lock)
         try:
-            per_file = self._files.get(file_number)
-            if per_file is not None:
-                for node in list((<dict>per_file).values()):
+            offsets = self._files.get(file_number)
+            if offsets is not None:
+                for offset in list(<set>offsets):
+                    node = self._find(file_number, offset)
                     self._remove_locked(node, graveyard)
         finally:
             PyThread_release_lock(self._lock)
@@ -163,8 +217,8 @@ cdef class BlockCache:
         cdef list graveyard = []
         _acquire(self._lock)
         try:
-            while self._head.prev != <PyObject *>self._head:
-                self._remove_locked(<_CacheNode>self._head.prev, graveyard)
+            while self._head.prev != &self._head:
+                self._remove_locked(self._head.prev, graveyard)
         finally:
             PyThread_release_lock(self._lock)
 
@@ -176,8 +230,8 @@ cdef class BlockCache:
         _acquire(self._lock)
         try:
             self.capacity = capacity_bytes
-            while self.usage > self.capacity and self._head.prev != <PyObject *>self._head:
-                self._remove_locked(<_CacheNode>self._head.prev, graveyard)
+            while self.usage > self.capacity and self._head.prev != &self._head:
+                self._remove_locked(self._head.prev, graveyard)
                 self.evictions += 1
         finally:
             PyThread_release_lock(self._lock)
@@ -186,20 +240,25 @@ cdef class BlockCache:
         return self.count
 
     def __contains__(self, key) -> bool:
+        cdef bint found
         file_number, offset = key
-        per_file = self._files.get(file_number)
-        return per_file is not None and offset in per_file
+        if file_number < 0 or offset < 0:
+            return False
+        _acquire(self._lock)
+        found = self._find(file_number, offset) != NULL
+        PyThread_release_lock(self._lock)
+        return found
 
     def keys_lru_order(self) -> list:
         """(file_number, offset) from most to least recently used (for tests and stats)."""
         cdef list out = []
-        cdef _CacheNode node
+        cdef CacheNode *node
         _acquire(self._lock)
         try:
-            node = <_CacheNode>self._head.next
-            while node is not self._head:
+            node = self._head.next
+            while node != &self._head:
                 out.append((node.file_number, node.offset))
-                node = <_CacheNode>node.next
+                node = node.next
         finally:
             PyThread_release_lock(self._lock)
         return out

@@ -17,19 +17,12 @@ from libc.stdint cimport uint8_t, uint64_t
 from lsmdb._core.ikey cimport compare_user
 from lsmdb._core.memtable cimport MEMTABLE_DELETED, MEMTABLE_FOUND, Memtable
 from lsmdb._core.rangedel cimport FragmentedRangeTombstones
-from lsmdb._core.sstable_reader cimport SSTableReader
+from lsmdb._core.sstable_reader cimport BlockHint, SSTableReader
+# SortedRun's and ReadView's fields are declared in readpath.pxd (dbread.pyx calls _get).
 
 
 cdef class SortedRun:
     """Files of one sorted run, ascending and non-overlapping."""
-    cdef list smallest
-    cdef list largest
-    cdef list exclusive
-    cdef list metas
-    cdef list readers
-    cdef list frags
-    cdef list has_tombstones
-    cdef object loader
 
     def __init__(self, list metas, loader):
         self.metas = metas
@@ -78,9 +71,6 @@ cdef inline bint _is_sentinel(bytes key):
 
 
 cdef class ReadView:
-    cdef list mem_refs
-    cdef list mems
-    cdef list runs
 
     def __init__(self, list mem_refs, list runs):
         """mem_refs: objects with ``.mem`` (Memtable) and ``.tombstones()``; runs: SortedRun
@@ -90,8 +80,31 @@ cdef class ReadView:
         self.runs = runs
 
     cpdef object get(self, bytes key, uint64_t seq, object default):
-        cdef const uint8_t *k = <const uint8_t *>PyBytes_AS_STRING(key)
-        cdef size_t n = PyBytes_GET_SIZE(key)
+        return self._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), seq,
+                         default, None)
+
+    def get_many(self, list keys not None, uint64_t seq, object default) -> list:
+        """[get(k, seq, default) for k in keys] (bytes keys), looked up in key order so that
+        consecutive keys of one data block share one block fetch; results in input order."""
+        cdef Py_ssize_t n = len(keys), i, j
+        cdef list out = [default] * n
+        cdef list hints = [BlockHint() for _ in range(len(self.runs))]
+        cdef list order
+        cdef bytes key
+        for i in range(n):
+            if type(keys[i]) is not bytes:
+                raise TypeError(f"keys must be bytes, not {type(keys[i]).__name__}")
+        order = sorted(range(n), key=keys.__getitem__)
+        for i in range(n):
+            j = order[i]
+            key = <bytes>keys[j]
+            out[j] = self._get(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                               seq, default, hints)
+        return out
+
+    cdef object _get(self, const uint8_t *k, size_t n, uint64_t seq, object default,
+                     list hints):
+        """hints: None, or one BlockHint per run (a sorted multi-key read)."""
         cdef Memtable mem
         cdef const uint8_t *v
         cdef Py_ssize_t vn, i, idx
@@ -100,7 +113,7 @@ cdef class ReadView:
         cdef SortedRun run
         cdef SSTableReader reader
         cdef FragmentedRangeTombstones frag
-        cdef tuple res
+        cdef object value
         for i in range(len(self.mems)):
             mem = <Memtable>self.mems[i]
             s = 0
@@ -115,21 +128,21 @@ cdef class ReadView:
                 return PyBytes_FromStringAndSize(<const char *>v, vn)
             if st == MEMTABLE_DELETED:
                 return default
-        for run in self.runs:
+        for i in range(len(self.runs)):
+            run = <SortedRun>self.runs[i]
             idx = run.find(k, n)
             if idx < 0:
                 continue
             reader = run.reader(idx)
-            res = <tuple>reader.c_get(k, n, seq)
-            st = res[0]
+            value = reader.c_lookup(k, n, seq, None if hints is None else hints[i], &st, &s)
             if run.has_tombstones[idx]:
                 frag = run.frags[idx]
                 if frag is not None:
                     t = frag.c_max_covering(k, n, seq)
-                    if t and (st == 0 or t > <uint64_t>res[2]):
+                    if t and (st == 0 or t > s):
                         return default
             if st == 1:
-                return res[1]
+                return value
             if st == 2:
                 return default
         return default

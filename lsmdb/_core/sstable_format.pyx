@@ -44,11 +44,12 @@ import threading
 
 import zstandard
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 from lsmdb._core.block cimport BlockBuilder
-from lsmdb._core.coding cimport load_u64_le
+from lsmdb._core.coding cimport load_u32_le, load_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init
 from lsmdb._core.ikey cimport max_seqno
 
@@ -192,23 +193,65 @@ def decode_range_tombstones(data, file=None, offset=None) -> list:
     return out
 
 
+cdef int64_t _zstd_content_size(const uint8_t *p, size_t n) noexcept:
+    """The content size a zstd frame header declares; -1 when it declares none, -2 when the
+    bytes do not start a zstd frame (RFC 8878 section 3.1.1)."""
+    cdef uint8_t fhd, fcs_flag
+    cdef size_t at, fcs_bytes
+    cdef uint64_t v = 0
+    cdef size_t i
+    if n < 5 or load_u32_le(p) != 0xFD2FB528:
+        return -2
+    fhd = p[4]
+    if fhd & 0x08:                      # reserved bit
+        return -2
+    fcs_flag = fhd >> 6
+    at = 5
+    if not (fhd & 0x20):                # no single segment: a window descriptor byte
+        at += 1
+    at += (0, 1, 2, 4)[fhd & 3]         # dictionary id
+    fcs_bytes = (1 if fhd & 0x20 else 0, 2, 4, 8)[fcs_flag]
+    if fcs_bytes == 0:
+        return -1
+    if at + fcs_bytes > n:
+        return -2
+    for i in range(fcs_bytes):
+        v |= (<uint64_t>p[at + i]) << (8 * i)
+    if fcs_bytes == 2:
+        v += 256
+    if v > <uint64_t>0x7FFFFFFFFFFFFFFF:
+        return -2
+    return <int64_t>v
+
+
 cdef object decompress_block(object payload, object file, uint64_t offset):
     """The zstd-compressed block ``payload`` decompressed; CorruptionError when it is not a
     well-formed frame of a plausible size."""
+    cdef Py_buffer buf
+    cdef int64_t size
+    cdef Py_ssize_t n
     dctx = getattr(_tls, "dctx", None)
     if dctx is None:
         # ZstdDecompressor objects are not thread-safe: one per thread.
         dctx = _tls.dctx = zstandard.ZstdDecompressor()
-    try:
-        size = zstandard.frame_content_size(payload)
-    except zstandard.ZstdError as exc:
-        raise CorruptionError(f"bad zstd frame header ({exc})", file, offset) from None
+    # The header is parsed here rather than by zstandard.frame_content_size: this runs on
+    # every block cache miss.
+    PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE)
+    n = buf.len
+    size = _zstd_content_size(<const uint8_t *>buf.buf, <size_t>buf.len)
+    PyBuffer_Release(&buf)
+    if size == -2:
+        raise CorruptionError("bad zstd frame header", file, offset)
     # Cap the allocation by what the frame can legitimately produce (zstd cannot exceed
-    # ~1:43690 expansion) and by the largest block lsmdb ever writes.
-    if size < 0 or size > MAX_BLOCK_BYTES or size > len(payload) * 65536:
+    # ~1:43690 expansion) and by the largest block lsmdb ever writes. Within the cap, the
+    # declared size is what zstandard allocates (no max_output_size: it would allocate that
+    # and shrink).
+    if size < 0 or size > MAX_BLOCK_BYTES or size > n * 65536:
         raise CorruptionError(f"zstd block declares an invalid size {size}", file, offset)
+    if size == 0:
+        return b""
     try:
-        out = dctx.decompress(payload, max_output_size=size)
+        out = dctx.decompress(payload)
     except zstandard.ZstdError as exc:
         raise CorruptionError(f"zstd block does not decompress ({exc})", file, offset) from None
     if len(out) != size:

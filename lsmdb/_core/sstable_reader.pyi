@@ -23,6 +23,7 @@ class SSTableReader:
         file_number: int = 0,
         cache: BlockCache | None = None,
         verify_checksums: bool = True,
+        mmap: bool = True,
     ) -> None: ...
     def get(self, user_key: bytes, snapshot_seqno: int = ...) -> tuple[int, bytes | None, int]: ...
     def get_many(

@@ -3,6 +3,7 @@ validating the footer, every handle and every block before use; point lookups th
 bloom filter and the block cache. SSTableIterator: its two-level (index -> data block)
 InternalIterator."""
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -19,15 +20,24 @@ from lsmdb._core.block cimport (
     cursor_release,
     cursor_seek,
     cursor_seek_for_prev,
+    cursor_seek_to_restart_point,
     cursor_seek_to_first,
     cursor_seek_to_last,
     cursor_valid,
 )
 from lsmdb._core.bloom cimport BloomFilter, bloom_hash
 from lsmdb._core.cache cimport BlockCache
-from lsmdb._core.coding cimport load_u64_le, store_u64_le
+from lsmdb._core.coding cimport load_u32_le, load_u64_le, store_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init
-from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_MAX, TYPE_PUT, max_seqno, pack_trailer
+from lsmdb._core.ikey cimport (
+    TYPE_DELETE,
+    TYPE_MAX,
+    TYPE_PUT,
+    compare_internal,
+    compare_user,
+    max_seqno,
+    pack_trailer,
+)
 from lsmdb._core.iterator cimport InternalIterator
 from lsmdb._core.sstable_format cimport decode_handle, decompress_block
 
@@ -48,22 +58,40 @@ lsmdb_crc32_init()
 cdef tuple _MISSING = (0, None, 0)
 
 
+cdef inline uint64_t _head(const uint8_t *k, size_t ulen, size_t skip) noexcept nogil:
+    """Big-endian value of user-key bytes [skip, skip + 8), zero-padded past ulen: equal
+    prefixes and different heads order two keys like their bytes do."""
+    cdef uint64_t h = 0
+    cdef size_t i
+    for i in range(skip, skip + 8):
+        h = (h << 8) | (k[i] if i < ulen else 0)
+    return h
+
+
+cdef class BlockHint:
+    """Scratch for a sorted multi-key read: the last data block one lookup used."""
+
+
 cdef class SSTableReader:
     """Reads one SSTable from an Env RandomAccessFile (``pread``, ``size``, ``path`` and
-    optionally ``mmap_view()``, used for zero-copy reads when it returns a view).
+    optionally ``mmap_view()``, used for zero-copy reads when it returns a view and ``mmap``
+    is True; a file truncated while mapped then kills the process with SIGBUS at the next
+    access to the lost pages, where pread reports a short read as CorruptionError).
 
     With a shared ``cache``, ``file_number`` must be unique among the cache's files: it
     is half of every cache key."""
 
     def __cinit__(self, file, *, file_number=0, BlockCache cache=None,
-                  bint verify_checksums=True):
+                  bint verify_checksums=True, bint mmap=True):
         self.file = file
         self.path = getattr(file, "path", None)
         self.file_number = file_number
         self.cache = cache
+        if cache is not None:
+            self._cache_file = file_number
         self.verify = verify_checksums
         self.file_size = file.size
-        mmap_view = getattr(file, "mmap_view", None)
+        mmap_view = getattr(file, "mmap_view", None) if mmap else None
         self._mmap = mmap_view() if mmap_view is not None else None
         if self._mmap is not None and <uint64_t>len(self._mmap) != self.file_size:
             self._mmap = None
@@ -94,6 +122,84 @@ cdef class SSTableReader:
         self._tombstones = decode_range_tombstones(self._read_block_payload(off, size, True),
                                                    path, off)
         self._check_index()
+        self._decode_index()
+
+    def __dealloc__(self):
+        free(self._ix)
+
+    cdef int _decode_index(self) except -1:
+        """Fill _ix from the (validated) index block. Index blocks are written with restart
+        interval 1, so every key is stored whole; a block that shares prefixes (not written
+        by lsmdb) leaves _ix NULL and lookups seek the block itself. Entry i is then also
+        restart point i, which is how iterators position their index cursor."""
+        cdef BlockCursor c
+        cdef Py_ssize_t n = self.index.num_entries, i = 0
+        cdef IndexEntry *ix
+        cdef const uint8_t *first = NULL
+        cdef size_t lcp = 0, ulen, j
+        if n == 0 or self.index.num_restarts != n:
+            return 0
+        ix = <IndexEntry *>malloc(n * sizeof(IndexEntry))
+        if ix == NULL:
+            raise MemoryError()
+        cursor_init(&c, NULL, 0)
+        cursor_attach(&c, self.index)
+        try:
+            cursor_seek_to_first(&c)
+            while cursor_valid(&c) and i < n:
+                if c.data[c.cur] != 0:       # shared != 0: the key is not stored whole
+                    free(ix)
+                    return 0
+                ix[i].key = c.val - c.key_len
+                ix[i].key_len = <uint32_t>c.key_len
+                decode_handle(c.val, c.val_len, &ix[i].offset, &ix[i].size)
+                ulen = c.key_len - 8
+                if i == 0:
+                    first = ix[0].key
+                    lcp = ulen
+                else:
+                    j = 0
+                    while j < lcp and j < ulen and ix[i].key[j] == first[j]:
+                        j += 1
+                    lcp = j
+                i += 1
+                cursor_next(&c)
+        finally:
+            cursor_release(&c)
+        for j in range(<size_t>i):
+            ix[j].head = _head(ix[j].key, ix[j].key_len - 8, lcp)
+        self._ix = ix
+        self._nix = i
+        self._ix_prefix = first
+        self._ix_prefix_len = lcp
+        return 0
+
+    cdef Py_ssize_t _index_find(self, const uint8_t *target, size_t n) noexcept nogil:
+        """Ordinal of the first index entry >= the internal key target (n bytes), or _nix."""
+        cdef Py_ssize_t lo = 0, hi = self._nix, mid
+        cdef size_t p = self._ix_prefix_len
+        cdef uint64_t th
+        cdef int c
+        cdef const IndexEntry *e
+        if p:
+            c = compare_user(target, p if n - 8 >= p else n - 8, self._ix_prefix, p)
+            if c < 0:
+                return 0
+            if c > 0:
+                return self._nix
+        th = _head(target, n - 8, p)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            e = &self._ix[mid]
+            if e.head != th:
+                c = -1 if e.head < th else 1
+            else:
+                c = compare_internal(e.key, e.key_len, target, n)
+            if c < 0:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     cdef int _check_index(self) except -1:
         cdef BlockCursor c
@@ -128,16 +234,28 @@ cdef class SSTableReader:
 
     cdef object _read_block_payload(self, uint64_t offset, uint64_t size, bint verify):
         raw = self._read(offset, size + BLOCK_TRAILER_BYTES)
-        cdef const uint8_t[::1] v = raw if isinstance(raw, bytes) else memoryview(raw).cast("B")
-        cdef uint8_t tag = v[size]
-        cdef uint32_t stored = (<uint32_t>v[size + 1] | (<uint32_t>v[size + 2] << 8) |
-                                (<uint32_t>v[size + 3] << 16) | (<uint32_t>v[size + 4] << 24))
-        cdef uint32_t crc
-        if verify:
-            with nogil:  # C loop over a pinned buffer
-                crc = crc32_of(&v[0], size + 1)
-            if crc != stored:
-                raise CorruptionError("block checksum mismatch", self.path, offset)
+        cdef Py_buffer buf
+        cdef const uint8_t *v
+        cdef bint held = not isinstance(raw, bytes)
+        cdef uint8_t tag
+        cdef uint32_t stored, crc
+        # The raw pointer, not a typed memoryview: this runs on every block cache miss.
+        if held:
+            PyObject_GetBuffer(raw, &buf, PyBUF_SIMPLE)
+            v = <const uint8_t *>buf.buf
+        else:
+            v = <const uint8_t *>PyBytes_AS_STRING(raw)
+        try:
+            tag = v[size]
+            stored = load_u32_le(v + size + 1)
+            if verify:
+                with nogil:  # C loop over a pinned buffer
+                    crc = crc32_of(v, size + 1)
+                if crc != stored:
+                    raise CorruptionError("block checksum mismatch", self.path, offset)
+        finally:
+            if held:
+                PyBuffer_Release(&buf)
         payload = memoryview(raw)[:size]
         if tag == COMPRESSION_NONE:
             return payload
@@ -149,20 +267,33 @@ cdef class SSTableReader:
         cdef object cached
         cdef Block blk
         if self.cache is not None:
-            cached = self.cache.c_lookup(self.file_number, offset)
+            cached = self.cache.c_lookup(self._cache_file, offset)
             if cached is not None:
                 self.cache_hits += 1
                 return <Block>cached
         blk = Block(self._read_block_payload(offset, size, self.verify), self.path, offset)
         self.data_blocks_read += 1
         if self.cache is not None:
-            self.cache.c_insert(self.file_number, offset, blk, blk.charge)
+            self.cache.c_insert(self._cache_file, offset, blk, blk.charge)
         return blk
 
-    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot):
+    cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
+                      BlockHint hint=None):
+        """(status, value, seqno) as get() returns it."""
+        cdef int status = 0
+        cdef uint64_t seq = 0
+        value = self.c_lookup(uk, n, snapshot, hint, &status, &seq)
+        return _MISSING if status == 0 else (status, value, seq)
+
+    cdef object c_lookup(self, const uint8_t *uk, size_t n, uint64_t snapshot, BlockHint hint,
+                         int *status, uint64_t *seqno):
+        """The newest point entry of uk at snapshot: status 1 (PUT; returns its value), 2
+        (DELETE) or 0 (none), its seqno in *seqno. No result tuple: ReadView calls this once
+        per table a get reaches."""
         cdef uint64_t h[2]
         cdef uint64_t off = 0, size = 0, trailer
-        cdef bint bloomed = False
+        cdef bint bloomed = False, found
+        cdef Py_ssize_t ordinal
         cdef BlockCursor ic
         cdef BlockCursor dc
         cdef uint8_t *target
@@ -181,7 +312,8 @@ cdef class SSTableReader:
             bloom_hash(uk, n, h)
             if not self.bloom.c_may_contain_hash(h[0], h[1]):
                 self.bloom_negatives += 1
-                return _MISSING
+                status[0] = 0
+                return None
             bloomed = True
         if n + 8 <= sizeof(tbuf):
             target = &tbuf[0]
@@ -194,27 +326,47 @@ cdef class SSTableReader:
         try:
             memcpy(target, uk, n)
             store_u64_le(target + n, pack_trailer(snapshot, TYPE_MAX))
-            cursor_attach(&ic, self.index)
-            cursor_seek(&ic, target, n + 8)
-            if cursor_valid(&ic):
-                decode_handle(ic.val, ic.val_len, &off, &size)   # validated at open
-                blk = self.c_data_block(off, size)
+            if self._ix != NULL:
+                ordinal = self._index_find(target, n + 8)
+                found = ordinal < self._nix
+                if found:
+                    off = self._ix[ordinal].offset
+                    size = self._ix[ordinal].size
+            else:
+                cursor_attach(&ic, self.index)
+                cursor_seek(&ic, target, n + 8)
+                found = cursor_valid(&ic)
+                if found:
+                    decode_handle(ic.val, ic.val_len, &off, &size)   # validated at open
+            if found:
+                if hint is None:
+                    blk = self.c_data_block(off, size)
+                elif hint.block is not None and hint.reader is self and hint.offset == off:
+                    blk = hint.block
+                else:
+                    blk = self.c_data_block(off, size)
+                    hint.reader = self
+                    hint.offset = off
+                    hint.block = blk
                 cursor_attach(&dc, blk)
                 cursor_seek(&dc, target, n + 8)
                 if cursor_valid(&dc) and dc.key_len - 8 == n and \
                         (n == 0 or memcmp(dc.key, uk, n) == 0):
                     trailer = load_u64_le(dc.key + n)
                     vtype = <int>(trailer & 0xFF)
+                    seqno[0] = trailer >> 8
                     if vtype == TYPE_PUT:
-                        return (1, PyBytes_FromStringAndSize(<const char *>dc.val, dc.val_len),
-                                trailer >> 8)
+                        status[0] = 1
+                        return PyBytes_FromStringAndSize(<const char *>dc.val, dc.val_len)
                     if vtype == TYPE_DELETE:
-                        return (2, None, trailer >> 8)
+                        status[0] = 2
+                        return None
                     raise CorruptionError(f"data block entry has value type {vtype}",
                                           self.path, off)
             if bloomed:
                 self.bloom_false_positives += 1
-            return _MISSING
+            status[0] = 0
+            return None
         finally:
             if target != &tbuf[0]:
                 free(target)
@@ -396,8 +548,16 @@ cdef class SSTableIterator(InternalIterator):
         cursor_seek_to_last(&self.dc)
         return self._skip_backward()
 
+    cdef void _seek_index(self, const uint8_t *target, Py_ssize_t n) noexcept:
+        """The index cursor on the first block whose last key >= target."""
+        if self.reader._ix != NULL:
+            cursor_seek_to_restart_point(
+                &self.ic, <uint32_t>self.reader._index_find(target, <size_t>n))
+        else:
+            cursor_seek(&self.ic, target, n)
+
     cdef int c_seek(self, const uint8_t *target, Py_ssize_t n) except -1:
-        cursor_seek(&self.ic, target, n)
+        self._seek_index(target, n)
         if not cursor_valid(&self.ic):
             self._clear_data()
             return 0
@@ -406,7 +566,7 @@ cdef class SSTableIterator(InternalIterator):
         return self._skip_forward()
 
     cdef int c_seek_for_prev(self, const uint8_t *target, Py_ssize_t n) except -1:
-        cursor_seek(&self.ic, target, n)
+        self._seek_index(target, n)
         if not cursor_valid(&self.ic):
             return self.c_seek_to_last()
         self._load_current()

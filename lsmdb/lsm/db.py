@@ -32,11 +32,12 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lsmdb import killpoint as _killpoint
 from lsmdb import wal as walmod
+from lsmdb._core import dbread
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import DELETE as _TYPE_DELETE
 from lsmdb._core.ikey import MAX_SEQNO
@@ -407,7 +408,8 @@ class DB:
                 and self._versions.num_levels == n_levels):
             self._block_cache = BlockCache(self.options.block_cache_bytes)
             self._tables = TableCache(env, self.path, self._block_cache,
-                                      verify_checksums=self.options.paranoid_checks)
+                                      verify_checksums=self.options.paranoid_checks,
+                                      mmap_reads=self.options.mmap_reads)
             self._versions = VersionSet(self.path, env, n_levels)
         if not exists:
             for sub in ("wal", "sst"):
@@ -1068,26 +1070,24 @@ class DB:
                 runs.append(SortedRun(sorted(run, key=lambda f: f.smallest_user_key), loader))
         return ReadView([mem, *imms], runs)
 
-    def get(self, key, default=None, *, snapshot: Snapshot | None = None):
-        """The value of ``key`` as bytes, or ``default`` when absent; read at ``snapshot``
-        (a :class:`Snapshot` of this DB) when given, else at the latest write."""
+    # DB.get(key, default=None, *, snapshot=None): compiled (lsmdb/_core/dbread.pyx) so a point
+    # read runs no Python frame; it binds as a method like a def would.
+    get = dbread.get
+
+    def multi_get(self, keys: Iterable[_Key], *, snapshot: Snapshot | None = None
+                  ) -> list[bytes | None]:
+        """``[db.get(k, snapshot=snapshot) for k in keys]`` in one call: the values (None
+        when absent) in the order of ``keys``, all read at one sequence number. The keys are
+        looked up in sorted order, so keys sharing a data block fetch it once."""
         if self._closed:
             raise ClosedError("database is closed")
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
+        keys = [k if type(k) is bytes else _as_bytes(k, "key") for k in keys]
         sv = self._sv
-        if snapshot is None:
-            return sv[4].get(key, sv[3], default)
-        return sv[4].get(key, self._snapshot_seqno(snapshot), default)
+        seq = sv[3] if snapshot is None else self._snapshot_seqno(snapshot)
+        return sv[4].get_many(keys, seq, None)
 
-    def get_at(self, key: bytes, seqno: int | None = None, default=None):
-        """``get`` for callers that hold their own read points (the storage engine's key
-        space): ``key`` must be bytes and ``seqno`` a sequence number the caller keeps
-        pinned by a live :class:`Snapshot` (None: the latest write). No other checks."""
-        if self._closed or type(key) is not bytes:
-            return self.get(key, default)  # the checked path raises the right error
-        sv = self._sv
-        return sv[4].get(key, sv[3] if seqno is None else seqno, default)
+    # DB.get_at(key, seqno=None, default=None): compiled, see get.
+    get_at = dbread.get_at
 
     @property
     def last_sequence(self) -> int:

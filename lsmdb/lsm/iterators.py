@@ -30,6 +30,10 @@ class Snapshot:
         """The value of ``key`` at this snapshot, or ``default`` when absent."""
         return self._db.get(key, default, snapshot=self)
 
+    def multi_get(self, keys) -> list:
+        """The values of ``keys`` at this snapshot (None when absent), in input order."""
+        return self._db.multi_get(keys, snapshot=self)
+
     def __getitem__(self, key):
         value = self.get(key, _MISSING)
         if value is _MISSING:

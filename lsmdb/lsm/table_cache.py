@@ -22,11 +22,13 @@ def table_path(dbdir: str, number: int) -> str:
 
 
 class TableCache:
-    def __init__(self, env: Env, dbdir: str, block_cache, verify_checksums: bool = True):
+    def __init__(self, env: Env, dbdir: str, block_cache, verify_checksums: bool = True,
+                 mmap_reads: bool = True):
         self.env = env
         self.dbdir = dbdir
         self.block_cache = block_cache
         self.verify_checksums = verify_checksums
+        self.mmap_reads = mmap_reads
         self._readers: dict[int, object] = {}
         self._tombstones: dict[int, object] = {}
         self._lock = threading.Lock()
@@ -57,7 +59,8 @@ class TableCache:
             f = self.env.open_random_access(table_path(self.dbdir, number))
             try:
                 reader = SSTableReader(f, file_number=number, cache=self.block_cache,
-                                       verify_checksums=self.verify_checksums)
+                                       verify_checksums=self.verify_checksums,
+                                       mmap=self.mmap_reads)
             except BaseException:
                 f.close()
                 raise

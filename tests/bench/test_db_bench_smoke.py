@@ -112,3 +112,22 @@ def test_fillsync_records_each_thread_count(report):
 def test_bad_thread_counts_exit_2(tmp_path):
     for bad in ("0", "x", "2,-1"):
         assert db_bench.main(["--threads", bad, "--out", str(tmp_path / "x.json")]) == 2
+
+
+def test_readrandom_with_reader_threads(tmp_path):
+    engines = [e for e in ("lsmdb", "lmdb", "sqlite3") if e in AVAILABLE]
+    out = tmp_path / "t.json"
+    rc = db_bench.main(["--num", "500", "--engines", ",".join(engines), "--benchmarks",
+                        "readrandom", "--read-threads", "1,3", "--db-dir", str(tmp_path),
+                        "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert rc == 0 and data["config"]["read_threads"] == [1, 3]
+    for engine in engines:
+        rows = data["engines"][engine]["workloads"]
+        if engine == "sqlite3":   # its adapter's connection is single-threaded: skipped
+            assert set(rows) == {"readrandom"}
+            continue
+        assert set(rows) == {"readrandom", "readrandom_3t"}
+        assert rows["readrandom_3t"]["verified"] and rows["readrandom_3t"]["matched"] == 500
+        assert rows["readrandom_3t"]["threads"] == 3
+    assert db_bench.main(["--read-threads", "0", "--out", str(tmp_path / "x.json")]) == 2

@@ -119,3 +119,44 @@ def test_concurrent_use_keeps_accounting_consistent():
         t.join()
     assert not errors
     assert len(c.keys_lru_order()) == len(c) and c.usage <= c.capacity
+
+
+def test_many_entries_grow_the_hash_table_and_full_range_keys():
+    # Past the initial 1024 chains the table doubles; every entry stays reachable, LRU order
+    # and per-file erasure survive the rehash; keys use the whole unsigned 64-bit range.
+    c = BlockCache(1 << 30)
+    big = (1 << 64) - 1
+    keys = [(f, off) for f in (0, 7, big) for off in (*range(0, 4000 * 4096, 4096), big)]
+    for i, (f, off) in enumerate(keys):
+        c.insert(f, off, i, 1)
+    assert len(c) == len(keys) and c.usage == len(keys)
+    assert all(c.lookup(f, off) == i for i, (f, off) in enumerate(keys))
+    assert c.keys_lru_order() == keys[::-1]
+    assert (big, big) in c and (-1, 0) not in c and (big, 1) not in c
+    assert c.erase_file(7) == 4001 and c.lookup(7, 4096) is None and c.lookup(0, 4096) == 1
+    assert len(c) == len(keys) - 4001
+    with pytest.raises(OverflowError):
+        c.insert(-1, 0, "x", 1)
+    c.clear()
+    assert len(c) == 0 and c.usage == 0
+
+
+def test_values_are_released_on_eviction_erase_and_cache_deletion():
+    import gc
+    import weakref
+
+    class Value:
+        pass
+
+    c = BlockCache(2)
+    vals = [Value() for _ in range(4)]
+    refs = [weakref.ref(v) for v in vals]
+    for i, v in enumerate(vals):
+        c.insert(1 + i % 2, i, v, 1)
+    del vals, v
+    gc.collect()
+    assert [r() is None for r in refs] == [True, True, False, False]   # two evicted
+    c.erase_file(1)
+    assert refs[2]() is None and refs[3]() is not None
+    del c
+    assert refs[3]() is None

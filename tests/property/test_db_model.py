@@ -39,11 +39,12 @@ TALLY = {"flushes": 0, "compactions": 0, "trivial_moves": 0}  # printed with -s
 
 class DBModel(RuleBasedStateMachine):
     snapshots = Bundle("snapshots")
+    extra_options: dict = {}
 
     def __init__(self):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="lsmdb-model-")
-        self.options = small_options(memtable_bytes=1024, block_bytes=256)
+        self.options = small_options(memtable_bytes=1024, block_bytes=256, **self.extra_options)
         self.db = lsmdb.open(os.path.join(self.dir, "db"), self.options, inline_background=True)
         self.model: dict[bytes, bytes] = {}
         self.live_snaps = []
@@ -101,6 +102,10 @@ class DBModel(RuleBasedStateMachine):
     def get(self, k):
         assert self.db.get(k) == self.model.get(k)
 
+    @rule(ks=st.lists(keys, max_size=12))
+    def multi_get(self, ks):
+        assert self.db.multi_get(ks) == [self.model.get(k) for k in ks]
+
     @rule(lo=st.none() | keys, hi=st.none() | keys, reverse=st.booleans())
     def scan(self, lo, hi, reverse):
         got = list(self.db.items(start=lo, stop=hi, reverse=reverse))
@@ -133,6 +138,8 @@ class DBModel(RuleBasedStateMachine):
         if entry not in self.live_snaps:
             return
         assert snap.get(k) == frozen.get(k)
+        assert snap.multi_get([k, b"k", k + b"\x00"]) == [frozen.get(x) for x in
+                                                           (k, b"k", k + b"\x00")]
         assert list(snap.items()) == sorted(frozen.items())
 
     @rule(entry=consumes(snapshots))
@@ -170,6 +177,18 @@ DBModel.TestCase.settings = settings(
     max_examples=300 if LONG else 40, stateful_step_count=120 if LONG else 60, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestDBModel = DBModel.TestCase
+
+
+class DBModelPreadReads(DBModel):
+    """The same model with tables read by pread instead of through a memory map."""
+
+    extra_options = {"mmap_reads": False}
+
+
+DBModelPreadReads.TestCase.settings = settings(
+    max_examples=100 if LONG else 15, stateful_step_count=120 if LONG else 60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestDBModelPreadReads = DBModelPreadReads.TestCase
 
 
 def teardown_module(module):
