@@ -14,7 +14,7 @@ class HeapRecords(_Records):
                  decode_row_columns: Callable, metrics: Any = None) -> None: ...
 
 class IndexRecords(_Records):
-    def __init__(self, source: Iterable[tuple[bytes, bytes]], get: Callable, snapshot: Any,
+    def __init__(self, source: Iterable[tuple[bytes, bytes]], get_many: Callable, snapshot: Any,
                  table_id: int, unique: bool, specs: tuple, positions: tuple[int, ...] | None,
                  record_type: type, decode_row: Callable, decode_row_columns: Callable,
                  metrics: Any = None) -> None: ...

@@ -132,51 +132,101 @@ cdef class HeapRecords(_Records):
 
 
 cdef class IndexRecords(_Records):
-    """Index entries ``(key, value)`` -> the rows they name, read through
-    ``get(heap_key, snapshot)`` -> TupleRecord(tuple_id, decoded row). An entry whose row is
-    missing is skipped (cannot happen while index and heap commit together)."""
+    """Index entries ``(key, value)`` -> the rows they name -> TupleRecord(tuple_id, decoded
+    row). The rows are read in batches through ``get_many(heap_keys, snapshot)`` (a list of
+    values, None where absent): one call per batch instead of one point read per entry, so
+    the key space can visit each of its files and blocks once per batch. A batch starts at 4
+    entries and doubles up to 256, so a scan stopped early (a LIMIT) reads few rows ahead.
+    An entry whose row is missing is skipped (cannot happen while index and heap commit
+    together)."""
 
-    cdef object get
+    cdef object get_many
     cdef object snapshot
     cdef uint64_t table_id
     cdef bint unique
+    cdef list tids
+    cdef list values
+    cdef Py_ssize_t pos
+    cdef Py_ssize_t batch
+    cdef bint exhausted
 
-    def __init__(self, source, get, snapshot, uint64_t table_id, bint unique, specs,
+    def __init__(self, source, get_many, snapshot, uint64_t table_id, bint unique, specs,
                  positions, record_type, decode_row, decode_row_columns, metrics=None):
         self._start(source, specs, positions, record_type, decode_row, decode_row_columns,
                     metrics)
-        self.get = get
+        self.get_many = get_many
         self.snapshot = snapshot
         self.table_id = table_id
         self.unique = unique
+        self.tids = []
+        self.values = []
+        self.pos = 0
+        self.batch = 4
+        self.exhausted = False
 
-    def __next__(self):
+    cdef _fill(self):
+        """Read the next batch of entries and their rows."""
         cdef bytes k, v, hk
         cdef uint64_t tid
         cdef uint8_t *p
+        cdef list keys = []
+        cdef list tids = []
+        cdef Py_ssize_t n = 0
+        source = self.source
+        while n < self.batch:
+            try:
+                item = next(source)
+            except StopIteration:
+                self.exhausted = True
+                break
+            k = item[0]
+            v = item[1]
+            if self.unique:
+                if PyBytes_GET_SIZE(v) < 8:
+                    raise ValueError(f"not a unique index entry value: {v!r}")
+                tid = _be64(<const uint8_t *>PyBytes_AS_STRING(v))
+            else:
+                if PyBytes_GET_SIZE(k) < 17:
+                    raise ValueError(f"not an index entry key: {k!r}")
+                tid = _be64(<const uint8_t *>PyBytes_AS_STRING(k) + PyBytes_GET_SIZE(k) - 8)
+            hk = PyBytes_FromStringAndSize(NULL, 17)
+            p = <uint8_t *>PyBytes_AS_STRING(hk)
+            p[0] = 0x10
+            _put_be64(p + 1, self.table_id)
+            _put_be64(p + 9, tid)
+            keys.append(hk)
+            tids.append(tid)
+            n += 1
+        if n:
+            values = self.get_many(keys, self.snapshot)
+            if len(values) != n:
+                raise AssertionError(f"get_many returned {len(values)} values for {n} keys")
+            self.values = values
+        else:
+            self.values = []
+        self.tids = tids
+        self.pos = 0
+        if self.batch < 256:
+            self.batch *= 2
+
+    def __next__(self):
+        cdef Py_ssize_t i
         if self.done:
             raise StopIteration
         try:
             while True:
-                item = next(self.source)
-                k = item[0]
-                v = item[1]
-                if self.unique:
-                    if PyBytes_GET_SIZE(v) < 8:
-                        raise ValueError(f"not a unique index entry value: {v!r}")
-                    tid = _be64(<const uint8_t *>PyBytes_AS_STRING(v))
-                else:
-                    if PyBytes_GET_SIZE(k) < 17:
-                        raise ValueError(f"not an index entry key: {k!r}")
-                    tid = _be64(<const uint8_t *>PyBytes_AS_STRING(k) + PyBytes_GET_SIZE(k) - 8)
-                hk = PyBytes_FromStringAndSize(NULL, 17)
-                p = <uint8_t *>PyBytes_AS_STRING(hk)
-                p[0] = 0x10
-                _put_be64(p + 1, self.table_id)
-                _put_be64(p + 9, tid)
-                data = self.get(hk, self.snapshot)
-                if data is not None:
-                    break
+                i = self.pos
+                if i < len(self.values):
+                    self.pos = i + 1
+                    data = self.values[i]
+                    if data is not None:
+                        tid = self.tids[i]
+                        break
+                    continue
+                if self.exhausted:
+                    self.finish()
+                    raise StopIteration
+                self._fill()
             row = self._row(data)
         except BaseException:
             self.finish()

@@ -38,6 +38,11 @@ class KeySpace(Protocol):
     def get(self, key: bytes, snapshot: KeySnapshot | None = None) -> bytes | None:
         """The value at ``snapshot`` (None: latest), or None when absent."""
 
+    def get_many(self, keys: list[bytes], snapshot: KeySnapshot | None = None
+                 ) -> list[bytes | None]:
+        """``[get(k, snapshot) for k in keys]`` in one call (all read at one point), so the
+        backend can visit each of its files and blocks once for a batch of keys."""
+
     def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
              snapshot: KeySnapshot | None = None) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) for start <= key < stop, ascending or descending."""

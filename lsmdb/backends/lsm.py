@@ -46,6 +46,9 @@ class LsmKeySpace:
         # it reads at them, so the DB's unchecked read at a sequence number serves.
         return self.db.get_at(key, None if snapshot is None else snapshot.seqno)
 
+    def get_many(self, keys: list[bytes], snapshot: _Snap | None = None) -> list[bytes | None]:
+        return self.db.multi_get(keys, snapshot=None if snapshot is None else snapshot.inner)
+
     def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
              snapshot: _Snap | None = None) -> Iterator[tuple[bytes, bytes]]:
         return self.db.items(start, stop, reverse=reverse,

@@ -66,6 +66,11 @@ class MemoryKeySpace:
         found, value, _ = self._mem.get(key, seq)
         return value if found else None
 
+    def get_many(self, keys: list[bytes], snapshot: _Snap | None = None) -> list[bytes | None]:
+        seq = self._seq if snapshot is None else snapshot.seqno
+        # A DELETE's entry carries None as its value, like a missing key.
+        return [r[1] for r in self._mem.get_many(keys, seq)]
+
     def scan(self, start: bytes, stop: bytes | None, reverse: bool = False,
              snapshot: _Snap | None = None) -> Iterator[tuple[bytes, bytes]]:
         self._check()

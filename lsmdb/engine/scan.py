@@ -142,7 +142,7 @@ def rows_for_entries(txn: Transaction, t: TableInfo, ix, entries, positions,
         # Nothing of the transaction's own to merge and no read set to record: the rows are
         # read straight from the statement's snapshot by the C loop of rowiter.
         snap = txn.stmt.acquire()
-        return IndexRecords(entries, txn.backend.get, snap.keysnap, t.table_id, ix.unique,
+        return IndexRecords(entries, txn.backend.get_many, snap.keysnap, t.table_id, ix.unique,
                             t.specs, positions, TupleRecord, _decode_row,
                             rowcodec.decode_row_columns, txn.engine._metrics
                             ).then(snap.release)

@@ -50,16 +50,16 @@ def test_index_records_read_rows_of_unique_and_non_unique_entries():
     heap = dict(heap_items(4))
     reads = []
 
-    def get(key, snap):
-        reads.append((key, snap))
-        return heap.get(key)
+    def get(keys, snap):
+        reads.append((list(keys), snap))
+        return [heap.get(k) for k in keys]
 
     tids = sorted(ROWS)
     unique = [(b"\x20k%d" % i, struct.pack(">Q", tid) + b"inc") for i, tid in enumerate(tids)]
     it = IndexRecords(unique, get, "snap", 4, True, SPECS, None, TupleRecord,
                       rowcodec.decode_row, rowcodec.decode_row_columns)
     assert [(r.tuple_id, r.row) for r in it] == [(t, ROWS[t]) for t in tids]
-    assert reads[0] == (heap_key(4, tids[0]), "snap")
+    assert reads[0] == ([heap_key(4, t) for t in tids], "snap")  # one batch, in entry order
     plain = [(b"\x20" + b"x" * 9 + struct.pack(">Q", tid), b"") for tid in (*tids, 12345)]
     m = Metrics()
     it = IndexRecords(plain, get, None, 4, False, SPECS, (0,), TupleRecord,
@@ -101,5 +101,37 @@ def test_malformed_keys_raise_instead_of_reading_out_of_bounds():
         next(HeapRecords([(b"\x10short", b"")], SPECS, None, TupleRecord,
                          rowcodec.decode_row, rowcodec.decode_row_columns))
     with pytest.raises(ValueError):
-        next(IndexRecords([(b"k", b"1234")], lambda k, s: None, None, 1, True, SPECS, None,
+        next(IndexRecords([(b"k", b"1234")], lambda k, s: [None] * len(k), None, 1, True,
+                          SPECS, None,
                           TupleRecord, rowcodec.decode_row, rowcodec.decode_row_columns))
+
+
+def test_index_records_read_rows_in_growing_batches_and_finish_after_the_last_row():
+    """Batches of 4, 8, 16, ... entries (so a scan stopped early reads few rows ahead); the
+    finish callbacks run only once the last buffered row is out, not when the entries run
+    out."""
+    n = 40
+    heap = {heap_key(4, t): rowcodec.encode_row(SPECS, (t, "r%d" % t)) for t in range(n)}
+    sizes, done = [], []
+
+    def get_many(keys, snap):
+        sizes.append(len(keys))
+        return [heap.get(k) for k in keys]
+
+    entries = [(b"\x20" + b"x" * 9 + struct.pack(">Q", t), b"") for t in range(n)]
+    it = IndexRecords(entries, get_many, None, 4, False, SPECS, None, TupleRecord,
+                      rowcodec.decode_row, rowcodec.decode_row_columns
+                      ).then(lambda: done.append(1))
+    first = next(it)
+    assert first.tuple_id == 0 and sizes == [4]
+    rest = list(it)
+    assert [r.tuple_id for r in rest] == list(range(1, n))
+    assert sizes == [4, 8, 16, 12] and done == [1]
+
+
+def test_index_records_refuse_a_short_answer_from_get_many():
+    entries = [(b"\x20" + b"x" * 9 + struct.pack(">Q", t), b"") for t in range(3)]
+    it = IndexRecords(entries, lambda keys, snap: [], None, 4, False, SPECS, None,
+                      TupleRecord, rowcodec.decode_row, rowcodec.decode_row_columns)
+    with pytest.raises(AssertionError):
+        next(it)
