@@ -111,7 +111,7 @@ def test_index_records_read_rows_in_growing_batches_and_finish_after_the_last_ro
     finish callbacks run only once the last buffered row is out, not when the entries run
     out."""
     n = 40
-    heap = {heap_key(4, t): rowcodec.encode_row(SPECS, (t, "r%d" % t)) for t in range(n)}
+    heap = {heap_key(4, t): rowcodec.encode_row(SPECS, (t, f"r{t}")) for t in range(n)}
     sizes, done = [], []
 
     def get_many(keys, snap):
