@@ -156,6 +156,23 @@ def _compressible_buffer(rng, value_size: int, ratio: float) -> bytes:
 # ------------------------------------------------------------------------------ worker
 
 
+def _timed_threads(target, args: list[tuple], ready: threading.Barrier) -> float:
+    """Start one thread per ``args`` entry running ``target``, release them together through
+    ``ready`` (a barrier of len(args) + 1: this thread is the last party) and return the
+    seconds from that moment until the last thread is done."""
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    for t in threads:
+        t.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass  # a thread failed before the start: it recorded its error, the rest still end
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def read_io() -> dict[str, int]:
     """This process's kernel I/O counters (all threads); {} where /proc is unavailable."""
     try:
@@ -432,17 +449,7 @@ class Worker:
                 ready.abort()
 
         io0 = read_io()
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError:
-            pass
-        t0 = time.perf_counter()
-        for t in threads:
-            t.join()
-        seconds = time.perf_counter() - t0
+        seconds = _timed_threads(run, [(i,) for i in range(n)], ready)
         if errors:
             self.log(f"{name}: {errors[0]!r}")
         self.record(name, len(ks), seconds, io0, not errors and sum(hits) == len(ks),
@@ -518,15 +525,8 @@ class Worker:
                 except BaseException as exc:  # reported as a failed verification
                     errors.append(exc)
 
-            workers = [threading.Thread(target=writer, args=(sl,)) for sl in slices]
-            for w in workers:
-                w.start()
             io0 = read_io()
-            start.wait()
-            t0 = time.perf_counter()
-            for w in workers:
-                w.join()
-            seconds = time.perf_counter() - t0
+            seconds = _timed_threads(writer, [(sl,) for sl in slices], start)
             if errors:
                 self.log(f"{name}: {len(errors)} writer threads failed: {errors[0]!r}")
             get = self.eng.get
