@@ -98,7 +98,22 @@ def _stored(env: Env, path: str, overrides: Mapping[str, Any], accept_defaults: 
         if isinstance(policy_name, str):
             compaction["policy"] = None  # attached below, from an override or by import
         stored = Options.from_dict(data)
-    except (ValueError, UnicodeDecodeError, AttributeError) as exc:  # incl. InvalidOptionsError
+    except InvalidOptionsError as exc:
+        if accept_defaults:
+            return Options()
+        unknown = [f for f, reason in exc.problems if reason == "unknown option"]
+        if unknown and len(unknown) == len(exc.problems):
+            # Well-formed, but naming options this version does not have: a newer lsmdb
+            # wrote them (a downgrade), not damage. Refused like RocksDB refuses unknown
+            # options, with the error type of options rather than of corruption.
+            raise InvalidOptionsError([(f, (
+                f"unknown option in the stored options ({os.path.basename(path)}), probably "
+                f"written by a newer lsmdb; open with {_ACCEPT} to start from this "
+                "version's defaults")) for f in unknown]) from exc
+        raise CorruptionError(
+            f"stored options are damaged ({describe_error(exc)}); open with {_ACCEPT} to "
+            "start from the defaults instead", path) from exc
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
         if accept_defaults:
             return Options()
         raise CorruptionError(

@@ -154,3 +154,28 @@ def test_invalid_overrides_on_a_new_directory_leave_nothing_behind(tmp_path):
     assert not path.exists()
     with lsmdb.open(path) as db:  # the directory is still usable
         db.put(b"k", b"v")
+
+
+def test_stored_options_from_a_newer_version_are_refused_as_options_not_corruption(tmp_path):
+    """A well-formed OPTIONS file naming options this version lacks (a newer lsmdb wrote it,
+    then the user went back a version) is an options error naming each unknown field, not a
+    damaged file; accept_default_options opens it with this version's defaults."""
+    path = tmp_path / "db"
+    with lsmdb.open(path) as db:
+        db.put(b"k", b"v")
+    options_file = latest_options_file(lsmdb.env.default_env(), str(path))
+    with open(options_file) as f:
+        data = json.load(f)
+    data["future_knob"] = 3
+    data["compaction"]["future_style_knob"] = True
+    with open(options_file, "w") as f:
+        json.dump(data, f)
+    for kwargs in ({}, {"read_only": True}):
+        with pytest.raises(InvalidOptionsError) as info:
+            lsmdb.open(path, **kwargs)
+        assert not isinstance(info.value, CorruptionError)
+        assert sorted(info.value.fields) == ["compaction.future_style_knob", "future_knob"]
+        assert "newer lsmdb" in str(info.value)
+        assert os.path.basename(options_file) in str(info.value)
+    with lsmdb.open(path, accept_default_options=True) as db:
+        assert db.get(b"k") == b"v"
