@@ -88,6 +88,19 @@ def resolve_options(env: Env, dbdir: str, options: Options | None, exists: bool,
     return base.override(overrides) if overrides else base
 
 
+def _holds_every_field(data: Any, known: Mapping[str, Any]) -> bool:
+    """Whether the stored dict ``data`` has every field of ``known`` (an ``Options().to_dict()``),
+    nested sections included."""
+    if not isinstance(data, dict):
+        return False
+    for name, default in known.items():
+        if name not in data:
+            return False
+        if isinstance(default, dict) and not _holds_every_field(data[name], default):
+            return False
+    return True
+
+
 def _stored(env: Env, path: str, overrides: Mapping[str, Any], accept_defaults: bool) -> Options:
     try:
         data = json.loads(env.read_file(path))
@@ -102,10 +115,12 @@ def _stored(env: Env, path: str, overrides: Mapping[str, Any], accept_defaults: 
         if accept_defaults:
             return Options()
         unknown = [f for f, reason in exc.problems if reason == "unknown option"]
-        if unknown and len(unknown) == len(exc.problems):
-            # Well-formed, but naming options this version does not have: a newer lsmdb
-            # wrote them (a downgrade), not damage. Refused like RocksDB refuses unknown
-            # options, with the error type of options rather than of corruption.
+        if (unknown and len(unknown) == len(exc.problems)
+                and _holds_every_field(data, Options().to_dict())):
+            # Every option this version has, plus names it does not know: a newer lsmdb
+            # wrote the file (a downgrade), not damage - a damaged name would also leave
+            # its own option missing. Refused like RocksDB refuses unknown options, with
+            # the error type of options rather than of corruption.
             raise InvalidOptionsError([(f, (
                 f"unknown option in the stored options ({os.path.basename(path)}), probably "
                 f"written by a newer lsmdb; open with {_ACCEPT} to start from this "

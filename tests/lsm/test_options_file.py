@@ -179,3 +179,18 @@ def test_stored_options_from_a_newer_version_are_refused_as_options_not_corrupti
         assert os.path.basename(options_file) in str(info.value)
     with lsmdb.open(path, accept_default_options=True) as db:
         assert db.get(b"k") == b"v"
+
+
+def test_a_damaged_option_name_is_corruption_not_a_newer_version(tmp_path):
+    """A flipped byte in a field name leaves an unknown name AND a missing known field: that
+    is a damaged file (CorruptionError), unlike a newer version's file, which adds names."""
+    path = tmp_path / "db"
+    with lsmdb.open(path) as db:
+        db.put(b"k", b"v")
+    options_file = latest_options_file(lsmdb.env.default_env(), str(path))
+    with open(options_file, "rb") as f:
+        text = f.read()
+    with open(options_file, "wb") as f:
+        f.write(text.replace(b'"block_bytes"', b'"block_bztes"'))
+    with pytest.raises(CorruptionError):
+        lsmdb.open(path)
