@@ -79,7 +79,12 @@ def _merged_heap_scan(txn: Transaction, t: TableInfo, positions, reverse: bool
 
 def index_entries(txn: Transaction, ix, start: bytes, stop: bytes, reverse: bool = False,
                   skip_nulls: bool = False) -> Iterator[tuple[bytes, bytes]]:
-    if txn.rc and overtaken(txn, ix.table_id):
+    if txn.rc and (overtaken(txn, ix.table_id)
+                   or ix.index_id not in txn.stmt.catalog.indexes):
+        # The second case: a READ COMMITTED transaction with DDL of its own keeps its
+        # catalog, and a commit since dropped this index: the statement snapshot holds no
+        # entries of it, so they are made from the rows, as for an index the transaction
+        # created itself.
         it = _own_view_entries(txn, ix, start, stop, reverse)
     else:
         it = txn.scan(start, stop, reverse)
