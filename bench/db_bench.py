@@ -285,25 +285,30 @@ class Worker:
         ks = [keys[i] for i in order]
         vs = [vals[i] for i in order]
         io0 = read_io()
+        # CPU of the whole process (background flushes included) and of the writing thread.
         if batch > 1:
             pairs = list(zip(ks, vs, strict=True))
             wb = self.eng.write_batch
+            cpu0, wcpu0 = time.process_time(), time.thread_time()
             t0 = time.perf_counter()
             for j in range(0, len(pairs), batch):
                 wb(pairs[j:j + batch])
             seconds = time.perf_counter() - t0
         else:
             put = self.eng.put
+            cpu0, wcpu0 = time.process_time(), time.thread_time()
             t0 = time.perf_counter()
             for k, v in zip(ks, vs, strict=True):
                 put(k, v)
             seconds = time.perf_counter() - t0
+        cpu = {"cpu_seconds": time.process_time() - cpu0,
+               "writer_cpu_seconds": time.thread_time() - wcpu0}
         nbytes = len(ks) * (KEY_SIZE + self.cfg.value_size)
         self.user_bytes += nbytes
         self.scope.append(name)
         self.filled = self.live = True
         self.version = 0
-        self.record(name, len(ks), seconds, io0, self.verify_sample(11), bytes=nbytes)
+        self.record(name, len(ks), seconds, io0, self.verify_sample(11), bytes=nbytes, **cpu)
 
     def _fillseq(self) -> None:
         self._fill("fillseq", list(range(self.cfg.num)), 1)
