@@ -16,16 +16,17 @@ from lsmdb._core.readpath cimport ReadView
 from lsmdb.errors import ClosedError
 
 
-cdef object _key_bytes(object key):
-    """Any buffer as bytes; TypeError naming the argument otherwise (str included)."""
-    if isinstance(key, bytes):
-        return key
-    if not isinstance(key, str):
+cpdef bytes as_bytes(object obj, str name):
+    """Any buffer as bytes; TypeError naming the argument ``name`` otherwise (str included).
+    The one coercion of keys and values: DB's Python methods use it too."""
+    if isinstance(obj, bytes):
+        return obj
+    if not isinstance(obj, str):
         try:
-            return bytes(memoryview(key))
+            return bytes(memoryview(obj))
         except TypeError:
             pass
-    raise TypeError(f"key must be bytes-like, not {type(key).__name__}")
+    raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
 
 
 def get(self, key, default=None, *, snapshot=None):
@@ -35,7 +36,7 @@ def get(self, key, default=None, *, snapshot=None):
     if self._closed:
         raise ClosedError("database is closed")
     if type(key) is not bytes:
-        key = _key_bytes(key)
+        key = as_bytes(key, "key")
     sv = self._sv
     if snapshot is None:
         return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),

@@ -92,16 +92,7 @@ _Key = bytes | bytearray | memoryview  # any buffer is accepted; bytes are retur
 _Path = str | bytes | os.PathLike
 
 
-def _as_bytes(obj, name: str) -> bytes:
-    """Any buffer as bytes; TypeError naming the argument otherwise (str included)."""
-    if isinstance(obj, bytes):
-        return obj
-    if not isinstance(obj, str):
-        try:
-            return bytes(memoryview(obj))
-        except TypeError:
-            pass
-    raise TypeError(f"{name} must be bytes-like, not {type(obj).__name__}")
+_as_bytes = dbread.as_bytes  # any buffer as bytes; TypeError naming the argument otherwise
 
 
 def _check_range(start: bytes, end: bytes) -> None:
