@@ -151,6 +151,18 @@ def _wait_ready(proc: subprocess.Popen, timeout: float) -> bool:
     return proc.stdout.readline().startswith("ready")
 
 
+def wait_or_kill(proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the child to end; kill it (and reap it) if it has
+    not. True when this had to kill it."""
+    try:
+        proc.wait(timeout=timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+
+
 def _read_log_lines(path: str) -> list[str]:
     if not os.path.exists(path):
         return []
@@ -227,12 +239,8 @@ def _run_trial(config: CrashLoopConfig, rng: random.Random, trial: int, db_path:
                 if proc.poll() is None:
                     proc.kill()
                     killed_by_us = True
-            try:
-                proc.wait(timeout=run_for + 60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            if wait_or_kill(proc, run_for + 60):
                 killed_by_us = True
-                proc.wait()
         finally:
             if proc.poll() is None:
                 proc.kill()

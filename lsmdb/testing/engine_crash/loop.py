@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from lsmdb.testing import killpoints
+from lsmdb.testing.crashloop import wait_or_kill
 from lsmdb.testing.engine_crash.checker import ChildRecord, EngineCrashFailure, verify
 from lsmdb.testing.engine_crash.options import (
     _DEFAULT_HINT,
@@ -226,12 +227,8 @@ def _run_trial(config: EngineCrashConfig, rng: random.Random, trial: int, genera
                 if proc.poll() is None:
                     proc.kill()
                     killed_by_us = True
-            try:
-                proc.wait(timeout=config.interval + 90)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            if wait_or_kill(proc, config.interval + 90):
                 killed_by_us = True
-                proc.wait()
         finally:
             if proc.poll() is None:
                 proc.kill()
