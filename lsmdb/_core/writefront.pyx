@@ -151,8 +151,10 @@ cdef class WriteFront:
             self.release()
 
     cdef int set_attr(self, str name, object value) except -1:
+        """Assign the DB attribute ``name`` as its FrontField would."""
+        self.mirror(name, value)
         self.attrs[name] = value
-        return self.mirror(name, value)
+        return 0
 
 
 cdef class FrontField:
@@ -167,11 +169,14 @@ cdef class FrontField:
         self.name = name
 
     def __set__(self, obj, value):
+        # The mirror first: a value it refuses leaves the attribute as it was, and storing
+        # into the dict may free the old value, whose finaliser may run Python code (and so
+        # let another thread in) only once both hold the new one.
         cdef dict attrs = obj.__dict__
-        attrs[self.name] = value
         front = attrs.get("_front")
         if front is not None:
             (<WriteFront>front).mirror(self.name, value)
+        attrs[self.name] = value
 
 
 cdef inline bint _direct_wanted(object sync) noexcept:

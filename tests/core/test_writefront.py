@@ -95,3 +95,11 @@ def test_the_front_follows_a_db_through_its_life(tmp_path):
     with lsmdb.open(tmp_path / "db", read_only=True) as ro:
         _check(ro)
         assert ro._front.state["read_only"]
+
+
+def test_a_value_the_mirror_refuses_leaves_the_attribute_as_it_was():
+    o = _Owner()
+    o._last_seq = 5
+    with pytest.raises(TypeError):
+        o._last_seq = "six"
+    assert o._last_seq == 5 and o._front.state["last_seq"] == 5
