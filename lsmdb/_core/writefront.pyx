@@ -39,10 +39,13 @@ from lsmdb._core.dbread import as_bytes
 from lsmdb.errors import ClosedError, InvalidArgumentError
 
 
+cdef extern from "Python.h":
+    dict PyObject_GenericGetDict(object obj, void *context)
+
+
 cdef class WriteFront:
     """The DB state a single put reads, as C fields (mirrored by :class:`FrontField`)."""
 
-    cdef dict attrs                 # the DB's __dict__: the publish writes into it
     cdef object acquire             # the DB mutex's acquire and release
     cdef object release
     cdef object writers             # the writer queue (a deque): must be empty
@@ -59,8 +62,7 @@ cdef class WriteFront:
     cdef bint never_syncs           # the WAL policy never fsyncs a write by default
     cdef bint no_write_stall        # the stall test of the current Version and debt
 
-    def __init__(self, dict attrs not None):
-        self.attrs = attrs
+    def __init__(self):
         self.closed = True
 
     cdef int mirror(self, str name, object value) except -1:
@@ -117,11 +119,13 @@ cdef class WriteFront:
                 and self.tail.fd >= 0 and self.mem is not None and not self.writers
                 and self.mem.sl.arena.used < self.memtable_limit)
 
-    cdef int write_one(self, int vtype, bytes key, bytes value) except -1:
-        """Apply one put or delete on the direct path: 1, or 0 when it must take the general
-        path (nothing applied). Raises what the WAL append raises; an I/O failure or a
-        record logged but not in the memtable stops writes, as on the general path."""
+    cdef int write_one(self, object db, int vtype, bytes key, bytes value) except -1:
+        """Apply one put or delete to ``db`` (this front's DB) on the direct path: 1, or 0
+        when it must take the general path (nothing applied). Raises what the WAL append
+        raises; an I/O failure or a record logged but not in the memtable stops writes, as
+        on the general path."""
         cdef uint64_t seq
+        cdef dict attrs
         if not self.ready():  # read without the mutex: only to skip taking it in vain
             return 0
         self.acquire()
@@ -129,6 +133,10 @@ cdef class WriteFront:
             if not self.ready():
                 return 0
             seq = self.last_seq + 1
+            # The DB's __dict__, fetched per call: a front holding it would make a reference
+            # cycle (dict -> front -> dict), and a dropped DB would free its memtables only
+            # at the next garbage collection instead of at once.
+            attrs = PyObject_GenericGetDict(db, NULL)
             try:
                 self.tail.c_append_op(seq, vtype, key, value, self.mem)
             except (InvalidArgumentError, ClosedError):
@@ -137,24 +145,19 @@ cdef class WriteFront:
                 # A failed write(2) leaves the segment's tail unknown, and a record logged but
                 # not in the memtable must not be followed by others: stop writes until
                 # resume(), as the general path does.
-                self.set_attr("_bg_error", exc)
-                self.attrs["_wal_failed"] = True
+                self.mirror("_bg_error", exc)  # as db._bg_error = exc would (FrontField)
+                attrs["_bg_error"] = exc
+                attrs["_wal_failed"] = True
                 raise
             # Publish: the write is visible as soon as the sequence moves.
             seq_obj = seq
             self.last_seq = seq
-            self.attrs["_last_seq"] = seq_obj
-            sv = <tuple>self.attrs["_sv"]  # same memtables and Version: only the sequence moves
-            self.attrs["_sv"] = (sv[0], sv[1], sv[2], seq_obj, sv[4])
+            attrs["_last_seq"] = seq_obj
+            sv = <tuple>attrs["_sv"]  # same memtables and Version: only the sequence moves
+            attrs["_sv"] = (sv[0], sv[1], sv[2], seq_obj, sv[4])
             return 1  # statistics: folded in from the tail (DB._fold_direct_writes)
         finally:
             self.release()
-
-    cdef int set_attr(self, str name, object value) except -1:
-        """Assign the DB attribute ``name`` as its FrontField would."""
-        self.mirror(name, value)
-        self.attrs[name] = value
-        return 0
 
 
 cdef class FrontField:
@@ -194,7 +197,7 @@ def put(self, key, value, *, sync=None):
             if type(value) is not bytes:
                 value = as_bytes(value, "value")
             if (PyBytes_GET_SIZE(value) <= f.max_value
-                    and f.write_one(TYPE_PUT, key, value)):
+                    and f.write_one(self, TYPE_PUT, key, value)):
                 return
     self._write_one_general(TYPE_PUT, key, value, sync)
 
@@ -205,6 +208,6 @@ def delete(self, key, *, sync=None):
     if _direct_wanted(sync) and not f.closed and not f.read_only:
         if type(key) is not bytes:
             key = as_bytes(key, "key")
-        if PyBytes_GET_SIZE(key) <= f.max_key and f.write_one(TYPE_DELETE, key, b""):
+        if PyBytes_GET_SIZE(key) <= f.max_key and f.write_one(self, TYPE_DELETE, key, b""):
             return
     self._write_one_general(TYPE_DELETE, key, b"", sync)

@@ -253,7 +253,7 @@ class DB:
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
                  inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
                  accept_default_options: bool = False):
-        self._front = WriteFront(self.__dict__)  # first: the FrontFields above mirror into it
+        self._front = WriteFront()  # first: the FrontFields above mirror into it
         self.path = fs_path(path)
         self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
         self._accept_default_options = accept_default_options

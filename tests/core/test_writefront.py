@@ -1,6 +1,9 @@
 """WriteFront and FrontField (lsmdb/_core/writefront.pyx): the DB attributes a single put
 reads, mirrored into C fields on every assignment and never stale."""
 
+import gc
+import weakref
+
 import pytest
 
 import lsmdb
@@ -16,7 +19,7 @@ class _Owner:
     _nonsense = FrontField("_nonsense")
 
     def __init__(self):
-        self._front = WriteFront(self.__dict__)
+        self._front = WriteFront()
 
 
 def test_an_assignment_stores_the_value_and_mirrors_it():
@@ -103,3 +106,18 @@ def test_a_value_the_mirror_refuses_leaves_the_attribute_as_it_was():
     with pytest.raises(TypeError):
         o._last_seq = "six"
     assert o._last_seq == 5 and o._front.state["last_seq"] == 5
+
+
+def test_a_dropped_db_is_freed_at_once_with_everything_it_holds(tmp_path):
+    """The front holds nothing that leads back to its DB: no reference cycle keeps a DB's
+    memtables and files alive until the next garbage collection."""
+    gc.disable()
+    try:
+        db = lsmdb.open(tmp_path / "db")
+        db.put(b"a", b"1")
+        cv = weakref.ref(db._cv)
+        db.close()
+        del db
+        assert cv() is None
+    finally:
+        gc.enable()
