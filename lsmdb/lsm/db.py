@@ -10,7 +10,9 @@ Concurrency model:
 - Writers queue up (LevelDB's group commit): the writer at the head merges the batches
   queued behind it, appends them to the WAL as one record, fsyncs once if any of them asked
   for it, inserts into the memtable with the mutex released, then publishes the new last
-  sequence number, which is what makes the whole batch visible at once.
+  sequence number, which is what makes the whole batch visible at once. A single put or
+  delete with no writer queued is one C call instead (``put`` / ``delete``, compiled in
+  lsmdb/_core/writefront.pyx): it takes the mutex, appends, inserts and publishes.
 - One background thread (or more: ``background_threads``) flushes immutable memtables to L0
   and runs compactions picked by the compaction policy. MANIFEST edits are serialized by
   ``_version_lock``.
