@@ -404,3 +404,41 @@ def test_concurrent_puts_deletes_and_batches_keep_every_write_once(tmp_path, wal
     with lsmdb.open(tmp_path / "db", wal_recovery="absolute_consistency") as again:
         assert dict(again.items()) == expected
         assert again.last_sequence == writes
+
+
+def test_readers_beside_direct_puts_see_a_growing_prefix(tmp_path):
+    """One thread puts k0, k1, ... on the direct path; another reads beside it: a snapshot
+    that sees k_i sees every earlier key, and the visible sequence never goes back."""
+    db = lsmdb.open(tmp_path / "db", Options(memtable_bytes=128 << 10, wal_sync="never"))
+    n = 4000
+    done = threading.Event()
+    problems: list[str] = []
+
+    def reader() -> None:
+        last = 0
+        while not done.is_set():
+            with db.snapshot() as snap:
+                seq = snap.seqno
+                if seq < last:
+                    problems.append(f"sequence went back: {last} -> {seq}")
+                last = seq
+                # The writer's i-th put has sequence i + 1: the snapshot holds exactly
+                # k0 .. k(seq-1), whichever memtable or table they sit in by now.
+                probe = [0, seq // 2, seq - 1] if seq else []
+                for i in probe:
+                    if db.get(b"k%05d" % i, snapshot=snap) != b"v%d" % i:
+                        problems.append(f"seq {seq}: k{i} missing")
+                if db.get(b"k%05d" % seq, snapshot=snap) is not None:
+                    problems.append(f"seq {seq}: k{seq} visible too early")
+
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        for i in range(n):
+            db.put(b"k%05d" % i, b"v%d" % i)
+    finally:
+        done.set()
+        th.join()
+    assert problems == []
+    assert db.last_sequence == n
+    db.close()
