@@ -67,19 +67,8 @@ cdef int _write_all(int fd, const uint8_t *p, Py_ssize_t n, int *err) noexcept n
 
 cdef class WalTail:
     """The append end of one WAL segment: its LogWriter, file and counters, and
-    ``append_op``, the direct one-op path (only for a plain POSIX file: ``fd >= 0``)."""
-
-    cdef public LogWriter log
-    cdef readonly object file
-    cdef readonly int fd
-    # Counters of the segment (both paths add to them; see the module docstring).
-    cdef public long long bytes_written
-    cdef public long long unsynced_records
-    # What append_op wrote since take_direct_counts(): the DB's statistics fold these in
-    # rather than pay a Python call per put.
-    cdef long long direct_ops
-    cdef long long direct_payload_bytes
-    cdef long long direct_record_bytes
+    ``append_op``, the direct one-op path (only for a plain POSIX file: ``fd >= 0``).
+    Fields in walappend.pxd."""
 
     def __init__(self, LogWriter log not None, file, int fd=-1):
         self.log = log
@@ -116,6 +105,10 @@ cdef class WalTail:
         and the segment's tail is unknown. MemoryError: the record is in the WAL but the
         memtable could not take it. Either of the last two must stop writes (the caller's
         rule for I/O failures of the general path)."""
+        return self.c_append_op(seq, vtype, key, value, mem)
+
+    cdef Py_ssize_t c_append_op(self, uint64_t seq, int vtype, bytes key, bytes value,
+                                Memtable mem) except -1:
         cdef Py_ssize_t klen = PyBytes_GET_SIZE(key)
         cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
         cdef uint8_t stack_payload[STACK_RECORD_BYTES]

@@ -10,7 +10,9 @@ Concurrency model:
 - Writers queue up (LevelDB's group commit): the writer at the head merges the batches
   queued behind it, appends them to the WAL as one record, fsyncs once if any of them asked
   for it, inserts into the memtable with the mutex released, then publishes the new last
-  sequence number, which is what makes the whole batch visible at once.
+  sequence number, which is what makes the whole batch visible at once. A single put or
+  delete with no writer queued is one C call instead (``put`` / ``delete``, compiled in
+  lsmdb/_core/writefront.pyx): it takes the mutex, appends, inserts and publishes.
 - One background thread (or more: ``background_threads``) flushes immutable memtables to L0
   and runs compactions picked by the compaction policy. MANIFEST edits are serialized by
   ``_version_lock``.
@@ -35,16 +37,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from lsmdb import killpoint as _killpoint
 from lsmdb import wal as walmod
-from lsmdb._core import dbread
+from lsmdb._core import dbread, writefront
 from lsmdb._core.batch import WriteBatch
-from lsmdb._core.ikey import DELETE as _TYPE_DELETE
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.ikey import PUT as _TYPE_PUT
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
+from lsmdb._core.writefront import FrontField, WriteFront
 from lsmdb._version import __version__
 from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
@@ -232,10 +233,29 @@ class WriteBatchContext:
 class DB:
     """An open LSM database. Use :func:`lsmdb.open`."""
 
+    # The attributes a single put reads, mirrored into the C fields of ``_front`` (the
+    # compiled write front, lsmdb/_core/writefront.pyx) on every assignment; reads of them
+    # are plain attribute reads.
+    _last_seq = FrontField("_last_seq")
+    _bg_error = FrontField("_bg_error")
+    _closing = FrontField("_closing")
+    _closed = FrontField("_closed")
+    read_only = FrontField("read_only")
+    _no_write_stall = FrontField("_no_write_stall")
+    _wal = FrontField("_wal")
+    _mem = FrontField("_mem")
+    _writers = FrontField("_writers")
+    _mutex = FrontField("_mutex")
+    _commit_schedule = FrontField("_commit_schedule")
+    _memtable_limit = FrontField("_memtable_limit")
+    _max_key = FrontField("_max_key")
+    _max_value = FrontField("_max_value")
+
     def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
                  inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
                  accept_default_options: bool = False):
+        self._front = WriteFront()  # first: the FrontFields above mirror into it
         self.path = fs_path(path)
         self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
         self._accept_default_options = accept_default_options
@@ -608,23 +628,11 @@ class DB:
                 f"max_value_bytes={self.options.max_value_bytes}")
         return key, value
 
-    def put(self, key, value, *, sync: bool | None = None) -> None:
-        """Set ``key`` to ``value`` (both bytes-like). ``sync=True`` returns only after the WAL
-        record is fsynced; ``None`` follows ``Options.wal_sync``."""
-        if self._closed or self.read_only:
-            self._check_writable()
-        if (type(key) is not bytes or type(value) is not bytes
-                or len(key) > self._max_key or len(value) > self._max_value):
-            key, value = self._check_kv(key, value)
-        self._write_one(_TYPE_PUT, key, value, sync)
-
-    def delete(self, key, *, sync: bool | None = None) -> None:
-        """Delete ``key`` (a no-op when absent); ``sync`` as for :meth:`put`."""
-        if self._closed or self.read_only:
-            self._check_writable()
-        if type(key) is not bytes or len(key) > self._max_key:
-            key = self._check_key(key)
-        self._write_one(_TYPE_DELETE, key, b"", sync)
+    # DB.put(key, value, *, sync=None) and DB.delete(key, *, sync=None): compiled
+    # (lsmdb/_core/writefront.pyx) so the common single write is one C call; they bind as
+    # methods like a def would and hand anything else to _write_one_general.
+    put = writefront.put
+    delete = writefront.delete
 
     def delete_range(self, start, end, *, sync: bool | None = None) -> None:
         """Delete every key in [start, end) (one range tombstone): ``start`` included, ``end``
@@ -678,45 +686,16 @@ class DB:
             return sync
         return self._commit_schedule.syncs_by_default
 
-    def _write_one(self, vtype: int, key: bytes, value: bytes, sync: bool | None) -> None:
-        """One put or delete (checked ``bytes``). Uncontended, needing no fsync, no kill-point
-        hook and a plain WAL file: the direct path, where one C call (``WalTail.append_op``)
-        encodes the one-op batch, write(2)s its record and inserts it into the memtable,
-        under the mutex. Otherwise a one-op WriteBatch through :meth:`_write`. Both make the
-        same WAL record and memtable entry."""
-        if ((sync is None or sync is False) and not self._writers
-                and self._commit_schedule.never_syncs and _killpoint._hook is None):
-            with self._mutex:
-                wal = self._wal
-                ref = self._mem
-                if (wal.direct and self._no_write_stall and not self._writers
-                        and self._bg_error is None and not self._closing
-                        and ref.mem.approximate_bytes < self._memtable_limit):
-                    seq = self._last_seq + 1
-                    try:
-                        wal.tail.append_op(seq, vtype, key, value, ref.mem)
-                    except Exception as exc:
-                        # A failed write(2) leaves the segment's tail unknown, and a record
-                        # logged but not in the memtable must not be followed by others:
-                        # stop writes until resume(). A refusal (InvalidArgumentError,
-                        # ClosedError) comes before any byte is written: only this call's.
-                        if not isinstance(exc, (InvalidArgumentError, ClosedError)):
-                            self._bg_error = exc
-                            self._wal_failed = True
-                        raise
-                    except BaseException:
-                        # An interrupt strikes only between Python steps: before the call
-                        # (nothing applied) or as it returned (all applied: publish it).
-                        if ref.mem.last_seqno >= seq:
-                            self._last_seq = seq
-                            sv = self._sv
-                            self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
-                        raise
-                    # Publish: the write is visible as soon as the sequence moves.
-                    self._last_seq = seq
-                    sv = self._sv  # same memtables and Version: only the sequence moved
-                    self._sv = (sv[0], sv[1], sv[2], seq, sv[4])
-                    return  # statistics: folded in from the tail (_fold_direct_writes)
+    def _write_one_general(self, vtype: int, key, value, sync: bool | None) -> None:
+        """A put or delete the compiled front (``writefront.put`` / ``delete``) did not apply:
+        the checks (each raising its documented error), then a one-op WriteBatch through
+        :meth:`_write` (stalls, group commit, fsync, kill points)."""
+        if self._closed or self.read_only:
+            self._check_writable()
+        if vtype == _TYPE_PUT:
+            key, value = self._check_kv(key, value)
+        else:
+            key = self._check_key(key)
         b = WriteBatch()
         if vtype == _TYPE_PUT:
             b.put(key, value)

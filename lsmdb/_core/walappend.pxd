@@ -1,0 +1,24 @@
+# WalTail: the append end of one WAL segment (walappend.pyx). writefront.pyx appends its
+# one-op records through c_append_op without a Python call.
+from libc.stdint cimport uint64_t
+
+from lsmdb._core.logformat cimport LogWriter
+from lsmdb._core.memtable cimport Memtable
+
+
+cdef class WalTail:
+    cdef public LogWriter log
+    cdef readonly object file
+    cdef readonly int fd
+    # Counters of the segment (both paths add to them; see walappend.pyx's docstring).
+    cdef public long long bytes_written
+    cdef public long long unsynced_records
+    # What append_op wrote since take_direct_counts(): the DB's statistics fold these in
+    # rather than pay a Python call per put.
+    cdef long long direct_ops
+    cdef long long direct_payload_bytes
+    cdef long long direct_record_bytes
+
+    # append_op without the Python call: the record's bytes, or -1 with an exception set.
+    cdef Py_ssize_t c_append_op(self, uint64_t seq, int vtype, bytes key, bytes value,
+                                Memtable mem) except -1
