@@ -3,37 +3,53 @@
 Files are opened lazily through ``opener(index) -> InternalIterator``, so iterating a level
 of thousands of files opens only the ones the cursor reaches (LevelDB's two-level iterator
 over the file list). ``largest`` holds each file's largest internal key, ascending.
+
+A file's iterator, once opened, is kept for the life of the LevelIterator and reused when a
+later seek comes back to that file: random seeks over a level switch files on almost every
+seek, and building an iterator (a Python call to ``opener``, a table-cache lookup, a new
+object) cost more than the seek itself. An SSTable iterator the cursor leaves drops its data
+block, so the kept iterators pin no blocks.
 """
 
 from libc.stdint cimport uint8_t
 
 from lsmdb._core.ikey cimport compare_internal
 from lsmdb._core.iterator cimport InternalIterator
+from lsmdb._core.sstable_reader cimport SSTableIterator
 
 
 cdef class LevelIterator(InternalIterator):
     cdef list largest
     cdef object opener
+    cdef list opened          # per file: its iterator once opened, else None
     cdef Py_ssize_t index
     cdef InternalIterator cur
 
     def __init__(self, list largest, opener):
         self.largest = largest if type(largest) is list else [bytes(k) for k in largest]
         self.opener = opener
+        self.opened = [None] * len(self.largest)
         self.index = -1
         self.cur = None
 
     cdef int _open(self, Py_ssize_t i) except -1:
+        cdef object it
+        if i == self.index and self.cur is not None:
+            return 0
+        if self.cur is not None and type(self.cur) is SSTableIterator:
+            (<SSTableIterator>self.cur)._clear_data()
         if i < 0 or i >= len(self.largest):
             self.index = -1
             self.cur = None
             return 0
-        if i != self.index or self.cur is None:
+        it = self.opened[i]
+        if it is None:
             it = self.opener(i)
             if not isinstance(it, InternalIterator):
                 raise TypeError("LevelIterator opener must return an InternalIterator")
-            self.cur = <InternalIterator>it
-            self.index = i
+            self.opened[i] = it
+        self.cur = <InternalIterator>it
+        self.index = i
         return 0
 
     cdef Py_ssize_t _find(self, const uint8_t *target, Py_ssize_t n):
