@@ -63,7 +63,7 @@ def _run(make):
 
 def test_each_file_is_opened_once_however_often_seeks_come_back_to_it():
     it, opener = _run(ListIterator)
-    for round_ in range(3):
+    for _ in range(3):
         for uk in USER_KEYS[::17]:
             it.seek(seek_key(uk, 5))
             assert it.key() == make_internal_key(uk, 1, PUT)
