@@ -15,7 +15,6 @@ from libc.stdint cimport uint8_t
 
 from lsmdb._core.ikey cimport compare_internal
 from lsmdb._core.iterator cimport InternalIterator
-from lsmdb._core.sstable_reader cimport SSTableIterator
 
 
 cdef class LevelIterator(InternalIterator):
@@ -36,8 +35,10 @@ cdef class LevelIterator(InternalIterator):
         cdef object it
         if i == self.index and self.cur is not None:
             return 0
-        if self.cur is not None and type(self.cur) is SSTableIterator:
-            (<SSTableIterator>self.cur)._clear_data()
+        if self.cur is not None:
+            release = getattr(self.cur, "release", None)
+            if release is not None:
+                release()
         if i < 0 or i >= len(self.largest):
             self.index = -1
             self.cur = None

@@ -496,6 +496,11 @@ cdef class SSTableIterator(InternalIterator):
         self.dc.limit = 0
         self.dc.cur = 0
 
+    def release(self) -> None:
+        """Drop the data block (the iterator is then invalid until positioned again): an
+        iterator kept for later use pins no block meanwhile."""
+        self._clear_data()
+
     cdef int _load_current(self) except -1:
         cdef uint64_t off = 0, size = 0
         decode_handle(self.ic.val, self.ic.val_len, &off, &size)   # validated at open
