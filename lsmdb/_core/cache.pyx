@@ -9,7 +9,7 @@ that file), through a per-file list threaded through the nodes: an insert links 
 at the head of its file's list and an eviction unlinks it, with no Python object per block
 (a per-file set of boxed offsets cost ~0.4 us per miss).
 
-Thread safety: one mutex guards the hash table, the per-file sets and the ring. It is taken without blocking
+Thread safety: one mutex guards the hash table, the per-file lists and the ring. It is taken without blocking
 first and, if contended, with the GIL released (the holder may need the GIL to finish).
 Evicted values are released only after the mutex is dropped, so no destructor runs while
 it is held.
