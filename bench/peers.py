@@ -132,9 +132,8 @@ def _iter_seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
 
 
 def _cursor_seek_read(it, key: bytes, n: int) -> tuple[int, bytes | None]:
-    """seek + n x next with valid()/key()/value()/next(): unlike Python iteration, running
-    off the end leaves the iterator open (lsmdb closes an iterator that ``__next__``
-    exhausts), so one iterator serves every seek, as in db_bench."""
+    """seek + n x next with valid()/key()/value()/next(), for iterators without Python
+    iteration (rocksdict's); one iterator serves every seek, as in db_bench."""
     it.seek(key)
     count = 0
     first = None
@@ -194,6 +193,9 @@ class _IteratorReads:
 
 class LsmdbEngine(_IteratorReads, Engine):
     name = "lsmdb"
+    # A DBIterator is a Python iterator of (key, value) that stays usable after it runs off
+    # the end: seek then iterate, as for plyvel and LMDB's cursor.iternext().
+    _seek_loop = staticmethod(_iter_seek_read)
 
     def open(self, path: str, sync: bool) -> None:
         import lsmdb

@@ -4,7 +4,8 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport uint64_t
 
 
-# One cached block: a member of the LRU ring and of one hash chain; owns a reference to value.
+# One cached block: a member of the LRU ring, of one hash chain and of its file's list (for
+# erase_file); owns a reference to value.
 cdef struct CacheNode:
     uint64_t file_number
     uint64_t offset
@@ -13,13 +14,16 @@ cdef struct CacheNode:
     CacheNode *prev
     CacheNode *next
     CacheNode *hnext
+    CacheNode *fprev
+    CacheNode *fnext
+    PyObject *blocks                  # its file's _FileBlocks (owned by BlockCache._files)
 
 
 cdef class BlockCache:
     cdef CacheNode _head              # sentinel of the LRU ring; head.next = most recent
     cdef CacheNode **_buckets         # hash chains; a power-of-two count
     cdef size_t _mask
-    cdef dict _files                  # file_number -> set of its cached offsets (erase_file)
+    cdef dict _files                  # file_number -> _FileBlocks: its cached blocks
     cdef PyThread_type_lock _lock
     cdef readonly Py_ssize_t usage
     cdef readonly Py_ssize_t capacity

@@ -6,7 +6,7 @@ seeing one state, and the files it reads stay on disk, across flushes and compac
 Every call checks that neither the iterator nor its DB was closed (ClosedError).
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint64_t
 
 from lsmdb._core.merging_iterator cimport MergingIterator
@@ -83,14 +83,28 @@ cdef class DBIterator:
 
     def seek(self, key) -> None:
         """Position at the first key >= key."""
-        cdef const uint8_t[::1] v = _key_view(key)
+        cdef const uint8_t[::1] v
+        if type(key) is bytes:
+            # The common case without a memoryview: a seek loop pays for every object.
+            self._positioned = True
+            self._check()
+            self._it.c_seek(<const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
+            return
+        v = _key_view(key)
         self._positioned = True
         self._check()
         self._it.c_seek(&v[0] if v.shape[0] else <const uint8_t *>b"", v.shape[0])
 
     def seek_for_prev(self, key) -> None:
         """Position at the last key <= key."""
-        cdef const uint8_t[::1] v = _key_view(key)
+        cdef const uint8_t[::1] v
+        if type(key) is bytes:
+            self._positioned = True
+            self._check()
+            self._it.c_seek_for_prev(<const uint8_t *>PyBytes_AS_STRING(key),
+                                     PyBytes_GET_SIZE(key))
+            return
+        v = _key_view(key)
         self._positioned = True
         self._check()
         self._it.c_seek_for_prev(&v[0] if v.shape[0] else <const uint8_t *>b"", v.shape[0])

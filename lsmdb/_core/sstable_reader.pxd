@@ -73,8 +73,10 @@ cdef class SSTableIterator(InternalIterator):
     cdef size_t _ix_prefix_len
     cdef BlockCursor ic
     cdef Block data
+    cdef uint64_t data_offset         # file offset of `data` (meaningful while it is not None)
     cdef BlockCursor dc
     cdef int _load_current(self) except -1
+    cdef int _load_for_seek(self) except -1
     cdef void _clear_data(self) noexcept
     cdef void _seek_index(self, const uint8_t *target, Py_ssize_t n) noexcept
     cdef int _skip_forward(self) except -1

@@ -496,13 +496,30 @@ cdef class SSTableIterator(InternalIterator):
         self.dc.limit = 0
         self.dc.cur = 0
 
+    def release(self) -> None:
+        """Drop the data block (the iterator is then invalid until positioned again): an
+        iterator kept for later use pins no block meanwhile."""
+        self._clear_data()
+
     cdef int _load_current(self) except -1:
         cdef uint64_t off = 0, size = 0
         decode_handle(self.ic.val, self.ic.val_len, &off, &size)   # validated at open
         blk = self.reader.c_data_block(off, size)
         self.data = blk
+        self.data_offset = off
         cursor_attach(&self.dc, blk)
         return 0
+
+    cdef int _load_for_seek(self) except -1:
+        """The data block under the index cursor, unless it is already the loaded one: a
+        seek near the previous one (an index scan, a short range read after a get) stays
+        in its block without a block-cache lookup."""
+        cdef uint64_t off = 0, size = 0
+        if self.data is not None:
+            decode_handle(self.ic.val, self.ic.val_len, &off, &size)
+            if off == self.data_offset:
+                return 0
+        return self._load_current()
 
     cdef int _skip_forward(self) except -1:
         while not cursor_valid(&self.dc):
@@ -561,7 +578,7 @@ cdef class SSTableIterator(InternalIterator):
         if not cursor_valid(&self.ic):
             self._clear_data()
             return 0
-        self._load_current()
+        self._load_for_seek()
         cursor_seek(&self.dc, target, n)
         return self._skip_forward()
 
@@ -569,7 +586,7 @@ cdef class SSTableIterator(InternalIterator):
         self._seek_index(target, n)
         if not cursor_valid(&self.ic):
             return self.c_seek_to_last()
-        self._load_current()
+        self._load_for_seek()
         cursor_seek_for_prev(&self.dc, target, n)
         return self._skip_backward()
 

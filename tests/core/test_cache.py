@@ -86,9 +86,10 @@ def test_matches_an_ordered_dict_model(capacity, ops):
                 model[key] = (f"v{f}.{off}.{charge}", charge)
             c.insert(f, off, f"v{f}.{off}.{charge}", charge)
         else:
-            for k in [k for k in model if k[0] == f]:
+            gone = [k for k in model if k[0] == f]
+            for k in gone:
                 del model[k]
-            c.erase_file(f)
+            assert c.erase_file(f) == len(gone)
         assert c.usage == sum(ch for _, ch in model.values()) <= capacity
         assert c.keys_lru_order() == list(reversed(model))
 

@@ -497,3 +497,61 @@ def test_an_index_block_with_shared_prefixes_is_searched_as_a_block(interval):
         a.seek(seek_key(uk, MAX_SEQNO))
         b.seek(seek_key(uk, MAX_SEQNO))
         assert (a.key() if a.valid() else None) == (b.key() if b.valid() else None)
+
+
+def test_a_seek_inside_the_loaded_block_skips_the_block_cache():
+    entries = {(b"key%04d" % i, 1): (PUT, b"v%d" % i) for i in range(400)}
+    model = Model(entries)
+    data, props = build(model, block_bytes=512, bits_per_key=0.0)
+    assert props["num_data_blocks"] > 4
+    cache = BlockCache(1 << 20)
+    reader = SSTableReader(MemRandomAccess(data), file_number=1, cache=cache)
+    # Index keys are each block's last key: the keys of block 3 lie after block 2's.
+    last2, last3 = reader.block_handles()[2][0][:-8], reader.block_handles()[3][0][:-8]
+    inside = [uk for (uk, _) in sorted(entries) if last2 < uk <= last3]
+    assert len(inside) >= 3
+    it = reader.iterator()
+    it.seek(seek_key(inside[1], MAX_SEQNO))
+    looked_up = cache.hits + cache.misses
+    it.seek(seek_key(inside[2], MAX_SEQNO))        # the same block: no lookup
+    assert it.key() == make_internal_key(inside[2], 1, PUT)
+    it.seek_for_prev(seek_key(inside[0], 0))
+    assert it.key() == make_internal_key(inside[0], 1, PUT)
+    assert cache.hits + cache.misses == looked_up
+    it.seek(seek_key(b"key0390", MAX_SEQNO))       # another block: one lookup
+    assert cache.hits + cache.misses == looked_up + 1
+    assert it.key() == make_internal_key(b"key0390", 1, PUT)
+
+
+@given(entry_dicts, st.sampled_from([64, 128, 512]),
+       st.lists(st.tuples(st.sampled_from(["seek", "seek_for_prev", "next", "prev"]),
+                          st.binary(max_size=6), st.integers(0, 52)), max_size=40))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_one_iterator_serves_any_sequence_of_seeks_and_steps(entries, block_bytes, ops):
+    # The reuse path: every seek after the first may stay in the loaded data block.
+    model = Model(entries)
+    data, _ = build(model, block_bytes=block_bytes, bits_per_key=0.0)
+    reader = SSTableReader(MemRandomAccess(data), file_number=1, cache=BlockCache(1 << 16))
+    it = reader.iterator()
+    pos = None                                    # index into model.items, None = invalid
+    for op, uk, seq in ops:
+        t = seek_key(uk, seq)
+        if op == "seek":
+            it.seek(t)
+            pos = bisect.bisect_left(model.keys, ikey_sort(t))
+        elif op == "seek_for_prev":
+            it.seek_for_prev(t)
+            pos = bisect.bisect_right(model.keys, ikey_sort(t)) - 1
+        elif pos is None:
+            continue
+        elif op == "next":
+            it.next()
+            pos += 1
+        else:
+            it.prev()
+            pos -= 1
+        if pos is not None and not 0 <= pos < len(model.items):
+            pos = None
+        assert it.valid() == (pos is not None)
+        if pos is not None:
+            assert (it.key(), it.value()) == model.items[pos]

@@ -151,6 +151,69 @@ def test_iterator_stays_valid_across_flush_and_compaction(db):
     assert all(v == b"v" * 50 for _, v in first + rest)
 
 
+def test_one_iterator_serves_seeks_across_writes_flushes_and_compactions(db):
+    import bisect
+    import itertools
+    import random
+
+    rnd = random.Random(7)
+    for i in range(2000):
+        db.put(b"k%05d" % i, b"v%d" % i)
+    db.flush()
+    db.compact_range()
+    frozen = sorted((k, v) for k, v in db.items())
+    keys = [k for k, _ in frozen]
+    it = db.iterator()
+    assert len(db._versions.current.runs(db._versions.current.num_levels - 1)[0]) > 3
+    for round_ in range(6):
+        for _ in range(40):
+            target = b"k%05d" % rnd.randrange(2100) + rnd.choice([b"", b"x"])
+            it.seek(target)
+            at = bisect.bisect_left(keys, target)
+            assert list(itertools.islice(it, 5)) == frozen[at:at + 5]
+            it.seek_for_prev(target)
+            at = bisect.bisect_right(keys, target)
+            assert (it.key() if it.valid() else None) == (keys[at - 1] if at else None)
+        # The DB moves on under the iterator; the iterator keeps its view.
+        for i in range(round_, 2000, 7):
+            db.put(b"k%05d" % i, b"new")
+        db.delete_range(b"k%05d" % (300 * round_), b"k%05d" % (300 * round_ + 100))
+        db.flush()
+        if round_ % 2:
+            db.compact_range()
+    it.seek(b"k00100")
+    assert it.item() == frozen[100]
+    fresh = db.iterator()
+    fresh.seek(b"k00000")
+    assert fresh.valid() and fresh.key() != b"k00000"     # range-deleted since
+    fresh.close()
+    it.close()
+    with pytest.raises(ClosedError):
+        it.seek(b"k00100")
+
+
+def test_iterator_seek_takes_any_bytes_like_key_and_rejects_str(db):
+    for i in range(20):
+        db.put(b"k%02d" % i, b"v")
+    it = db.iterator()
+    for key in (b"k05", bytearray(b"k05"), memoryview(b"xk05")[1:]):
+        it.seek(key)
+        assert it.key() == b"k05"
+        it.seek_for_prev(key)
+        assert it.key() == b"k05"
+    for bad in ("k05", 5, None):
+        with pytest.raises(TypeError):
+            it.seek(bad)
+        with pytest.raises(TypeError):
+            it.seek_for_prev(bad)
+    assert it.key() == b"k05"                              # a rejected seek moves nothing
+    db.close()
+    with pytest.raises(ClosedError):
+        it.seek(b"k01")
+    with pytest.raises(ClosedError):
+        it.seek_for_prev(b"k01")
+
+
 def test_reopen_recovers_wal_and_tables(tmp_path):
     path = tmp_path / "db"
     with lsmdb.open(path, small_options()) as d:

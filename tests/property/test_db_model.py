@@ -6,6 +6,7 @@ path, snapshots across compactions, range tombstones in every layer, and recover
 LSMDB_LONG=1 runs many more examples.
 """
 
+import bisect
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from hypothesis.stateful import (
 )
 
 import lsmdb
+from lsmdb.errors import ClosedError
 from lsmdb.testing.presets import small_options
 
 LONG = bool(os.environ.get("LSMDB_LONG"))
@@ -48,6 +50,7 @@ class DBModel(RuleBasedStateMachine):
         self.db = lsmdb.open(os.path.join(self.dir, "db"), self.options, inline_background=True)
         self.model: dict[bytes, bytes] = {}
         self.live_snaps = []
+        self.reused = None      # (a long-lived iterator, the sorted items it must see)
         self.ops = 0
 
     def _tally(self):
@@ -57,6 +60,8 @@ class DBModel(RuleBasedStateMachine):
         TALLY["trivial_moves"] += s.trivial_moves
 
     def teardown(self):
+        if self.reused is not None:
+            self.reused[0].close()
         self._tally()
         self.db.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -125,6 +130,35 @@ class DBModel(RuleBasedStateMachine):
             it.prev()
             assert (it.key() if it.valid() else None) == (before[-2] if len(before) > 1 else None)
 
+    @rule()
+    def open_reused_iterator(self):
+        if self.reused is not None:
+            self.reused[0].close()
+        self.reused = (self.db.iterator(), sorted(self.model.items()))
+
+    @precondition(lambda self: self.reused is not None)
+    @rule(k=keys, back=st.booleans(), moves=st.lists(st.booleans(), max_size=4))
+    def seek_reused_iterator(self, k, back, moves):
+        # One iterator, seeked again and again while writes, flushes and compactions go on
+        # under it: it keeps the view it was opened on.
+        it, items = self.reused
+        ks = [x for x, _ in items]
+        if back:
+            it.seek_for_prev(k)
+            pos = bisect.bisect_right(ks, k) - 1
+        else:
+            it.seek(k)
+            pos = bisect.bisect_left(ks, k)
+        for forward in [None, *moves]:
+            if forward is not None:
+                if not it.valid():
+                    break
+                (it.next if forward else it.prev)()
+                pos += 1 if forward else -1
+            assert it.valid() == (0 <= pos < len(items))
+            if it.valid():
+                assert it.item() == items[pos]
+
     @rule(target=snapshots)
     def take_snapshot(self):
         snap = self.db.snapshot()
@@ -164,6 +198,14 @@ class DBModel(RuleBasedStateMachine):
         self.live_snaps.clear()
         self._tally()
         self.db.close()
+        if self.reused is not None:
+            try:
+                self.reused[0].seek(b"k")
+                raise AssertionError("an iterator of a closed DB seeked")
+            except ClosedError:
+                pass
+            self.reused[0].close()
+            self.reused = None
         self.db = lsmdb.open(os.path.join(self.dir, "db"), self.options, inline_background=True)
 
     @invariant()
