@@ -132,11 +132,37 @@ class Dataset:
         if vals is None:
             buf, size = self._buf, self.value_size
             span = len(buf) - size
-            mult = 2654435761
-            shift = version * 97531
+            mult = VALUE_MULT
+            shift = version * VALUE_VERSION_SHIFT
             vals = [buf[o:o + size] for o in ((i * mult + shift) % span for i in range(self.num))]
             self._values[version] = vals
         return vals
+
+
+# Value i of version v is buf[o:o + value_size], o = (i * VALUE_MULT + v * VALUE_VERSION_SHIFT)
+# % (len(buf) - value_size): Dataset.values builds them all, value_at one of them.
+VALUE_MULT = 2654435761
+VALUE_VERSION_SHIFT = 97531
+
+
+def value_buffer(cfg: Config) -> bytes:
+    """The compressible buffer every value of a run is a slice of (Dataset's, without
+    building the key lists: for a process that only needs a few values)."""
+    import numpy as np
+
+    return _compressible_buffer(np.random.default_rng(cfg.seed), cfg.value_size,
+                                cfg.compression_ratio)
+
+
+def value_at(buf: bytes, value_size: int, i: int, version: int) -> bytes:
+    """Value ``i`` of ``version``, equal to ``Dataset.values(version)[i]``."""
+    o = (i * VALUE_MULT + version * VALUE_VERSION_SHIFT) % (len(buf) - value_size)
+    return buf[o:o + value_size]
+
+
+def key_at(i: int) -> bytes:
+    """Key ``i``, equal to ``Dataset.keys[i]``."""
+    return b"%016d" % (2 * i)
 
 
 def _compressible_buffer(rng, value_size: int, ratio: float) -> bytes:

@@ -1,0 +1,227 @@
+"""Open time and memory of a large store, the same measurement for every engine (issue 15).
+
+For each engine: build a store of --num keys with db_bench's fillbatch (in its own process,
+then the full compaction db_bench runs before its reads), optionally drop the page cache
+(``--drop-caches``: ``sync; echo 1 > /proc/sys/vm/drop_caches``, needs root), then in a FRESH
+process measure
+
+- ``open_seconds``: the engine's open call on the existing store,
+- RSS (``/proc/self/status``: VmRSS, RssAnon, RssFile) before the open (interpreter, engine
+  module and the key list imported), after the open and after --gets random gets, each get
+  checked against the value db_bench wrote,
+- the gets' own time, and lsmdb's ``stats()`` after them (block cache hit rate, levels).
+
+RssFile counts page-cache pages the process has mapped (LMDB reads through mmap, so its
+touched pages show there); RssAnon is the process's own heap (block caches, indexes, filters).
+
+Usage::
+
+    python bench/open_rss.py --num 10000000 --gets 300000 --engines lsmdb,rocksdict,lmdb \\
+        --db-dir /work/tmp_curves --drop-caches --out bench/results/cost_curves_open_10m.json
+    # measure (or profile) one existing store, e.g. one kept with --keep:
+    py-spy record --native -f raw -o gets.txt -- \\
+        python bench/open_rss.py --measure lsmdb --path STORE --num 10000000 --gets 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import db_bench  # noqa: E402  (bench/ is a directory of scripts, not a package)
+import peers  # noqa: E402
+
+GET_SALT = 15  # permutation salt of the gets: not one db_bench's workloads use
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+def rss() -> dict[str, int]:
+    """This process's resident set in bytes: VmRSS, RssAnon, RssFile, VmHWM ({} without
+    /proc)."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                if name in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                    out[name] = int(rest.split()[0]) * 1024  # the kernel reports kB
+    except OSError:
+        return {}
+    return out
+
+
+def drop_caches() -> str:
+    """Empty the kernel page cache (after a sync) so the next open reads from disk; returns
+    how the cache was left, for the report."""
+    os.sync()
+    try:
+        with open(DROP_CACHES, "w") as fh:
+            fh.write("1\n")
+    except OSError as exc:
+        return f"warm (page cache not dropped: {exc.strerror or exc})"
+    return "cold (page cache dropped)"
+
+
+def measure(engine: str, path: str, cfg: db_bench.Config, gets: int) -> dict:
+    """Open the store at ``path`` and read ``gets`` random keys of version 0 (the fill's
+    values); meant to run in a fresh process (``--measure``) so RSS is this store's."""
+    import numpy as np
+
+    reason = peers.importable(engine)  # imports the engine's module before the baseline
+    if reason is not None:
+        raise SystemExit(f"open_rss: engine not usable: {reason}")
+    order = np.random.default_rng([cfg.seed, GET_SALT]).integers(0, cfg.num, gets).tolist()
+    keys = [db_bench.key_at(i) for i in order]
+    buf = db_bench.value_buffer(cfg)
+    eng = peers.make(engine)
+    before = rss()
+    t0 = time.perf_counter()
+    eng.open(path, False)
+    open_seconds = time.perf_counter() - t0
+    after_open = rss()
+    try:
+        get = eng.get
+        t0 = time.perf_counter()
+        values = [get(k) for k in keys]
+        get_seconds = time.perf_counter() - t0
+        after_gets = rss()
+        mismatched = sum(v != db_bench.value_at(buf, cfg.value_size, i, 0)
+                         for i, v in zip(order, values, strict=True))
+        out = {"engine": engine, "version": eng.version(), "open_seconds": open_seconds,
+               "gets": gets, "get_seconds": get_seconds,
+               "micros_per_get": get_seconds * 1e6 / gets if gets else 0.0,
+               "verified": mismatched == 0, "mismatched": mismatched,
+               "rss_before_open": before, "rss_after_open": after_open,
+               "rss_after_gets": after_gets, "store_bytes": peers.dir_bytes(path)[1]}
+        if hasattr(eng, "stats"):
+            out["engine_stats"] = db_bench._stats_summary(eng.stats())
+        return out
+    finally:
+        eng.close()
+
+
+def build(engine: str, cfg: db_bench.Config) -> str:
+    """Fill a new store with db_bench's fillbatch + settle (full compaction) and keep it;
+    returns its path. Runs in its own process (the dataset is large)."""
+    cfg = db_bench.Config(**{**asdict(cfg), "engines": [engine], "benchmarks": ["fillbatch"],
+                             "keep": True})
+    worker = db_bench.Worker(engine, cfg)
+    result = worker.run()
+    if not result["workloads"]["fillbatch"]["verified"]:
+        raise SystemExit(f"open_rss: the {engine} fill did not verify")
+    return worker.dbpath
+
+
+def _child(mode: str, engine: str, cfg: db_bench.Config, extra: list[str]) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), mode, engine,
+           "--config", json.dumps(asdict(cfg)), *extra]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: bool) -> dict:
+    """Build, (drop the cache,) measure and delete each engine's store in turn."""
+    report: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "config": {**asdict(cfg), "gets": gets, "drop_caches": cold},
+                    "loadavg_start": os.getloadavg(), "engines": {}}
+    for engine in engines:
+        reason = peers.importable(engine)
+        if reason is not None:
+            report["engines"][engine] = {"skipped": reason}
+            continue
+        print(f"--- {engine}: building {cfg.num:,} keys", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        path = _child("--build", engine, cfg, [])["path"]
+        build_seconds = time.perf_counter() - t0
+        try:
+            cache = drop_caches() if cold else "warm (page cache not dropped)"
+            row = _child("--measure", engine, cfg, ["--path", path, "--gets", str(gets)])
+            row.update(build_seconds=build_seconds, page_cache=cache)
+            report["engines"][engine] = row
+            print(f"[{engine}] open {row['open_seconds']:.3f} s, RSS "
+                  f"{row['rss_after_open'].get('VmRSS', 0) / 2**20:.0f} MiB after open, "
+                  f"{row['rss_after_gets'].get('VmRSS', 0) / 2**20:.0f} MiB after {gets:,} "
+                  f"gets ({row['micros_per_get']:.2f} us/get), {cache}",
+                  file=sys.stderr, flush=True)
+        finally:
+            if not cfg.keep:
+                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    report["loadavg_end"] = os.getloadavg()
+    return report
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--num", type=int, default=10_000_000, help="keys in the store")
+    ap.add_argument("--gets", type=int, default=300_000, help="random gets after the open")
+    ap.add_argument("--engines", default="lsmdb,rocksdict,lmdb")
+    ap.add_argument("--db-dir", default="/work/tmp_curves", help="where the stores are built")
+    ap.add_argument("--drop-caches", action="store_true",
+                    help="sync and drop the page cache before each open (root only)")
+    ap.add_argument("--keep", action="store_true", help="keep the stores")
+    ap.add_argument("--out", default=None, help="JSON report")
+    ap.add_argument("--value-size", type=int, default=100)
+    ap.add_argument("--compression-ratio", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=301)
+    ap.add_argument("--measure", metavar="ENGINE",
+                    help="measure one existing store (--path) in this process; JSON on stdout")
+    ap.add_argument("--path", help="the store --measure opens")
+    ap.add_argument("--build", metavar="ENGINE", help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.config:
+        cfg = db_bench.Config(**json.loads(args.config))
+    else:
+        cfg = db_bench.Config(num=args.num, value_size=args.value_size,
+                              compression_ratio=args.compression_ratio, seed=args.seed,
+                              db_dir=os.path.abspath(args.db_dir), keep=args.keep)
+    if min(cfg.num, cfg.value_size, args.gets) <= 0:
+        print("open_rss: --num, --value-size and --gets must be positive", file=sys.stderr)
+        return 2
+    if args.build:
+        print(json.dumps({"path": build(args.build, cfg)}))
+        return 0
+    if args.measure:
+        if not args.path or not os.path.isdir(args.path):
+            print(f"open_rss: --measure needs --path of an existing store, not {args.path!r}",
+                  file=sys.stderr)
+            return 2
+        print(json.dumps(measure(args.measure, args.path, cfg, args.gets)))
+        return 0
+    os.makedirs(cfg.db_dir, exist_ok=True)
+    engines = [e for e in args.engines.split(",") if e]
+    unknown = [e for e in engines if e not in peers.ENGINES]
+    if unknown:
+        print(f"open_rss: unknown engines {unknown}; known: {', '.join(peers.ENGINES)}",
+              file=sys.stderr)
+        return 2
+    report = run(engines, cfg, args.gets, args.drop_caches)
+    text = json.dumps(report, indent=1) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    bad = [e for e, r in report["engines"].items() if "verified" in r and not r["verified"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
