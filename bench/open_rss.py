@@ -1,9 +1,8 @@
 """Open time and memory of a large store, the same measurement for every engine (issue 15).
 
 For each engine: build a store of --num keys with db_bench's fillbatch (in its own process,
-then the full compaction db_bench runs before its reads), optionally drop the page cache
-(``--drop-caches``: ``sync; echo 1 > /proc/sys/vm/drop_caches``, needs root), then in a FRESH
-process measure
+then the full compaction db_bench runs before its reads), optionally make the open cold, then
+in a FRESH process measure
 
 - ``open_seconds``: the engine's open call on the existing store,
 - RSS (``/proc/self/status``: VmRSS, RssAnon, RssFile) before the open (interpreter, engine
@@ -14,10 +13,16 @@ process measure
 RssFile counts page-cache pages the process has mapped (LMDB reads through mmap, so its
 touched pages show there); RssAnon is the process's own heap (block caches, indexes, filters).
 
+Cold opens: ``--cold`` syncs and evicts the store's own files from the page cache
+(``posix_fadvise(POSIX_FADV_DONTNEED)`` per file; the pages left resident are counted with
+``mincore`` through ``fincore(1)`` where it exists and reported), which leaves every other
+process's cached pages alone, as a shared machine needs; ``--drop-caches`` drops the whole
+page cache instead (``echo 1 > /proc/sys/vm/drop_caches``, root only).
+
 Usage::
 
     python bench/open_rss.py --num 10000000 --gets 300000 --engines lsmdb,rocksdict,lmdb \\
-        --db-dir /work/tmp_curves --drop-caches --out bench/results/cost_curves_open_10m.json
+        --db-dir /work/tmp_curves --cold --out bench/results/cost_curves_open_10m.json
     # measure (or profile) one existing store, e.g. one kept with --keep:
     py-spy record --native -f raw -o gets.txt -- \\
         python bench/open_rss.py --measure lsmdb --path STORE --num 10000000 --gets 300000
@@ -72,6 +77,34 @@ def drop_caches() -> str:
     except OSError as exc:
         return f"warm (page cache not dropped: {exc.strerror or exc})"
     return "cold (page cache dropped)"
+
+
+def evict(path: str) -> str:
+    """Sync and evict the files of the store at ``path`` from the page cache; returns how the
+    cache was left, for the report."""
+    os.sync()
+    files = [os.path.join(root, name) for root, _dirs, names in os.walk(path) for name in names]
+    for name in files:
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    resident = resident_bytes(files)
+    left = "unknown" if resident is None else f"{resident / 2**20:.1f} MiB"
+    return f"cold (store's files evicted with posix_fadvise; still resident: {left})"
+
+
+def resident_bytes(files: list[str]) -> int | None:
+    """Bytes of ``files`` in the page cache (fincore(1), i.e. mincore); None without it."""
+    if not files or shutil.which("fincore") is None:
+        return None
+    try:
+        proc = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                               *files], capture_output=True, text=True, timeout=60)
+        return sum(int(line.split()[0]) for line in proc.stdout.splitlines() if line.strip())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
 
 
 def measure(engine: str, path: str, cfg: db_bench.Config, gets: int) -> dict:
@@ -131,10 +164,11 @@ def _child(mode: str, engine: str, cfg: db_bench.Config, extra: list[str]) -> di
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: bool) -> dict:
-    """Build, (drop the cache,) measure and delete each engine's store in turn."""
+def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: str | None) -> dict:
+    """Build, (make cold: ``"evict"`` or ``"drop"``,) measure and delete each engine's store
+    in turn."""
     report: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "config": {**asdict(cfg), "gets": gets, "drop_caches": cold},
+                    "config": {**asdict(cfg), "gets": gets, "cold": cold},
                     "loadavg_start": os.getloadavg(), "engines": {}}
     for engine in engines:
         reason = peers.importable(engine)
@@ -146,7 +180,8 @@ def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: bool) -> dict
         path = _child("--build", engine, cfg, [])["path"]
         build_seconds = time.perf_counter() - t0
         try:
-            cache = drop_caches() if cold else "warm (page cache not dropped)"
+            cache = (evict(path) if cold == "evict" else drop_caches() if cold == "drop"
+                     else "warm (page cache not dropped)")
             row = _child("--measure", engine, cfg, ["--path", path, "--gets", str(gets)])
             row.update(build_seconds=build_seconds, page_cache=cache)
             report["engines"][engine] = row
@@ -168,8 +203,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--gets", type=int, default=300_000, help="random gets after the open")
     ap.add_argument("--engines", default="lsmdb,rocksdict,lmdb")
     ap.add_argument("--db-dir", default="/work/tmp_curves", help="where the stores are built")
-    ap.add_argument("--drop-caches", action="store_true",
-                    help="sync and drop the page cache before each open (root only)")
+    ap.add_argument("--cold", action="store_const", const="evict", dest="cold",
+                    help="evict the store's files from the page cache before each open")
+    ap.add_argument("--drop-caches", action="store_const", const="drop", dest="cold",
+                    help="drop the whole page cache before each open instead (root only)")
     ap.add_argument("--keep", action="store_true", help="keep the stores")
     ap.add_argument("--out", default=None, help="JSON report")
     ap.add_argument("--value-size", type=int, default=100)
@@ -211,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open_rss: unknown engines {unknown}; known: {', '.join(peers.ENGINES)}",
               file=sys.stderr)
         return 2
-    report = run(engines, cfg, args.gets, args.drop_caches)
+    report = run(engines, cfg, args.gets, args.cold)
     text = json.dumps(report, indent=1) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

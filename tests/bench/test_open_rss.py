@@ -9,6 +9,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def test_measure_reports_values_that_do_not_match(tmp_path):
     other = dataclasses.replace(cfg, seed=cfg.seed + 1)  # another value buffer
     row = open_rss.measure("lsmdb", path, other, 300)
     assert not row["verified"] and row["mismatched"] == 300
+
+
+def test_cold_open_evicts_the_stores_files(tmp_path):
+    out = tmp_path / "cold.json"
+    rc = open_rss.main(["--num", "3000", "--gets", "200", "--engines", "lsmdb", "--cold",
+                        "--db-dir", str(tmp_path / "db"), "--out", str(out)])
+    row = json.loads(out.read_text())["engines"]["lsmdb"]
+    assert rc == 0 and row["verified"]
+    assert row["page_cache"].startswith("cold (store's files evicted")
+    if shutil.which("fincore"):  # the store was synced first: every page is clean
+        assert row["page_cache"].endswith("still resident: 0.0 MiB)")
 
 
 def test_drop_caches_says_warm_when_not_permitted(tmp_path, monkeypatch):
