@@ -8,7 +8,10 @@ in a FRESH process measure
 - RSS (``/proc/self/status``: VmRSS, RssAnon, RssFile) before the open (interpreter, engine
   module and the key list imported), after the open and after --gets random gets, each get
   checked against the value db_bench wrote,
-- the gets' own time, and lsmdb's ``stats()`` after them (block cache hit rate, levels).
+- the gets' own time, their CPU time and page faults (``getrusage``: less sensitive to a
+  loaded machine than wall time; a minor fault is a first touch of a mapped page that was
+  already in the page cache, a major fault one that had to be read from disk), and lsmdb's
+  ``stats()`` after them (block cache hit rate, levels).
 
 RssFile counts page-cache pages the process has mapped (LMDB reads through mmap, so its
 touched pages show there); RssAnon is the process's own heap (block caches, indexes, filters).
@@ -26,6 +29,8 @@ Usage::
     # measure (or profile) one existing store, e.g. one kept with --keep:
     py-spy record --native -f raw -o gets.txt -- \\
         python bench/open_rss.py --measure lsmdb --path STORE --num 10000000 --gets 300000
+    # measure stores built (and kept) before, each made cold first:
+    python bench/open_rss.py --num 10000000 --cold --stores lsmdb=DIR1,lmdb=DIR2
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,6 +71,18 @@ def rss() -> dict[str, int]:
     except OSError:
         return {}
     return out
+
+
+def usage() -> tuple[float, int, int]:
+    """(CPU seconds, minor page faults, major page faults) of this process so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_minflt, ru.ru_majflt
+
+
+def _usage_delta(u0: tuple[float, int, int], ops: int) -> dict:
+    cpu, minflt, majflt = (b - a for a, b in zip(u0, usage(), strict=True))
+    return {"cpu_seconds": cpu, "cpu_micros_per_op": cpu * 1e6 / ops if ops else 0.0,
+            "minor_faults": minflt, "major_faults": majflt}
 
 
 def drop_caches() -> str:
@@ -120,21 +138,26 @@ def measure(engine: str, path: str, cfg: db_bench.Config, gets: int) -> dict:
     buf = db_bench.value_buffer(cfg)
     eng = peers.make(engine)
     before = rss()
+    u0 = usage()
     t0 = time.perf_counter()
     eng.open(path, False)
     open_seconds = time.perf_counter() - t0
+    open_usage = _usage_delta(u0, 1)
     after_open = rss()
     try:
         get = eng.get
+        u0 = usage()
         t0 = time.perf_counter()
         values = [get(k) for k in keys]
         get_seconds = time.perf_counter() - t0
+        get_usage = _usage_delta(u0, gets)
         after_gets = rss()
         mismatched = sum(v != db_bench.value_at(buf, cfg.value_size, i, 0)
                          for i, v in zip(order, values, strict=True))
         out = {"engine": engine, "version": eng.version(), "open_seconds": open_seconds,
-               "gets": gets, "get_seconds": get_seconds,
+               "open_usage": open_usage, "gets": gets, "get_seconds": get_seconds,
                "micros_per_get": get_seconds * 1e6 / gets if gets else 0.0,
+               "get_usage": get_usage,
                "verified": mismatched == 0, "mismatched": mismatched,
                "rss_before_open": before, "rss_after_open": after_open,
                "rss_after_gets": after_gets, "store_bytes": peers.dir_bytes(path)[1]}
@@ -164,9 +187,11 @@ def _child(mode: str, engine: str, cfg: db_bench.Config, extra: list[str]) -> di
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: str | None) -> dict:
-    """Build, (make cold: ``"evict"`` or ``"drop"``,) measure and delete each engine's store
-    in turn."""
+def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: str | None,
+        stores: dict[str, str] | None = None) -> dict:
+    """Build (or take from ``stores``, engine -> path, which are kept), (make cold:
+    ``"evict"`` or ``"drop"``,) measure and delete each engine's store in turn."""
+    stores = stores or {}
     report: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "config": {**asdict(cfg), "gets": gets, "cold": cold},
                     "loadavg_start": os.getloadavg(), "engines": {}}
@@ -175,10 +200,13 @@ def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: str | None) -
         if reason is not None:
             report["engines"][engine] = {"skipped": reason}
             continue
-        print(f"--- {engine}: building {cfg.num:,} keys", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        path = _child("--build", engine, cfg, [])["path"]
-        build_seconds = time.perf_counter() - t0
+        build_seconds = None
+        path = stores.get(engine)
+        if path is None:
+            print(f"--- {engine}: building {cfg.num:,} keys", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            path = _child("--build", engine, cfg, [])["path"]
+            build_seconds = time.perf_counter() - t0
         try:
             cache = (evict(path) if cold == "evict" else drop_caches() if cold == "drop"
                      else "warm (page cache not dropped)")
@@ -191,7 +219,7 @@ def run(engines: list[str], cfg: db_bench.Config, gets: int, cold: str | None) -
                   f"gets ({row['micros_per_get']:.2f} us/get), {cache}",
                   file=sys.stderr, flush=True)
         finally:
-            if not cfg.keep:
+            if not cfg.keep and engine not in stores:
                 shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     report["loadavg_end"] = os.getloadavg()
     return report
@@ -215,6 +243,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--measure", metavar="ENGINE",
                     help="measure one existing store (--path) in this process; JSON on stdout")
     ap.add_argument("--path", help="the store --measure opens")
+    ap.add_argument("--stores", default="",
+                    help="engine=path,...: measure these existing stores instead of building "
+                         "(they are kept); the engines not named are built")
     ap.add_argument("--build", metavar="ENGINE", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
@@ -248,7 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open_rss: unknown engines {unknown}; known: {', '.join(peers.ENGINES)}",
               file=sys.stderr)
         return 2
-    report = run(engines, cfg, args.gets, args.cold)
+    try:
+        stores = dict(item.split("=", 1) for item in args.stores.split(",") if item)
+    except ValueError:
+        stores = {"": ""}
+    bad_stores = [e for e, p in stores.items() if e not in engines or not os.path.isdir(p)]
+    if bad_stores:
+        print(f"open_rss: --stores names engines not in --engines or paths that are not "
+              f"directories: {bad_stores}", file=sys.stderr)
+        return 2
+    report = run(engines, cfg, args.gets, args.cold, stores)
     text = json.dumps(report, indent=1) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ def test_run_measures_every_engine_and_deletes_the_stores(tmp_path):
         for phase in ("rss_before_open", "rss_after_open", "rss_after_gets"):
             assert row[phase]["VmRSS"] > 0 and row[phase]["RssAnon"] > 0, (engine, phase)
         assert row["page_cache"].startswith("warm")
+        assert row["get_usage"]["cpu_seconds"] >= 0 and row["get_usage"]["minor_faults"] >= 0
+        assert set(row["open_usage"]) == {"cpu_seconds", "cpu_micros_per_op", "minor_faults",
+                                          "major_faults"}
     assert "block_cache_hit_rate" in data["engines"]["lsmdb"]["engine_stats"]
     assert os.listdir(tmp_path / "db") == []  # built stores are deleted without --keep
 
@@ -67,6 +70,21 @@ def test_measure_reports_values_that_do_not_match(tmp_path):
     other = dataclasses.replace(cfg, seed=cfg.seed + 1)  # another value buffer
     row = open_rss.measure("lsmdb", path, other, 300)
     assert not row["verified"] and row["mismatched"] == 300
+
+
+def test_existing_stores_are_measured_and_kept(tmp_path):
+    cfg = db_bench.Config(num=2000, db_dir=str(tmp_path), keep=True)
+    path = open_rss.build("lsmdb", cfg)
+    out = tmp_path / "reuse.json"
+    rc = open_rss.main(["--num", "2000", "--gets", "100", "--engines", "lsmdb",
+                        "--stores", f"lsmdb={path}", "--db-dir", str(tmp_path / "db"),
+                        "--out", str(out)])
+    row = json.loads(out.read_text())["engines"]["lsmdb"]
+    assert rc == 0 and row["verified"] and row["build_seconds"] is None
+    assert os.path.isdir(path)  # a store handed in is not deleted
+    for bad in (f"lmdb={path}", "lsmdb", f"lsmdb={tmp_path / 'missing'}"):
+        assert open_rss.main(["--engines", "lsmdb", "--stores", bad, "--out",
+                              str(tmp_path / "x.json")]) == 2
 
 
 def test_cold_open_evicts_the_stores_files(tmp_path):
