@@ -25,9 +25,29 @@ COLORS = {"lsmdb": "tab:red", "rocksdict": "tab:blue", "lmdb": "tab:green",
 
 
 def load(paths: list[str]) -> list[dict]:
-    """The reports, smallest store first."""
-    reports = [json.loads(Path(p).read_text()) for p in paths]
-    return sorted(reports, key=lambda r: r["config"]["num"])
+    """The reports, smallest store first; reports of the same size are merged (see merge)."""
+    by_size: dict[int, dict] = {}
+    for p in paths:
+        rep = json.loads(Path(p).read_text())
+        num = rep["config"]["num"]
+        by_size[num] = merge(by_size[num], rep) if num in by_size else rep
+    return [by_size[n] for n in sorted(by_size)]
+
+
+def merge(base: dict, other: dict) -> dict:
+    """``base`` with the engines that ran in ``other`` and not (or not successfully) in
+    ``base``: for an engine that had to be run apart (say so where the figures are shown:
+    ``merged`` lists the runs and their load)."""
+    taken = [e for e, v in other["engines"].items()
+             if "workloads" in v and "workloads" not in base["engines"].get(e, {})]
+    if taken:
+        base = {**base, "engines": {**base["engines"], **{e: other["engines"][e]
+                                                         for e in taken}}}
+        base["merged"] = [*base.get("merged", []), {
+            "engines": taken, "command": other.get("command"), "date": other.get("date"),
+            "loadavg_start": other.get("machine", {}).get("loadavg_start"),
+            "loadavg_end": other.get("machine", {}).get("loadavg_end")}]
+    return base
 
 
 def size_label(num: int) -> str:
@@ -198,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n#### {size_label(r['config']['num'])} keys (reads {r['config']['reads']}, "
               f"load {r['machine']['loadavg_start'][0]:.1f} → "
               f"{r['machine']['loadavg_end'][0]:.1f})\n")
+        for m in r.get("merged", []):
+            print(f"{', '.join(m['engines'])}: from a separate run ({m['date']}, load "
+                  f"{_num((m['loadavg_start'] or [None])[0], '.1f')} → "
+                  f"{_num((m['loadavg_end'] or [None])[0], '.1f')}): `{m['command']}`\n")
         print(size_table(r, engines, workloads))
     if len(reports) > 1:
         print("\n#### µs/op by size and growth (largest / smallest)\n")

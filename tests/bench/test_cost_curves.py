@@ -104,6 +104,27 @@ def test_open_table(tmp_path, capsys, reports):
     assert "| lmdb | not run: not installed |" in out
 
 
+def test_reports_of_one_size_are_merged(tmp_path, capsys):
+    base = _report(1000, {"lsmdb": {"readrandom": 100.0}})
+    base["engines"]["lmdb"] = {"error": "worker exited with -9"}
+    apart = _report(1000, {"lmdb": {"readrandom": 400.0}, "lsmdb": {"readrandom": 1.0}})
+    apart.update(command="db_bench --engines lmdb", date="d")
+    paths = []
+    for name, rep in (("base", base), ("apart", apart)):
+        paths.append(str(tmp_path / f"{name}.json"))
+        Path(paths[-1]).write_text(json.dumps(rep))
+    merged = cost_curves.load(paths)
+    assert len(merged) == 1
+    engines = merged[0]["engines"]
+    assert engines["lmdb"]["workloads"]["readrandom"]["ops_per_sec"] == 400.0
+    assert engines["lsmdb"]["workloads"]["readrandom"]["ops_per_sec"] == 100.0  # base kept
+    assert merged[0]["merged"][0]["engines"] == ["lmdb"]
+    assert cost_curves.main(paths) == 0
+    out = capsys.readouterr().out
+    assert "lmdb: from a separate run (d, load 1.0 → 2.0): `db_bench --engines lmdb`" in out
+    assert "| readrandom | 100 (10000.00 µs) | 400 (2500.00 µs) | 0.25× |" in out
+
+
 def test_reports_without_engines_exit_2(tmp_path):
     p = tmp_path / "e.json"
     p.write_text(json.dumps({"config": {"num": 10}, "engines": {}, "machine": {}}))
