@@ -150,23 +150,32 @@ def shape_table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def open_table(report: dict) -> str:
-    """Open time and RSS (MiB) of a built store, per engine (bench/open_rss.py's report)."""
-    head = ["engine", "open s", "RSS before open", "RSS after open", "RSS after gets",
-            "of which file-backed", "µs/get (first gets)", "store MB", "page cache"]
+def open_table(reports: list[dict]) -> str:
+    """Open time, RSS (MiB) and the cost of the first gets of a built store, per size and
+    engine (bench/open_rss.py's reports)."""
+    head = ["keys", "engine", "open s", "RSS before open", "RSS after open", "RSS after gets",
+            "of which file-backed", "µs/get wall", "CPU µs/get", "minor faults/get",
+            "block cache hit rate", "store MB", "page cache"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     mib = 2 ** 20
-    for e, r in report["engines"].items():
-        if "open_seconds" not in r:
-            lines.append(f"| {e} | not run: {r.get('skipped', '?')} |")
-            continue
-        lines.append("| " + " | ".join([
-            e, f"{r['open_seconds']:.3f}", f"{r['rss_before_open']['VmRSS'] / mib:.0f}",
-            f"{r['rss_after_open']['VmRSS'] / mib:.0f}",
-            f"{r['rss_after_gets']['VmRSS'] / mib:.0f}",
-            f"{r['rss_after_gets'].get('RssFile', 0) / mib:.0f}",
-            f"{r['micros_per_get']:.2f}", f"{r['store_bytes'] / 1e6:.0f}",
-            r["page_cache"]]) + " |")
+    for report in sorted(reports, key=lambda r: r["config"]["num"]):
+        size = size_label(report["config"]["num"])
+        for e, r in report["engines"].items():
+            if "open_seconds" not in r:
+                lines.append(f"| {size} | {e} | not run: {r.get('skipped', '?')} |")
+                continue
+            use = r.get("get_usage") or {}
+            faults = use.get("minor_faults")
+            hit = (r.get("engine_stats") or {}).get("block_cache_hit_rate")
+            lines.append("| " + " | ".join([
+                size, e, f"{r['open_seconds']:.3f}",
+                f"{r['rss_before_open']['VmRSS'] / mib:.0f}",
+                f"{r['rss_after_open']['VmRSS'] / mib:.0f}",
+                f"{r['rss_after_gets']['VmRSS'] / mib:.0f}",
+                f"{r['rss_after_gets'].get('RssFile', 0) / mib:.0f}",
+                f"{r['micros_per_get']:.2f}", _num(use.get("cpu_micros_per_op"), ".2f"),
+                "-" if faults is None else f"{faults / r['gets']:.2f}", _num(hit, ".3f"),
+                f"{r['store_bytes'] / 1e6:.0f}", r["page_cache"]]) + " |")
     return "\n".join(lines)
 
 
@@ -206,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+", help="db_bench JSON reports, one per size")
     ap.add_argument("--png", help="write the plot here")
-    ap.add_argument("--open", help="bench/open_rss.py report to tabulate as well")
+    ap.add_argument("--open", action="append", default=[],
+                    help="bench/open_rss.py report to tabulate as well (repeatable)")
     args = ap.parse_args(argv)
     reports = load(args.reports)
     engines = engines_of(reports)
@@ -229,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n#### lsmdb's store per size\n")
     print(shape_table(reports))
     if args.open:
-        print("\n#### open time and RSS (MiB)\n")
-        print(open_table(json.loads(Path(args.open).read_text())))
+        print("\n#### open time, RSS (MiB) and the first gets of a cold store\n")
+        print(open_table([json.loads(Path(p).read_text()) for p in args.open]))
     if args.png:
         plot(reports, engines, workloads, args.png)
         print(f"wrote {args.png}", file=sys.stderr)

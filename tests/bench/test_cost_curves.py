@@ -91,17 +91,21 @@ def test_plot_draws_one_panel_per_workload(reports, tmp_path, monkeypatch):
 def test_open_table(tmp_path, capsys, reports):
     mib = 2 ** 20
     rss = {"VmRSS": 100 * mib, "RssFile": 10 * mib}
-    rep = {"engines": {"lsmdb": {"open_seconds": 0.25, "rss_before_open": rss,
-                                 "rss_after_open": rss, "rss_after_gets": rss,
+    rep = {"config": {"num": 10_000_000},
+           "engines": {"lsmdb": {"open_seconds": 0.25, "rss_before_open": rss,
+                                 "rss_after_open": rss, "rss_after_gets": rss, "gets": 100,
                                  "micros_per_get": 3.0, "store_bytes": 2e9,
+                                 "get_usage": {"cpu_micros_per_op": 2.5, "minor_faults": 50},
+                                 "engine_stats": {"block_cache_hit_rate": 0.25},
                                  "page_cache": "cold (page cache dropped)"},
                        "lmdb": {"skipped": "not installed"}}}
     p = tmp_path / "open.json"
     p.write_text(json.dumps(rep))
     assert cost_curves.main([*reports, "--open", str(p)]) == 0
     out = capsys.readouterr().out
-    assert "| lsmdb | 0.250 | 100 | 100 | 100 | 10 | 3.00 | 2000 | cold (page cache dropped) |" in out
-    assert "| lmdb | not run: not installed |" in out
+    assert ("| 10M | lsmdb | 0.250 | 100 | 100 | 100 | 10 | 3.00 | 2.50 | 0.50 | 0.250 | 2000 |"
+            " cold (page cache dropped) |") in out
+    assert "| 10M | lmdb | not run: not installed |" in out
 
 
 def test_reports_of_one_size_are_merged(tmp_path, capsys):
