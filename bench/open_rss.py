@@ -8,7 +8,8 @@ in a FRESH process measure
 - RSS (``/proc/self/status``: VmRSS, RssAnon, RssFile) before the open (interpreter, engine
   module and the key list imported), after the open and after --gets random gets, each get
   checked against the value db_bench wrote,
-- the gets' own time, their CPU time and page faults (``getrusage``: less sensitive to a
+- the gets' own time (then that of as many gets of absent keys, between present ones, as
+  db_bench's readmissing), their CPU time and page faults (``getrusage``: less sensitive to a
   loaded machine than wall time; a minor fault is a first touch of a mapped page that was
   already in the page cache, a major fault one that had to be read from disk), and lsmdb's
   ``stats()`` after them (block cache hit rate, levels).
@@ -135,6 +136,7 @@ def measure(engine: str, path: str, cfg: db_bench.Config, gets: int) -> dict:
         raise SystemExit(f"open_rss: engine not usable: {reason}")
     order = np.random.default_rng([cfg.seed, GET_SALT]).integers(0, cfg.num, gets).tolist()
     keys = [db_bench.key_at(i) for i in order]
+    missing = [b"%016d" % (2 * i + 1) for i in order]  # Dataset.missing[i]: absent
     buf = db_bench.value_buffer(cfg)
     eng = peers.make(engine)
     before = rss()
@@ -152,13 +154,21 @@ def measure(engine: str, path: str, cfg: db_bench.Config, gets: int) -> dict:
         get_seconds = time.perf_counter() - t0
         get_usage = _usage_delta(u0, gets)
         after_gets = rss()
+        # Then as many gets of absent keys between the present ones (readmissing's keys).
+        u0 = usage()
+        t0 = time.perf_counter()
+        found = sum(get(k) is not None for k in missing)
+        missing_seconds = time.perf_counter() - t0
+        missing_usage = _usage_delta(u0, gets)
         mismatched = sum(v != db_bench.value_at(buf, cfg.value_size, i, 0)
                          for i, v in zip(order, values, strict=True))
         out = {"engine": engine, "version": eng.version(), "open_seconds": open_seconds,
                "open_usage": open_usage, "gets": gets, "get_seconds": get_seconds,
                "micros_per_get": get_seconds * 1e6 / gets if gets else 0.0,
-               "get_usage": get_usage,
-               "verified": mismatched == 0, "mismatched": mismatched,
+               "get_usage": get_usage, "missing_found": found,
+               "micros_per_missing_get": missing_seconds * 1e6 / gets if gets else 0.0,
+               "missing_get_usage": missing_usage,
+               "verified": mismatched == 0 and found == 0, "mismatched": mismatched,
                "rss_before_open": before, "rss_after_open": after_open,
                "rss_after_gets": after_gets, "store_bytes": peers.dir_bytes(path)[1]}
         if hasattr(eng, "stats"):

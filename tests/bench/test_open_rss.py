@@ -57,6 +57,7 @@ def test_run_measures_every_engine_and_deletes_the_stores(tmp_path):
             assert row[phase]["VmRSS"] > 0 and row[phase]["RssAnon"] > 0, (engine, phase)
         assert row["page_cache"].startswith("warm")
         assert row["get_usage"]["cpu_seconds"] >= 0 and row["get_usage"]["minor_faults"] >= 0
+        assert row["missing_found"] == 0 and row["missing_get_usage"]["cpu_seconds"] >= 0
         assert set(row["open_usage"]) == {"cpu_seconds", "cpu_micros_per_op", "minor_faults",
                                           "major_faults"}
     assert "block_cache_hit_rate" in data["engines"]["lsmdb"]["engine_stats"]
