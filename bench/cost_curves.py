@@ -155,6 +155,7 @@ def open_table(reports: list[dict]) -> str:
     engine (bench/open_rss.py's reports)."""
     head = ["keys", "engine", "open s", "RSS before open", "RSS after open", "RSS after gets",
             "of which file-backed", "µs/get wall", "CPU µs/get", "minor faults/get",
+            "CPU µs/absent get",
             "block cache hit rate", "store MB", "page cache"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     mib = 2 ** 20
@@ -174,7 +175,9 @@ def open_table(reports: list[dict]) -> str:
                 f"{r['rss_after_gets']['VmRSS'] / mib:.0f}",
                 f"{r['rss_after_gets'].get('RssFile', 0) / mib:.0f}",
                 f"{r['micros_per_get']:.2f}", _num(use.get("cpu_micros_per_op"), ".2f"),
-                "-" if faults is None else f"{faults / r['gets']:.2f}", _num(hit, ".3f"),
+                "-" if faults is None else f"{faults / r['gets']:.2f}",
+                _num((r.get("missing_get_usage") or {}).get("cpu_micros_per_op"), ".2f"),
+                _num(hit, ".3f"),
                 f"{r['store_bytes'] / 1e6:.0f}", r["page_cache"]]) + " |")
     return "\n".join(lines)
 

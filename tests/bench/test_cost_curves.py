@@ -97,13 +97,15 @@ def test_open_table(tmp_path, capsys, reports):
                                  "micros_per_get": 3.0, "store_bytes": 2e9,
                                  "get_usage": {"cpu_micros_per_op": 2.5, "minor_faults": 50},
                                  "engine_stats": {"block_cache_hit_rate": 0.25},
+                                 "missing_get_usage": {"cpu_micros_per_op": 0.8},
                                  "page_cache": "cold (page cache dropped)"},
                        "lmdb": {"skipped": "not installed"}}}
     p = tmp_path / "open.json"
     p.write_text(json.dumps(rep))
     assert cost_curves.main([*reports, "--open", str(p)]) == 0
     out = capsys.readouterr().out
-    assert ("| 10M | lsmdb | 0.250 | 100 | 100 | 100 | 10 | 3.00 | 2.50 | 0.50 | 0.250 | 2000 |"
+    assert ("| 10M | lsmdb | 0.250 | 100 | 100 | 100 | 10 | 3.00 | 2.50 | 0.50 | 0.80 | 0.250"
+            " | 2000 |"
             " cold (page cache dropped) |") in out
     assert "| 10M | lmdb | not run: not installed |" in out
 
