@@ -131,6 +131,31 @@ def growth_table(reports: list[dict], engines: list[str], workloads: list[str]) 
     return "\n".join(lines)
 
 
+def cpu_us(report: dict, engine: str, workload: str, key: str) -> float | None:
+    r = row(report, engine, workload)
+    return None if r is None or key not in r or not r["ops"] else r[key] * 1e6 / r["ops"]
+
+
+def cpu_table(reports: list[dict], engines: list[str], workloads: list[str]) -> str:
+    """CPU µs per op of the workloads db_bench records CPU time for (the fills): the whole
+    process (background flushes and compactions included) and, after the slash, the writing
+    thread alone. CPU time moves far less than wall time on a loaded machine."""
+    sizes = [size_label(r["config"]["num"]) for r in reports]
+    timed = [w for w in workloads
+             if any(cpu_us(r, e, w, "cpu_seconds") is not None for r in reports for e in engines)]
+    head = ["workload", *(f"{e} CPU µs/op (process / writer) {' → '.join(sizes)}"
+                          for e in engines)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for w in timed:
+        cells = [w]
+        for e in engines:
+            cells.append(" → ".join(
+                f"{_num(cpu_us(r, e, w, 'cpu_seconds'), '.2f')} / "
+                f"{_num(cpu_us(r, e, w, 'writer_cpu_seconds'), '.2f')}" for r in reports))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def shape_table(reports: list[dict]) -> str:
     """lsmdb's store after the write phase and the full compaction, per size."""
     head = ["keys", "W-amp (measured)", "S-amp as is", "levels (files) after compaction",
@@ -239,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(reports) > 1:
         print("\n#### µs/op by size and growth (largest / smallest)\n")
         print(growth_table(reports, engines, workloads))
+    print("\n#### CPU time per operation (process / writing thread), where recorded\n")
+    print(cpu_table(reports, engines, workloads))
     print("\n#### lsmdb's store per size\n")
     print(shape_table(reports))
     if args.open:

@@ -43,6 +43,8 @@ def _report(num: int, rates: dict[str, dict[str, float]]) -> dict:
 def reports(tmp_path) -> list[str]:
     small = _report(100_000, {"lsmdb": {"readrandom": 200_000.0, "fillseq": 100_000.0},
                               "lmdb": {"readrandom": 400_000.0, "fillseq": 50_000.0}})
+    small["engines"]["lsmdb"]["workloads"]["fillseq"].update(cpu_seconds=1.5e-3,
+                                                             writer_cpu_seconds=1e-3)
     big = _report(10_000_000, {"lsmdb": {"readrandom": 50_000.0, "fillseq": 100_000.0},
                                "lmdb": {"readrandom": 200_000.0}})
     paths = []
@@ -65,6 +67,7 @@ def test_tables_hold_ratios_and_growth(reports, capsys):
     # lmdb has no fillseq at 10M: a dash, no growth.
     assert "| fillseq | 10.00 → 10.00 | 20.00 → - | 1.00× | - |" in out
     assert "| 10M | 2.00 | 1.10 | L6 3 | 0.500 | 1.0 → 2.0 |" in out
+    assert "| fillseq | 1.50 / 1.00 → - / - | - / - → - / - |" in out  # only 100k lsmdb has CPU
 
 
 def test_plot_draws_one_panel_per_workload(reports, tmp_path, monkeypatch):
