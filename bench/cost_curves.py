@@ -207,33 +207,69 @@ def open_table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(reports: list[dict], engines: list[str], workloads: list[str], png: str) -> None:
+def _open_cpu(report: dict, engine: str, key: str) -> float | None:
+    return ((report["engines"].get(engine) or {}).get(key) or {}).get("cpu_micros_per_op")
+
+
+def panels(reports: list[dict], engines: list[str], workloads: list[str],
+           opens: list[dict]) -> list[tuple[str, str, dict[str, list[tuple[int, float]]]]]:
+    """(title, y label, engine -> [(keys, value)]) per panel: wall µs/op of every workload,
+    then the CPU µs/op db_bench records (fills) and open_rss's CPU per get / absent get."""
+    def series(points) -> dict[str, list[tuple[int, float]]]:
+        out = {}
+        for e in engines:
+            pts = [(n, y) for n, y in points(e) if y]
+            if pts:
+                out[e] = pts
+        return out
+
+    out = [(w, "µs per op (wall)", series(
+        lambda e, w=w: [(r["config"]["num"], us(r, e, w)) for r in reports]))
+        for w in workloads]
+    for w in workloads:
+        cpu = series(lambda e, w=w: [(r["config"]["num"], cpu_us(r, e, w, "cpu_seconds"))
+                                     for r in reports])
+        if cpu:
+            out.append((f"{w}: CPU", "CPU µs per op (process)", cpu))
+    by_size = sorted(opens, key=lambda r: r["config"]["num"])
+    for key, title in (("get_usage", "get, cold store: CPU"),
+                       ("missing_get_usage", "absent get: CPU")):
+        cpu = series(lambda e, key=key: [(r["config"]["num"], _open_cpu(r, e, key))
+                                         for r in by_size])
+        if cpu:
+            out.append((title, "CPU µs per op", cpu))
+    return out
+
+
+def plot(reports: list[dict], engines: list[str], workloads: list[str], png: str,
+         opens: list[dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 5
-    nrows = -(-len(workloads) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.8 * nrows), squeeze=False)
-    for ax, w in zip(axes.flat, workloads, strict=False):
-        for e in engines:
-            pts = [(r["config"]["num"], us(r, e, w)) for r in reports]
-            pts = [(x, y) for x, y in pts if y]
-            if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=e,
-                        color=COLORS.get(e))
+    drawn = panels(reports, engines, workloads, opens or [])
+    cols = 4
+    nrows = -(-len(drawn) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.9 * nrows), squeeze=False)
+    for ax, (title, ylabel, lines) in zip(axes.flat, drawn, strict=False):
+        for e, pts in lines.items():
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=e,
+                    color=COLORS.get(e))
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(w, fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("keys")
-        ax.set_ylabel("µs per op")
+        ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(workloads):]:
+    for ax in list(axes.flat)[len(drawn):]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(engines))
-    fig.suptitle("db_bench cost per operation vs store size (lower is better)", y=0.995)
+    handles = {lb: h for ax in axes.flat for h, lb in zip(*ax.get_legend_handles_labels(),
+                                                          strict=True)}
+    fig.suptitle("cost per operation vs store size (log-log, lower is better; wall time on "
+                 "a loaded machine, CPU panels at the end)", y=0.995)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles),
+               bbox_to_anchor=(0.5, 0.975))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -268,11 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     print(cpu_table(reports, engines, workloads))
     print("\n#### lsmdb's store per size\n")
     print(shape_table(reports))
-    if args.open:
+    opens = [json.loads(Path(p).read_text()) for p in args.open]
+    if opens:
         print("\n#### open time, RSS (MiB) and the first gets of a cold store\n")
-        print(open_table([json.loads(Path(p).read_text()) for p in args.open]))
+        print(open_table(opens))
     if args.png:
-        plot(reports, engines, workloads, args.png)
+        plot(reports, engines, workloads, args.png, opens)
         print(f"wrote {args.png}", file=sys.stderr)
     return 0
 

@@ -88,7 +88,8 @@ def test_plot_draws_one_panel_per_workload(reports, tmp_path, monkeypatch):
     # Titles are set after drawing, so key on the label and the values.
     assert (None, "lsmdb", [5.0, 20.0]) in [(None, lb, y) for _t, lb, y in lines]
     assert ("lmdb", [20.0]) in [(lb, y) for _t, lb, y in lines]  # fillseq: one point only
-    assert len(lines) == 4
+    # 2 workloads x 2 engines, then the one CPU series recorded (lsmdb's fillseq at 100k).
+    assert len(lines) == 5 and ("lsmdb", [1.5]) == (lines[-1][1], lines[-1][2])
 
 
 def test_open_table(tmp_path, capsys, reports):
