@@ -5,7 +5,8 @@
 # of a cold store per size (bench/open_rss.py, "open") and the tables + plot
 # (bench/cost_curves.py). See docs/benchmarks.md, "Cost curves".
 #
-#   bench/experiments/cost_curves.sh [SIZES...]   # default: 10m 1m 100k open (the long pole first)
+#   bench/experiments/cost_curves.sh [STEPS...]   # default: 10m 1m 100k open (the long pole first)
+#   bench/experiments/cost_curves.sh cpu          # the reads again, with CPU per op, per size
 #
 # Reads are bounded to 300k at every size (READS=...), so every size times the same number
 # of gets and the 10M run stays bounded: on the 2-core VM at load 12-19 it took lsmdb 28 and
@@ -32,7 +33,17 @@ for size in "${sizes[@]}"; do
               --db-dir "$DB_DIR" --cold --out "bench/results/cost_curves_open_${o#*:}.json"
           done
           continue ;;
-    *) echo "unknown size $size (100k, 1m, 10m, open)" >&2; exit 2 ;;
+    cpu) # the read workloads again with db_bench's cpu_seconds (process CPU per op) at each
+         # size: fillbatch, then the reads; tables and plot of their own
+         for o in 10000000:10m 1000000:1m 100000:100k; do
+           python bench/db_bench.py --num "${o%%:*}" --reads "$READS" --engines "$ENGINES" \
+             --benchmarks fillbatch,readrandom,readmissing,readseq,seekrandom \
+             --db-dir "$DB_DIR" --out "bench/results/cost_curves_cpu_${o#*:}.json"
+         done
+         python bench/cost_curves.py bench/results/cost_curves_cpu_{100k,1m,10m}.json \
+           --png bench/results/cost_curves_cpu.png
+         continue ;;
+    *) echo "unknown step $size (100k, 1m, 10m, open, cpu)" >&2; exit 2 ;;
   esac
   echo "=== $size: $(uptime)" >&2
   python bench/db_bench.py --num "$num" --reads "$READS" --engines "$ENGINES" \
