@@ -17,7 +17,9 @@ the writes (fill + overwrite) every engine is flushed and ``os.sync()`` runs; th
   manual compaction (LSM engines; LMDB and SQLite are measured as they are),
 - lsmdb's own ``db.stats()`` figures are recorded beside the measured ones.
 
-Reads then run on the compacted store with a warm cache. Every read verifies what it got
+Every single-threaded workload also records ``cpu_seconds``, the process CPU time of its timed
+loop (background flushes and compactions included): on a loaded machine it moves far less than
+the wall time. Reads then run on the compacted store with a warm cache. Every read verifies what it got
 (values, missing keys, scan counts, seek positions) outside the measured arithmetic's way.
 
 Usage::
@@ -132,11 +134,37 @@ class Dataset:
         if vals is None:
             buf, size = self._buf, self.value_size
             span = len(buf) - size
-            mult = 2654435761
-            shift = version * 97531
+            mult = VALUE_MULT
+            shift = version * VALUE_VERSION_SHIFT
             vals = [buf[o:o + size] for o in ((i * mult + shift) % span for i in range(self.num))]
             self._values[version] = vals
         return vals
+
+
+# Value i of version v is buf[o:o + value_size], o = (i * VALUE_MULT + v * VALUE_VERSION_SHIFT)
+# % (len(buf) - value_size): Dataset.values builds them all, value_at one of them.
+VALUE_MULT = 2654435761
+VALUE_VERSION_SHIFT = 97531
+
+
+def value_buffer(cfg: Config) -> bytes:
+    """The compressible buffer every value of a run is a slice of (Dataset's, without
+    building the key lists: for a process that only needs a few values)."""
+    import numpy as np
+
+    return _compressible_buffer(np.random.default_rng(cfg.seed), cfg.value_size,
+                                cfg.compression_ratio)
+
+
+def value_at(buf: bytes, value_size: int, i: int, version: int) -> bytes:
+    """Value ``i`` of ``version``, equal to ``Dataset.values(version)[i]``."""
+    o = (i * VALUE_MULT + version * VALUE_VERSION_SHIFT) % (len(buf) - value_size)
+    return buf[o:o + value_size]
+
+
+def key_at(i: int) -> bytes:
+    """Key ``i``, equal to ``Dataset.keys[i]``."""
+    return b"%016d" % (2 * i)
 
 
 def _compressible_buffer(rng, value_size: int, ratio: float) -> bytes:
@@ -339,15 +367,18 @@ class Worker:
         batch = self.cfg.batch_size
         wb = self.eng.write_batch
         io0 = read_io()
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         for j in range(0, len(pairs), batch):
             wb(pairs[j:j + batch])
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         nbytes = len(pairs) * (KEY_SIZE + self.cfg.value_size)
         self.user_bytes += nbytes
         self.scope.append("overwrite")
         self.version, self.live, self.settled = 1, True, False
-        self.record("overwrite", len(pairs), seconds, io0, self.verify_sample(12), bytes=nbytes)
+        self.record("overwrite", len(pairs), seconds, io0, self.verify_sample(12), bytes=nbytes,
+                    cpu_seconds=cpu)
 
     def settle(self) -> None:
         """Measure amplification at the end of the write phase, then compact for the reads."""
@@ -418,12 +449,15 @@ class Worker:
         hits = 0
         with self.eng.read_phase():
             get = self.eng.get
+            cpu0 = time.process_time()
             t0 = time.perf_counter()
             for k, ev in zip(ks, evs, strict=True):
                 if get(k) == ev:
                     hits += 1
             seconds = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
         self.record("readrandom", len(ks), seconds, io0, hits == len(ks), matched=hits,
+                    cpu_seconds=cpu,
                     expected_found=len(ks) if self.live else 0)
         for n in self.cfg.read_threads:
             if n > 1:
@@ -468,24 +502,29 @@ class Worker:
         found = 0
         with self.eng.read_phase():
             get = self.eng.get
+            cpu0 = time.process_time()
             t0 = time.perf_counter()
             for k in ks:
                 if get(k) is not None:
                     found += 1
             seconds = time.perf_counter() - t0
-        self.record("readmissing", len(ks), seconds, io0, found == 0, found=found)
+            cpu = time.process_time() - cpu0
+        self.record("readmissing", len(ks), seconds, io0, found == 0, found=found,
+                    cpu_seconds=cpu)
 
     def _readseq(self) -> None:
         self.before_reads()
         io0 = read_io()
         n = 0
         with self.eng.read_phase():
+            cpu0 = time.process_time()
             t0 = time.perf_counter()
             for _kv in self.eng.scan():
                 n += 1
             seconds = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
         expect = self.cfg.num if self.live else 0
-        self.record("readseq", n, seconds, io0, n == expect, expected=expect,
+        self.record("readseq", n, seconds, io0, n == expect, expected=expect, cpu_seconds=cpu,
                     bytes=n * (KEY_SIZE + self.cfg.value_size))
 
     def _seekrandom(self) -> None:
@@ -497,6 +536,7 @@ class Worker:
         landed = entries = 0
         with self.eng.read_phase():
             seek_read = self.eng.seek_read
+            cpu0 = time.process_time()
             t0 = time.perf_counter()
             for k in ks:
                 count, first = seek_read(k, nexts)
@@ -504,8 +544,10 @@ class Worker:
                 if first == k:
                     landed += 1
             seconds = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
         ok = landed == len(ks) if self.live else entries == 0
-        self.record("seekrandom", len(ks), seconds, io0, ok, landed=landed, entries_read=entries)
+        self.record("seekrandom", len(ks), seconds, io0, ok, landed=landed, entries_read=entries,
+                    cpu_seconds=cpu)
 
     def _fillsync(self) -> None:
         """sync=True single-call puts into a new store: by one thread ("fillsync"), then by
@@ -549,13 +591,15 @@ class Worker:
         ks = [keys[i] for i in self.data.order(6)]
         io0 = read_io()
         delete = self.eng.delete
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         for k in ks:
             delete(k)
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         self.live = False
         self.scope.append("deleterandom")
-        self.record("deleterandom", len(ks), seconds, io0, self.verify_sample(13),
+        self.record("deleterandom", len(ks), seconds, io0, self.verify_sample(13), cpu_seconds=cpu,
                     bytes=len(ks) * KEY_SIZE)
 
 
