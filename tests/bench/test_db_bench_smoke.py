@@ -5,29 +5,12 @@ Correctness only: no timing assertions (benchmarks are not tests).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from benchscripts import load_script
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))  # db_bench.py imports its sibling peers.py
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-db_bench = _load("db_bench")
+db_bench = load_script("db_bench")
 peers = db_bench.peers
 AVAILABLE = [e for e in db_bench.DEFAULT_ENGINES if peers.importable(e) is None]
 

@@ -6,30 +6,14 @@ Correctness only: no timing assertions (benchmarks are not tests).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from benchscripts import load_script
 
-
-def _load(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))  # the scripts import their siblings
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-db_bench = _load("db_bench")
-open_rss = _load("open_rss")
+db_bench = load_script("db_bench")
+open_rss = load_script("open_rss")
 ENGINES = [e for e in ("lsmdb", "rocksdict", "lmdb") if db_bench.peers.importable(e) is None]
 
 
