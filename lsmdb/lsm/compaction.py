@@ -175,7 +175,10 @@ def level_targets(view: VersionView) -> tuple[int, list[float]]:
     while level > 1 and cur > c.base_level_bytes:
         cur = cur / ratio(level - 1)
         level -= 1
-        targets[level] = max(cur, 1.0)
+        # Never below base_level_bytes (RocksDB's CalculateBaseBytes floor): a base level
+        # smaller than what one L0 compaction brings would be over target after every one,
+        # and the levels under it would be pushed into for data that has not settled.
+        targets[level] = max(cur, float(c.base_level_bytes))
         base = level
     # A level above the base level that still holds data (e.g. after the style changed or
     # the tree shrank) drains into the level below it: target 0 gives it an infinite score.
@@ -239,6 +242,70 @@ def expand_clean_cut(view: VersionView, level: int,
                 chosen[f.number] = f
                 changed = True
     return sorted(chosen.values(), key=lambda f: f.smallest)
+
+
+def max_compaction_bytes(view: VersionView) -> int:
+    """Input bytes one leveled push-down may grow to by :func:`expand_inputs_free`: 25 target
+    files, RocksDB's default ``max_compaction_bytes`` (25 x ``target_file_size_base``)."""
+    return 25 * view.options.compaction.target_file_bytes
+
+
+def expand_inputs_free(view: VersionView, level: int, inputs: list[FileMetaData],
+                       below: list[FileMetaData]) -> list[FileMetaData]:
+    """Grow the input files of ``level`` with the neighbours that lie within the key span of
+    the inputs and their overlapping files ``below`` (next level) and that pull no further
+    file of the next level in (RocksDB's ``SetupOtherInputs``). Those neighbours come at no
+    extra rewrite of the next level: the same ``below`` files are rewritten once for more
+    data from above, instead of once now and again when the neighbour is pushed later.
+
+    First try every file of ``level`` overlapping the span (grown to a clean cut), then, if
+    that pulls in a further next-level file, only the run of files around the inputs lying
+    wholly inside the span. Either set is taken only when no file in it is busy and inputs
+    plus ``below`` stay within :func:`max_compaction_bytes`. Returns ``inputs`` unchanged
+    otherwise."""
+    if not below:
+        return inputs
+    lo, hi = key_range(inputs + below)
+    limit = max_compaction_bytes(view)
+    below_bytes = sum(f.size for f in below)
+    below_numbers = {f.number for f in below}
+
+    def acceptable(files: list[FileMetaData] | None) -> bool:
+        if files is None or len(files) <= len(inputs) or view.any_busy(files):
+            return False
+        if below_bytes + sum(f.size for f in files) >= limit:
+            return False
+        flo, fhi = key_range(files)
+        return {f.number for f in view.overlapping(level + 1, flo, fhi)} == below_numbers
+
+    grown = expand_clean_cut(view, level, view.overlapping(level, lo, hi))
+    if acceptable(grown):
+        return grown
+    inside = _clean_files_within(view, level, inputs, lo, hi)
+    return inside if acceptable(inside) else inputs
+
+
+def _clean_files_within(view: VersionView, level: int, inputs: list[FileMetaData],
+                        lo: bytes, hi: bytes) -> list[FileMetaData]:
+    """``inputs`` (adjacent files of ``level``'s single run) plus their neighbours on each
+    side, as long as a neighbour lies wholly inside [lo, hi], is not busy and shares no
+    boundary user key with the next file out (a clean cut)."""
+    files = list(view.files(level))
+    index = {f.number: i for i, f in enumerate(files)}
+    first = min(index[f.number] for f in inputs)
+    last = max(index[f.number] for f in inputs)
+    while first > 0 and files[first - 1].smallest_user_key >= lo:
+        if view.is_busy(files[first - 1]) or (
+                first > 1 and files[first - 2].largest_user_key == files[first - 1].smallest_user_key):
+            break
+        first -= 1
+    while last + 1 < len(files) and files[last + 1].largest_user_key <= hi:
+        if view.is_busy(files[last + 1]) or (
+                last + 2 < len(files)
+                and files[last + 2].smallest_user_key == files[last + 1].largest_user_key):
+            break
+        last += 1
+    return files[first:last + 1]
 
 
 def pick_file(view: VersionView, level: int, how: str) -> FileMetaData | None:
@@ -358,6 +425,63 @@ def _overlap_groups(inputs: list[tuple[int, list[FileMetaData]]]
     return groups
 
 
+SCORE_SCALE = 10.0
+"""Factor on every score over 1 (RocksDB's kScoreScale): keeps an over-target level's score,
+whose denominator includes the bytes still coming down, above 1."""
+
+
+def level_scores(view: VersionView, base: int, targets: list[float]
+                 ) -> list[tuple[float, int]]:
+    """(score, level) of L0 and of every non-empty level above the last, as RocksDB's
+    ``ComputeCompactionScore``. A level is due at score >= 1. Static targets: L0 files /
+    ``l0_trigger``, other levels bytes / target. Dynamic level sizing:
+
+    L0: files / ``l0_trigger``, at least 1.01 once its bytes reach ``base_level_bytes``,
+    at least its bytes / the base level's (actual, or target if larger) bytes once they
+    pass the base level's target. Other levels: bytes / target while within target; over
+    it, bytes / (target + the bytes still on their way down from the levels above: all of
+    L0, and the excess of each level above over its target). That excess will land here
+    anyway, so the deeper level waits for it and a level fed from an over-full level above
+    is pushed once for both, not once now and once when the rest arrives; the upper levels,
+    whose data moves on at lower cost, go first. Every score over 1 is scaled by
+    :data:`SCORE_SCALE`. Busy files count in the bytes carried down, not in the scores.
+    """
+    c = view.options.compaction
+    out: list[tuple[float, int]] = []
+    l0 = view.files(0)
+    if not c.dynamic_level_bytes:  # static targets: bytes / target, L0 files / trigger
+        if l0 and not view.any_busy(l0):
+            out.append((len(l0) / c.l0_trigger, 0))
+        for level in range(1, view.num_levels - 1):
+            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
+            if size:
+                out.append((size / targets[level], level))
+        return out
+    down = float(sum(f.size for f in l0))
+    if l0 and not view.any_busy(l0):
+        score = len(l0) / c.l0_trigger
+        if down >= c.base_level_bytes:
+            score = max(score, 1.01)
+        if down > targets[base] > 0:
+            score = max(score, down / max(view.level_bytes(base), targets[base]))
+        out.append((score * SCORE_SCALE if score > 1.0 else score, 0))
+    for level in range(1, view.num_levels - 1):
+        size = sum(f.size for f in view.files(level) if not view.is_busy(f))
+        target = targets[level]
+        if size > 0:
+            if target <= 0:
+                score = float("inf")  # above the base level: drain
+            elif size <= target:
+                score = size / target
+            else:
+                score = size / (target + down) * SCORE_SCALE
+            out.append((score, level))
+        total = view.level_bytes(level)
+        if total > target:
+            down += total - target
+    return out
+
+
 # -- leveled --------------------------------------------------------------------------------
 
 
@@ -383,17 +507,7 @@ class LeveledPolicy:
                 if job is not None:
                     return job
         base, targets = level_targets(view)
-        candidates: list[tuple[float, int]] = []
-        l0 = view.files(0)
-        if l0 and not view.any_busy(l0):
-            candidates.append((len(l0) / c.l0_trigger, 0))
-        for level in range(1, view.num_levels - 1):
-            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
-            if size == 0:
-                continue
-            target = targets[level]
-            score = float("inf") if target <= 0 else size / target
-            candidates.append((score, level))
+        candidates = level_scores(view, base, targets)
         candidates.sort(reverse=True)
         for score, level in candidates:
             if score < 1.0:
@@ -442,6 +556,7 @@ class LeveledPolicy:
         below = view.overlapping(out_level, lo, hi)
         if view.any_busy(below):
             return None
+        inputs = expand_inputs_free(view, level, inputs, below)
         trivial = len(inputs) == 1 and not below
         pointer = None
         if c.file_pick == "round_robin":
