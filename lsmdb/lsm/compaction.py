@@ -425,63 +425,6 @@ def _overlap_groups(inputs: list[tuple[int, list[FileMetaData]]]
     return groups
 
 
-SCORE_SCALE = 10.0
-"""Factor on every score over 1 (RocksDB's kScoreScale): keeps an over-target level's score,
-whose denominator includes the bytes still coming down, above 1."""
-
-
-def level_scores(view: VersionView, base: int, targets: list[float]
-                 ) -> list[tuple[float, int]]:
-    """(score, level) of L0 and of every non-empty level above the last, as RocksDB's
-    ``ComputeCompactionScore``. A level is due at score >= 1. Static targets: L0 files /
-    ``l0_trigger``, other levels bytes / target. Dynamic level sizing:
-
-    L0: files / ``l0_trigger``, at least 1.01 once its bytes reach ``base_level_bytes``,
-    at least its bytes / the base level's (actual, or target if larger) bytes once they
-    pass the base level's target. Other levels: bytes / target while within target; over
-    it, bytes / (target + the bytes still on their way down from the levels above: all of
-    L0, and the excess of each level above over its target). That excess will land here
-    anyway, so the deeper level waits for it and a level fed from an over-full level above
-    is pushed once for both, not once now and once when the rest arrives; the upper levels,
-    whose data moves on at lower cost, go first. Every score over 1 is scaled by
-    :data:`SCORE_SCALE`. Busy files count in the bytes carried down, not in the scores.
-    """
-    c = view.options.compaction
-    out: list[tuple[float, int]] = []
-    l0 = view.files(0)
-    if not c.dynamic_level_bytes:  # static targets: bytes / target, L0 files / trigger
-        if l0 and not view.any_busy(l0):
-            out.append((len(l0) / c.l0_trigger, 0))
-        for level in range(1, view.num_levels - 1):
-            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
-            if size:
-                out.append((size / targets[level], level))
-        return out
-    down = float(sum(f.size for f in l0))
-    if l0 and not view.any_busy(l0):
-        score = len(l0) / c.l0_trigger
-        if down >= c.base_level_bytes:
-            score = max(score, 1.01)
-        if down > targets[base] > 0:
-            score = max(score, down / max(view.level_bytes(base), targets[base]))
-        out.append((score * SCORE_SCALE if score > 1.0 else score, 0))
-    for level in range(1, view.num_levels - 1):
-        size = sum(f.size for f in view.files(level) if not view.is_busy(f))
-        target = targets[level]
-        if size > 0:
-            if target <= 0:
-                score = float("inf")  # above the base level: drain
-            elif size <= target:
-                score = size / target
-            else:
-                score = size / (target + down) * SCORE_SCALE
-            out.append((score, level))
-        total = view.level_bytes(level)
-        if total > target:
-            down += total - target
-    return out
-
-
 # -- leveled --------------------------------------------------------------------------------
 
 
@@ -507,7 +450,17 @@ class LeveledPolicy:
                 if job is not None:
                     return job
         base, targets = level_targets(view)
-        candidates = level_scores(view, base, targets)
+        candidates: list[tuple[float, int]] = []
+        l0 = view.files(0)
+        if l0 and not view.any_busy(l0):
+            candidates.append((len(l0) / c.l0_trigger, 0))
+        for level in range(1, view.num_levels - 1):
+            size = sum(f.size for f in view.files(level) if not view.is_busy(f))
+            if size == 0:
+                continue
+            target = targets[level]
+            score = float("inf") if target <= 0 else size / target
+            candidates.append((score, level))
         candidates.sort(reverse=True)
         for score, level in candidates:
             if score < 1.0:

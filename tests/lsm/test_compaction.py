@@ -186,21 +186,6 @@ def test_dynamic_level_targets_never_go_below_base_level_bytes():
     assert targets[2] == 4096 and targets[3] == 15_000 and targets[4] == 60_000
 
 
-def test_leveled_score_counts_the_bytes_still_on_their_way_down():
-    # Targets: L2 (base) 4,096, L3 16,384, L4 65,536. L2 holds 8,192 (2x its target),
-    # L3 36,000 (2.2x). By bytes / target alone L3 would go first; but L2's 4,096 excess
-    # is still on its way into L3, so L3's score is taken over target + that excess
-    # (RocksDB's total_downcompact_bytes): L3 36,000 / 20,480 < L2 8,192 / 4,096, and
-    # L2 is pushed first.
-    levels = {2: [meta(b"a", b"f", 4096), meta(b"g", b"m", 4096)],
-              3: [meta(b"a", b"h", 18_000), meta(b"i", b"z", 18_000)],
-              4: [meta(b"a", b"z", 65_536)]}
-    v = view(levels)
-    assert level_targets(v)[1][2:] == [4096, 16_384, 65_536]
-    job = LeveledPolicy().pick(v)
-    assert job.reason == "level_size" and job.output_level == 3
-
-
 def _push_tree(busy=(), overlap_bytes=1000):
     """L1 (static targets, over its 1 KiB target; L2 within its 100 KiB): a cheap file [a, b] whose one L2 file
     [a, h] also spans the L1 files [c, d] and [e, f]; [g, k] reaches past it into L2's
