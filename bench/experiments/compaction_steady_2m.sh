@@ -12,11 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/results}
 NUM=${NUM:-2000000}
+T=${T:-4}
+if [ "$T" = 4 ]; then NAME=${NAME:-compaction_steady_2m}; else NAME=${NAME:-compaction_steady_2m_t$T}; fi
 BENCHMARKS=fillrandom$(printf ',overwrite%.0s' $(seq 9))
 lsmdb bench --quiet --num "$NUM" --batch-size 100 --benchmarks "$BENCHMARKS" --jobs 2 \
-    --size-ratio 4 --set background_threads=2 --set compaction.l0_slowdown=8 --set compaction.l0_stop=12 \
+    --size-ratio "$T" --set background_threads=2 --set compaction.l0_slowdown=8 --set compaction.l0_stop=12 \
     --set compaction.soft_pending_compaction_bytes=32MiB \
     --set compaction.hard_pending_compaction_bytes=128MiB \
     --sweep engine=lsmdb,rocksdb \
-    --json $OUT/compaction_steady_2m.json --csv $OUT/compaction_steady_2m.csv
-python bench/experiments/compaction_tables.py sweep $OUT/compaction_steady_2m.json
+    --json "$OUT/$NAME.json" --csv "$OUT/$NAME.csv"
+python bench/experiments/compaction_tables.py sweep "$OUT/$NAME.json"
+python bench/experiments/compaction_tables.py levels "$OUT/$NAME.json"

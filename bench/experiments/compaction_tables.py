@@ -3,6 +3,7 @@
     python bench/experiments/compaction_tables.py sweep A.json B.json ... [--plot out.png]
     python bench/experiments/compaction_tables.py monkey monkey.json [--db DIR] [--out F.json]
     python bench/experiments/compaction_tables.py policy policy.json
+    python bench/experiments/compaction_tables.py levels A.json B.json ...
 
 Every figure printed is read from the `lsmdb bench --json` documents (or, for the filter
 bytes of `monkey --db`, from the SSTable properties of the databases the bench kept).
@@ -140,6 +141,26 @@ def print_sweep(paths: list[str], plot: str | None) -> None:
     if plot:
         plot_sweep(rows, plot)
         print(f"\nplot: {plot}")
+
+
+def print_levels(paths: list[str]) -> None:
+    """Per-level W-Amp of every run (bytes written into a level / bytes read from the level
+    above; RocksDB's "W-Amp" column of rocksdb.cfstats, the same ratio in lsmdb's stats) and
+    the bytes at the end, for the levels below L0 that hold data or were written."""
+    rows = []
+    for doc in (_load(p) for p in paths):
+        for run in doc["runs"]:
+            if "error" in run:
+                continue
+            s = run["stats"]
+            levels = [lv for lv in s["levels"] if lv["level"] > 0
+                      and (lv.get("files") or lv.get("write_amp"))]
+            rows.append([shape_name(run), run["options"]["compaction"]["size_ratio"],
+                         s["write_amp"],
+                         " / ".join(f"L{lv['level']} {lv['write_amp']:.2f}" for lv in levels),
+                         " / ".join(f"L{lv['level']} {lv['bytes'] / 1e6:.1f}" for lv in levels)])
+    print(_table(["configuration", "T", "W", "per-level W-Amp", "MB per level at the end"],
+                 rows))
 
 
 def plot_sweep(rows: list[dict[str, Any]], path: str) -> None:
@@ -395,11 +416,15 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("--saved", help="the --out file of an earlier run (no --db needed)")
     po = sub.add_parser("policy")
     po.add_argument("json")
+    lv = sub.add_parser("levels")
+    lv.add_argument("json", nargs="+")
     args = p.parse_args(argv)
     if args.cmd == "sweep":
         print_sweep(args.json, args.plot)
     elif args.cmd == "monkey":
         print_monkey(args.json, args.db, args.out, args.saved)
+    elif args.cmd == "levels":
+        print_levels(args.json)
     else:
         print_policy(args.json)
     return 0

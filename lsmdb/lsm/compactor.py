@@ -59,9 +59,10 @@ def is_bottommost(version, job: CompactionJob) -> bool:
 def grandparent_boundaries(version, job: CompactionJob) -> list[bytes] | None:
     """First user keys of the files of the level below the output (the "grandparents"), in
     the job's key range, when that level is one sorted run: the output files are cut there
-    once they hold half their target, so each spans whole grandparent files and its own
-    later compaction rewrites no partly-overlapped neighbour (RocksDB cuts compaction output
-    at grandparent boundaries the same way). None for L0 outputs and multi-run levels."""
+    once they hold ``table_writer.ALIGNED_CUT_MIN_FRACTION`` of their target, so each spans
+    whole grandparent files, as few as it can, and its own later compaction rewrites no
+    partly-overlapped neighbour (RocksDB cuts compaction output at grandparent boundaries
+    the same way, from half its target on). None for L0 outputs and multi-run levels."""
     below = job.output_level + 1
     if job.output_level == 0 or below >= version.num_levels or version.num_runs(below) != 1:
         return None

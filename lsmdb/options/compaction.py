@@ -83,7 +83,9 @@ class Compaction(_OptionsNode):
 
     base_level_bytes: int = 256 * MiB
     """Default 256 MiB. Target size of the first level below L0 (L1); later levels are larger
-    by the size ratio. For "fifo", the cap on total table bytes. At least 1 KiB."""
+    by the size ratio. With ``dynamic_level_bytes``, the most the base level's target may be
+    and the least any level's target is (RocksDB's max_bytes_for_level_base). For "fifo",
+    the cap on total table bytes. At least 1 KiB."""
 
     dynamic_level_bytes: bool = True
     """Default True. Size levels from the last level upward (RocksDB's

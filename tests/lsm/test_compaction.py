@@ -175,6 +175,52 @@ def test_busy_files_are_not_picked():
     assert LeveledPolicy().pick(v) is None
 
 
+def test_dynamic_level_targets_never_go_below_base_level_bytes():
+    # Last level 60,000 B, T = 4: L3 15,000, L2 3,750. L2 is the base level (its target is
+    # the first at or under base_level_bytes = 4,096), but its target is raised to 4,096:
+    # RocksDB's CalculateBaseBytes floor, which keeps the base level from being smaller
+    # than one L0 compaction's worth of data.
+    v = view({4: [meta(b"a", b"z", 60_000)]})
+    base, targets = level_targets(v)
+    assert base == 2
+    assert targets[2] == 4096 and targets[3] == 15_000 and targets[4] == 60_000
+
+
+def _push_tree(busy=(), overlap_bytes=1000):
+    """L1 (static targets, over its 1 KiB target; L2 within its 100 KiB): a cheap file [a, b] whose one L2 file
+    [a, h] also spans the L1 files [c, d] and [e, f]; [g, k] reaches past it into L2's
+    [i, m]. min_overlap picks [a, b] (least L2 bytes per byte)."""
+    l1 = [meta(b"a", b"b", 900), meta(b"c", b"d", 300), meta(b"e", b"f", 300),
+          meta(b"g", b"k", 300)]
+    l2 = [meta(b"a", b"h", overlap_bytes), meta(b"i", b"m", 5000)]
+    o = opts(dynamic_level_bytes=False, base_level_bytes=1024, size_ratio=100)
+    busy_numbers = frozenset(l1[i].number for i in busy)
+    return l1, l2, view({1: l1, 2: l2, 4: [meta(b"a", b"z", 100_000)]}, o, busy=busy_numbers)
+
+
+def test_push_down_takes_the_neighbours_that_add_no_next_level_file():
+    l1, l2, v = _push_tree()
+    job = LeveledPolicy().pick(v)
+    assert job.output_level == 2 and not job.trivial_move
+    # [c, d] and [e, f] lie inside L2's [a, h]: merging them now rewrites [a, h] once
+    # instead of three times. [g, k] would pull L2's [i, m] in as well, so it stays.
+    assert numbers(job, 1) == {l1[0].number, l1[1].number, l1[2].number}
+    assert numbers(job, 2) == {l2[0].number}
+
+
+def test_push_down_expansion_skips_busy_neighbours_and_respects_the_byte_limit():
+    l1, l2, v = _push_tree(busy=(2,))
+    job = LeveledPolicy().pick(v)
+    # [e, f] is busy: the whole-overlap set is refused; the clean run around the pick
+    # stops at the busy file, so only [c, d] joins.
+    assert numbers(job, 1) == {l1[0].number, l1[1].number}
+    # Inputs plus their overlap must stay below 25 target files (RocksDB's
+    # max_compaction_bytes): 25 x 2048 B here, which a 50 KB L2 file alone nearly fills.
+    l1, _, v = _push_tree(overlap_bytes=50_000)
+    job = LeveledPolicy().pick(v)
+    assert numbers(job, 1) == {l1[0].number}
+
+
 # -- run caps and the fluid family -------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import os
 import lsmdb
 from lsmdb._core.ikey import PUT, make_internal_key
 from lsmdb.env import default_env
+from lsmdb.lsm import table_writer
 from lsmdb.lsm.compactor import grandparent_boundaries
 from lsmdb.lsm.table_writer import TableOutput
 from lsmdb.options import Compression, Options
@@ -43,10 +44,20 @@ def test_files_end_at_grandparent_boundaries_once_half_full(tmp_path):
     for f, nxt in zip(files, firsts[1:], strict=False):
         assert nxt in bounds or f.size >= 8000, (f.size, nxt)
     assert set(bounds) & set(firsts[1:])  # some files were cut at a boundary
-    assert all(f.size >= 4000 for f in files[:-1])  # never below half the target
+    assert all(f.size >= 800 for f in files[:-1])  # never below ALIGNED_CUT_MIN_FRACTION
     # Keys stay in order and every key is written exactly once.
     assert sum(f.entries for f in files) == 1000
     assert all(a.largest_user_key < b.smallest_user_key for a, b in zip(files, files[1:], strict=False))
+
+
+def test_a_file_ends_at_the_first_boundary_past_the_minimum_fraction(tmp_path):
+    # ~30 B per entry, 8,000 B target: k0100 comes after ~3,000 B, past 1/10 of the target
+    # but short of half of it. The file ends there, spanning one grandparent file, instead
+    # of growing over the next one too (so its own later compaction rewrites one file below).
+    assert table_writer.ALIGNED_CUT_MIN_FRACTION <= 0.25
+    files = _write(tmp_path, [b"k0100", b"k0400", b"k0700"])
+    assert files[0].largest_user_key == b"k0099"
+    assert files[1].smallest_user_key == b"k0100"
 
 
 def test_compactions_get_the_next_levels_file_starts(tmp_path):
