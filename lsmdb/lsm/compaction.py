@@ -20,6 +20,7 @@ every run of the output level it does not consume. The tiered styles live in
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -129,6 +130,13 @@ class VersionView:
 
 def key_range(files: list[FileMetaData]) -> tuple[bytes, bytes]:
     return (min(f.smallest_user_key for f in files), max(f.largest_user_key for f in files))
+
+
+def _disjoint(files: list[FileMetaData]) -> bool:
+    """Whether no two of ``files`` share a user key (their ranges, bounds included, are
+    disjoint): then they can sit side by side in one sorted run."""
+    ordered = sorted(files, key=lambda f: f.smallest_user_key)
+    return all(a.largest_user_key < b.smallest_user_key for a, b in itertools.pairwise(ordered))
 
 
 def level_run_id(view: VersionView, level: int) -> int:
@@ -483,9 +491,14 @@ class LeveledPolicy:
         below = view.overlapping(out_level, lo, hi)
         if view.any_busy(below):
             return None
+        # L0 files with disjoint key ranges and nothing under them in the output level are
+        # re-linked, not rewritten (RocksDB's trivial move out of L0): a sequential load then
+        # writes each flushed byte once more only when it is merged further down.
+        trivial = not below and _disjoint(inputs)
         return CompactionJob([(0, inputs), (out_level, below)], out_level, reason,
                              output_run=level_run_id(view, out_level),
-                             target_file_bytes=c.target_file_bytes, score=score)
+                             target_file_bytes=c.target_file_bytes, trivial_move=trivial,
+                             score=score)
 
     def _pick_level(self, view: VersionView, level: int, base: int,
                     score: float) -> CompactionJob | None:
@@ -534,8 +547,8 @@ class LeveledPolicy:
                 job = self._rewrite_in_place(view, level, f, density)
             else:
                 job = self._push_down(view, level, f, density, "tombstone_density")
-                if job is not None and job.trivial_move:
-                    job.trivial_move = False  # a move keeps the tombstones: merge instead
+            if job is not None and job.trivial_move:
+                job.trivial_move = False  # a move keeps the tombstones: merge instead
             if job is not None:
                 return job
         return None

@@ -101,6 +101,50 @@ def test_leveled_l0_trigger_goes_to_base_level_and_joins_its_run():
         assert job.output_run == 7 and numbers(job, 4) == {deep[0].number}
 
 
+def test_leveled_moves_disjoint_l0_files_with_nothing_below_without_rewriting():
+    # A sequential load: flushed files side by side, the base level's data elsewhere.
+    deep = [meta(b"a", b"c", 60_000, run=7)]
+    l0 = [meta(b"m", b"p"), meta(b"d", b"f"), meta(b"g", b"k")]
+    v = view({0: l0, 4: deep})
+    base, _ = level_targets(v)
+    job = LeveledPolicy().pick(v)
+    assert job.reason == "l0_trigger" and job.trivial_move
+    assert numbers(job, 0) == {f.number for f in l0} and numbers(job, base) == set()
+    # Two L0 files sharing a user key (bounds included) are merged, not moved.
+    touching = view({0: [meta(b"d", b"g"), meta(b"g", b"k")], 4: deep})
+    assert not LeveledPolicy().pick(touching).trivial_move
+    # Disjoint L0 files over data in the output level are merged with it.
+    mid = meta(b"e", b"h", 1000, run=2)
+    over = view({0: [meta(b"b", b"b"), meta(b"d", b"f")], base: [mid], 4: deep})
+    job = LeveledPolicy().pick(over)
+    assert job.output_level == base and not job.trivial_move
+    assert numbers(job, base) == {mid.number}
+    # Tombstone-dense L0 files are merged even when they could move: a move keeps them.
+    o = opts(tombstone_density_trigger=0.5, l0_trigger=8)
+    dense = view({0: [meta(b"d", b"f", deletions=60), meta(b"g", b"k")], 4: deep}, o)
+    job = LeveledPolicy().pick(dense)
+    assert job.reason == "tombstone_density" and not job.trivial_move
+
+
+def test_sequential_load_moves_flushed_files_and_reads_back(tmp_path):
+    db = lsmdb.open(tmp_path / "db", small_options(), inline_background=True)
+    value = bytes(range(100))
+    n = 3000
+    for i in range(n):
+        db.put(b"%08d" % i, value)
+    db.flush()
+    stats = db.stats()
+    # Every flushed file lands beside the others: moved down, never merged.
+    assert stats.flushes >= 10 and stats.trivial_moves >= 1 and stats.compactions == 0
+    assert [k for k, _ in db.items()] == [b"%08d" % i for i in range(n)]
+    assert all(v == value for _, v in db.items())
+    db.close()
+    db = lsmdb.open(tmp_path / "db", small_options())
+    assert db.get(b"%08d" % 0) == value and db.get(b"%08d" % (n - 1)) == value
+    assert sum(1 for _ in db.items()) == n
+    db.close()
+
+
 def test_leveled_merges_a_level_holding_several_runs_first():
     v = view({4: [meta(b"a", b"f", run=1), meta(b"g", b"k", run=1), meta(b"b", b"h", run=3)]})
     job = LeveledPolicy().pick(v)
