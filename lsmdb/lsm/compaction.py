@@ -20,7 +20,6 @@ every run of the output level it does not consume. The tiered styles live in
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -130,13 +129,6 @@ class VersionView:
 
 def key_range(files: list[FileMetaData]) -> tuple[bytes, bytes]:
     return (min(f.smallest_user_key for f in files), max(f.largest_user_key for f in files))
-
-
-def _disjoint(files: list[FileMetaData]) -> bool:
-    """Whether no two of ``files`` share a user key (their ranges, bounds included, are
-    disjoint): then they can sit side by side in one sorted run."""
-    ordered = sorted(files, key=lambda f: f.smallest_user_key)
-    return all(a.largest_user_key < b.smallest_user_key for a, b in itertools.pairwise(ordered))
 
 
 def level_run_id(view: VersionView, level: int) -> int:
@@ -494,7 +486,8 @@ class LeveledPolicy:
         # L0 files with disjoint key ranges and nothing under them in the output level are
         # re-linked, not rewritten (RocksDB's trivial move out of L0): a sequential load then
         # writes each flushed byte once more only when it is merged further down.
-        trivial = not below and _disjoint(inputs)
+        # (Disjoint: each file its own overlap group, so they sit side by side in one run.)
+        trivial = not below and len(_overlap_groups([(0, inputs)])) == len(inputs)
         return CompactionJob([(0, inputs), (out_level, below)], out_level, reason,
                              output_run=level_run_id(view, out_level),
                              target_file_bytes=c.target_file_bytes, trivial_move=trivial,
