@@ -31,6 +31,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 
 BLOCK_CACHE_BYTES = 64 << 20  # the same block/page cache budget for every engine that has one
+# Dotted lsmdb option paths applied at open ({"bloom.format": "standard"}): experiments that
+# compare lsmdb against itself under one changed option.
+LSMDB_OVERRIDES: dict = {}
 BLOOM_BITS = 10
 LMDB_MAP_SIZE = 64 << 30  # address space only: the file grows with the data
 
@@ -204,6 +207,8 @@ class LsmdbEngine(_IteratorReads, Engine):
         self.path, self.sync = path, sync
         self.options = Options(block_cache_bytes=BLOCK_CACHE_BYTES,
                                wal_sync="always" if sync else "never")
+        if LSMDB_OVERRIDES:
+            self.options = self.options.override(LSMDB_OVERRIDES)
         self.db = lsmdb.open(path, self.options)
         self.put = self.db.put
         self.get = self.db.get

@@ -103,6 +103,8 @@ BAD_VALUES = [
     (Bloom, "bits_per_key", float("inf")),
     (Bloom, "bits_per_key", "10"),
     (Bloom, "allocation", "greedy"),
+    (Bloom, "format", "cuckoo"),
+    (Bloom, "format", 2),
     (Bloom, "memory_budget_bytes", -1),
     (Bloom, "per_level_bits", (10, -1)),
     (Compaction, "style", "universal"),

@@ -51,11 +51,13 @@ def _cached_file_bytes(path: str) -> int | None:
     return sum(int(x) for x in out.split())
 
 
-def run_one(engine: str, cache_mib: int, num: int, reads: int, db_dir: str) -> dict:
+def run_one(engine: str, cache_mib: int, num: int, reads: int, db_dir: str,
+            overrides: dict | None = None) -> dict:
     import db_bench
     import peers
 
     peers.BLOCK_CACHE_BYTES = cache_mib << 20  # read by the adapters at open
+    peers.LSMDB_OVERRIDES = dict(overrides or {})
     cfg = db_bench.Config(num=num, reads=reads)
     data = db_bench.Dataset(cfg)
     path = tempfile.mkdtemp(prefix=f"rrmem-{engine}-", dir=db_dir)
@@ -87,6 +89,7 @@ def run_one(engine: str, cache_mib: int, num: int, reads: int, db_dir: str) -> d
         result = {
             "engine": engine,
             "cache_mib": cache_mib if engine != "lmdb" else None,
+            "overrides": dict(overrides or {}),
             "reads": reads,
             "ops_per_sec": reads / wall,
             "cpu_us_per_get": cpu / reads * 1e6,
@@ -95,6 +98,9 @@ def run_one(engine: str, cache_mib: int, num: int, reads: int, db_dir: str) -> d
             "file_cache_mb": (lambda b: None if b is None else b / 1e6)(_cached_file_bytes(path)),
             "disk_mb": peers.dir_bytes(path)[1] / 1e6,
         }
+        if overrides:  # as the open store has them
+            opts = eng.db.options.to_dict()
+            result["options_in_effect"] = {p: _at_path(opts, p) for p in overrides}
         stats = getattr(eng, "stats", None)
         if engine == "lsmdb" and stats is not None:
             result["block_cache_hit_rate"] = stats().get("block_cache_hit_rate")
@@ -104,9 +110,29 @@ def run_one(engine: str, cache_mib: int, num: int, reads: int, db_dir: str) -> d
         shutil.rmtree(path, ignore_errors=True)
 
 
-def parse_config(text: str) -> tuple[str, int]:
-    name, _, mib = text.partition(":")
-    return name, int(mib) if mib else 64
+def _at_path(tree: dict, path: str):
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
+
+
+def parse_config(text: str) -> tuple[str, int, dict]:
+    """engine[:MiB[:path=value[+path=value...]]]: the overrides are lsmdb option paths
+    (``lsmdb:128:bloom.format=standard``), values parsed as JSON when they parse."""
+    name, _, rest = text.partition(":")
+    mib, _, extra = rest.partition(":")
+    overrides = {}
+    for item in filter(None, extra.split("+")):
+        path, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"override {item!r} of {text!r} is not path=value")
+        try:
+            overrides[path] = json.loads(value)
+        except ValueError:
+            overrides[path] = value
+    if overrides and name != "lsmdb":
+        raise SystemExit(f"option overrides are for lsmdb, not {name} ({text!r})")
+    return name, int(mib) if mib else 64, overrides
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,15 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num", type=int, default=1_000_000)
     ap.add_argument("--reads", type=int, default=300_000)
     ap.add_argument("--configs", default="lsmdb:64,lsmdb:128,lsmdb:192,rocksdict:64,lmdb",
-                    help="engine[:cache MiB],... (lmdb has no cache)")
+                    help="engine[:cache MiB[:path=value+...]],... (lmdb has no cache; "
+                         "lsmdb option overrides as in lsmdb:128:bloom.format=standard)")
     ap.add_argument("--rounds", type=int, default=1, help="configs rotated each round")
     ap.add_argument("--db-dir", default=tempfile.gettempdir())
     ap.add_argument("--out", help="JSON report")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config, print JSON
     args = ap.parse_args(argv)
     if args.one:
-        engine, mib = parse_config(args.one)
-        print(json.dumps(run_one(engine, mib, args.num, args.reads, args.db_dir)))
+        engine, mib, overrides = parse_config(args.one)
+        print(json.dumps(run_one(engine, mib, args.num, args.reads, args.db_dir, overrides)))
         return 0
     configs = args.configs.split(",")
     runs: list[dict] = []
@@ -136,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             res["round"] = r
             res["loadavg"] = os.getloadavg()[0]
             runs.append(res)
-            print(f"round {r} {conf:14s} {res['ops_per_sec']:>10,.0f}/s "
+            print(f"round {r} {conf:30s} {res['ops_per_sec']:>10,.0f}/s "
                   f"cpu {res['cpu_us_per_get']:5.2f} us  engine rss {res['engine_rss_mb']:6.0f} MB  "
                   f"file cache {res['file_cache_mb'] or 0:6.0f} MB  disk {res['disk_mb']:6.0f} MB"
                   f"  hit {res.get('block_cache_hit_rate') or '-'}  load {res['loadavg']:.1f}",

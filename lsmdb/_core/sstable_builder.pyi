@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 class _Appendable(Protocol):
     def append(self, data: bytes) -> None: ...
@@ -20,6 +20,7 @@ class SSTableBuilder:
         bits_per_key: float = 10.0,
         level: int = 0,
         file_name: str | None = None,
+        bloom_format: Literal["standard", "blocked"] = "blocked",
     ) -> None: ...
     def add(self, internal_key: bytes, value: bytes) -> None: ...
     def add_many(self, keys: Sequence[bytes], values: Sequence[bytes]) -> None: ...

@@ -52,7 +52,8 @@ cdef class SSTableBuilder:
     footer; syncing and closing the file is the caller's job."""
 
     def __cinit__(self, file, *, Py_ssize_t block_bytes=4096, int restart_interval=16,
-                  compression_level=3, double bits_per_key=10.0, int level=0, file_name=None):
+                  compression_level=3, double bits_per_key=10.0, int level=0, file_name=None,
+                  bloom_format="blocked"):
         if block_bytes < 64 or block_bytes > (64 << 20):
             raise InvalidArgumentError(f"block_bytes must be in [64, 64 MiB], got {block_bytes}")
         if compression_level is not None:
@@ -66,7 +67,7 @@ cdef class SSTableBuilder:
         self.file_name = file_name if file_name is not None else getattr(file, "path", None)
         self.data_block = BlockBuilder(restart_interval)
         self.index_block = BlockBuilder(1)
-        self.bloom = BloomFilterBuilder(bits_per_key)
+        self.bloom = BloomFilterBuilder(bits_per_key, bloom_format)
         self.bits_per_key = bits_per_key
         self.compression_level = compression_level
         self.compressor = None if compression_level is None else _compressor_for(

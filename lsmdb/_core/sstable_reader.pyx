@@ -427,6 +427,15 @@ cdef class SSTableReader:
     def bloom_num_bits(self) -> int:
         return self.bloom.nbits
 
+    @property
+    def bloom_format(self):
+        """The filter's layout: "blocked", "standard", or None (no filter)."""
+        return self.bloom.format
+
+    @property
+    def bloom_num_probes(self) -> int:
+        return self.bloom.k
+
     def block_handles(self) -> list:
         """[(last_internal_key, offset, size)] of every data block, in file order."""
         cdef BlockCursor c

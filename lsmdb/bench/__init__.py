@@ -129,6 +129,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     o.add_argument("--base-level-bytes", type=_size, help="L1 size (bench default 8MiB)")
     o.add_argument("--bloom-bits", type=_number, help="bloom filter bits per key")
     o.add_argument("--bloom-allocation", help="uniform or monkey")
+    o.add_argument("--bloom-format", help="blocked (one cache line per key) or standard")
     o.add_argument("--bloom-budget", type=_size, help="total bloom filter memory")
     o.add_argument("--compression", help="zstd or none")
     o.add_argument("--block-bytes", type=_size, help="data block size")

@@ -46,6 +46,7 @@ OPTION_KNOBS: dict[str, str] = {
     "file_pick": "compaction.file_pick",
     "bloom_bits": "bloom.bits_per_key",
     "bloom_allocation": "bloom.allocation",
+    "bloom_format": "bloom.format",
     "bloom_budget": "bloom.memory_budget_bytes",
     "compression": "compression.kind",
     "block_bytes": "block_bytes",

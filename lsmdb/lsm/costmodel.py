@@ -123,14 +123,16 @@ def space_amp_formula(ratios: list[float], last_cap: int) -> float:
     return s
 
 
-def zero_result_io(shape, bits: list[float], probes: list[float] | None = None) -> float:
-    """R = sum_i r_i * p_i, or sum_i q_i * p_i with ``probes`` = q (filter probes per lookup)."""
+def zero_result_io(shape, bits: list[float], probes: list[float] | None = None,
+                   fmt: str = "standard") -> float:
+    """R = sum_i r_i * p_i, or sum_i q_i * p_i with ``probes`` = q (filter probes per lookup);
+    p_i by the filter layout ``fmt`` (``bloom_alloc.false_positive_rate``)."""
     q = [runs for _, runs in shape] if probes is None else probes
-    return sum(qi * false_positive_rate(b)
+    return sum(qi * false_positive_rate(b, fmt)
                for (entries, _), qi, b in zip(shape, q, bits, strict=True) if entries > 0)
 
 
-def nonzero_result_io(shape, bits: list[float]) -> float:
+def nonzero_result_io(shape, bits: list[float], fmt: str = "standard") -> float:
     """V = 1 + sum_i (N_i / N) * (sum_{j<i} r_j p_j + (r_i - 1) / 2 * p_i)."""
     total = sum(entries for entries, _ in shape)
     if total <= 0:
@@ -140,7 +142,7 @@ def nonzero_result_io(shape, bits: list[float]) -> float:
     for (entries, runs), b in zip(shape, bits, strict=True):
         if entries <= 0:
             continue
-        p = false_positive_rate(b)
+        p = false_positive_rate(b, fmt)
         cost += entries / total * (before + (runs - 1) / 2.0 * p)
         before += runs * p
     return cost
@@ -163,6 +165,7 @@ def predict(options, version) -> CostPrediction:
     memory = memory_bits_for(options.bloom, shape)
     probes = lookup_probes(version)
     bits = allocate(options, shape, probes)
+    fmt = options.bloom.format
     runs = sum(r for _, r in shape)
     if c.style == "fifo":
         write_amp, merges, space_amp = 1.0, 0.0, 1.0
@@ -179,12 +182,14 @@ def predict(options, version) -> CostPrediction:
         levels_formula=levels_formula(entries, entry_bytes, options.memtable_bytes, mean_ratio),
         size_ratio=mean_ratio, sorted_runs=runs, run_caps=tuple(caps),
         bloom_bits_per_key=tuple(bits),
-        zero_result_lookup_io=zero_result_io(shape, bits),
-        zero_result_lookup_io_uniform=zero_result_io(shape, uniform_allocation(shape, memory)),
-        zero_result_lookup_io_monkey=zero_result_io(shape, monkey_allocation(shape, memory)),
-        zero_result_lookup_io_reach=zero_result_io(shape, bits, probes),
+        zero_result_lookup_io=zero_result_io(shape, bits, fmt=fmt),
+        zero_result_lookup_io_uniform=zero_result_io(
+            shape, uniform_allocation(shape, memory), fmt=fmt),
+        zero_result_lookup_io_monkey=zero_result_io(
+            shape, monkey_allocation(shape, memory), fmt=fmt),
+        zero_result_lookup_io_reach=zero_result_io(shape, bits, probes, fmt=fmt),
         filter_probes=tuple(float(r) for _, r in shape) if probes is None else tuple(probes),
-        nonzero_result_lookup_io=nonzero_result_io(shape, bits) if entries else 0.0,
+        nonzero_result_lookup_io=nonzero_result_io(shape, bits, fmt) if entries else 0.0,
         short_range_lookup_io=float(runs),
         long_range_lookup_io_per_entry=space_amp / per_page,
         write_amp=write_amp,

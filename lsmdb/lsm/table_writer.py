@@ -95,7 +95,7 @@ class TableOutput:
             self._file, block_bytes=self.options.block_bytes,
             restart_interval=self.options.block_restart_interval,
             compression_level=self._compression_level(), bits_per_key=self._bits_per_key(),
-            level=self.level, file_name=path)
+            level=self.level, file_name=path, bloom_format=self.options.bloom.format)
 
     # -- feeding --------------------------------------------------------------------------
 

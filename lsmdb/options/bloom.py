@@ -10,6 +10,7 @@ from lsmdb.options.checks import _Check, _choice, _int, _number, _optional, _vec
 from lsmdb.options.node import _OptionsNode
 
 BLOOM_ALLOCATIONS = ("uniform", "monkey")
+BLOOM_FORMATS = ("blocked", "standard")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class Bloom(_OptionsNode):
     memory so that smaller (upper) levels get more bits per key and the largest level fewer,
     minimizing the sum of false-positive rates (Dayan et al., SIGMOD 2017)."""
 
+    format: str = "blocked"
+    """Default "blocked": all probes of a key fall in one 64-byte line, so a lookup costs one
+    cache miss instead of ~k (0.96% false positives at 10 bits/key against 0.82%).
+    "standard": the classic layout (k probes over the whole filter), what lsmdb wrote before.
+    Only tables written from now on change; readers read both (docs/format/bloom.md)."""
+
     memory_budget_bytes: int | None = None
     """Default None (``bits_per_key`` decides). When set, the total filter memory to aim for:
     bits per key become ``8 * budget / keys`` and are then spread by ``allocation``."""
@@ -38,6 +45,7 @@ class Bloom(_OptionsNode):
     _CHECKS: ClassVar[dict[str, _Check]] = {
         "bits_per_key": _number(0.0, 64.0),
         "allocation": _choice(BLOOM_ALLOCATIONS),
+        "format": _choice(BLOOM_FORMATS),
         "memory_budget_bytes": _optional(_int(0)),
         "per_level_bits": _optional(_vector(_number(0.0, 64.0))),
     }

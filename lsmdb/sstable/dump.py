@@ -58,6 +58,8 @@ def dump_sstable(
         for name in ("filter", "range_del", "properties", "index"):
             offset, size = footer[name]
             print(f"  {name:<11} offset {offset:>10} size {size:>8}", file=out)
+        print(f"filter: {reader.bloom_format or 'none'}, {reader.bloom_num_bits} bits, "
+              f"{reader.bloom_num_probes} probes per key", file=out)
         print("properties:", file=out)
         for name, value in sorted(reader.properties.items()):
             if isinstance(value, bytes):

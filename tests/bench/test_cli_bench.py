@@ -44,7 +44,8 @@ def test_defaults_run_and_print_the_table(capsys, tmp_path):
 def test_flags_reach_the_options(capsys, tmp_path):
     out_json = tmp_path / "r.json"
     rc = cli.main(["bench", "--num", "300", "--benchmarks", "fillseq,readseq", "--size-ratio",
-                   "4", "--bloom-bits", "6", "--bloom-allocation", "monkey", "--block-bytes",
+                   "4", "--bloom-bits", "6", "--bloom-allocation", "monkey", "--bloom-format",
+                   "standard", "--block-bytes",
                    "1k", "--compression", "none", "--l0-trigger", "2", "--file-pick",
                    "round_robin", "--set", "compaction.dynamic_level_bytes=false",
                    "--set", "block_restart_interval=8", "--label", "mine",
@@ -57,7 +58,7 @@ def test_flags_reach_the_options(capsys, tmp_path):
     assert opts["compaction"]["l0_trigger"] == 2
     assert opts["compaction"]["file_pick"] == "round_robin"
     assert opts["compaction"]["dynamic_level_bytes"] is False
-    assert opts["bloom"] == {"bits_per_key": 6.0, "allocation": "monkey",
+    assert opts["bloom"] == {"bits_per_key": 6.0, "allocation": "monkey", "format": "standard",
                              "memory_budget_bytes": None, "per_level_bits": None}
     assert opts["block_bytes"] == 1024 and opts["block_restart_interval"] == 8
     assert opts["compression"]["kind"] == "none"
@@ -105,6 +106,7 @@ def test_workload_file_round_trip(capsys, tmp_path):
     (["--size-ratio", "1"], cli.EXIT_ERROR, "--size-ratio: must be"),
     (["--style", "spiral"], cli.EXIT_ERROR, "--style: must be one of"),
     (["--bloom-allocation", "fair"], cli.EXIT_ERROR, "--bloom-allocation"),
+    (["--bloom-format", "ribbon"], cli.EXIT_ERROR, "--bloom-format"),
     (["--wal-sync", "sometimes"], cli.EXIT_ERROR, "--wal-sync"),
     (["--set", "compaction.bogus=1"], cli.EXIT_ERROR, "--set compaction.bogus: unknown"),
     (["--set", "nonsense"], cli.EXIT_ERROR, "--set: expected PATH=VALUE"),

@@ -36,3 +36,19 @@ def test_each_configuration_reports_rate_and_memory(tmp_path):
     assert all(0 < r["block_cache_hit_rate"] <= 1 for r in lsm)
     # Every store directory is removed after its run.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_lsmdb_option_overrides_reach_the_store(tmp_path):
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--num", "2000", "--reads", "500",
+                          "--configs", "lsmdb:1:bloom.format=standard+bloom.bits_per_key=4",
+                          "--db-dir", str(tmp_path), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    (r,) = json.loads(out.read_text())["runs"]
+    assert r["overrides"] == {"bloom.format": "standard", "bloom.bits_per_key": 4}
+    assert r["options_in_effect"] == {"bloom.format": "standard", "bloom.bits_per_key": 4.0}
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--num", "100", "--reads", "10",
+                          "--configs", "lsmdb:1:bloom.format=cuckoo", "--db-dir",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "bloom.format" in bad.stderr

@@ -7,6 +7,7 @@ import math
 import pytest
 
 import lsmdb
+from lsmdb._core.bloom import expected_fpr
 from lsmdb.lsm.costmodel import (
     levels_formula,
     nonzero_result_io,
@@ -22,6 +23,7 @@ from lsmdb.testing.presets import small_options
 
 P10 = math.exp(-10 * math.log(2) ** 2)  # 0.0081905
 P5 = math.exp(-5 * math.log(2) ** 2)  # 0.0905049
+P10_BLOCKED = expected_fpr(10, "blocked")  # 0.009576: the default (blocked) filter layout
 
 
 def test_write_amp_per_style():
@@ -85,9 +87,16 @@ def test_predict_leveled_shape_by_hand():
     assert p.write_amp == pytest.approx(16.0)
     assert p.update_io_per_entry == pytest.approx(2 * 15 / b)
     assert p.space_amp == pytest.approx(1.11)
-    assert p.zero_result_lookup_io == pytest.approx(3 * P10)
-    assert p.zero_result_lookup_io_uniform == pytest.approx(3 * P10)
+    assert p.zero_result_lookup_io == pytest.approx(3 * P10_BLOCKED)
+    assert p.zero_result_lookup_io_uniform == pytest.approx(3 * P10_BLOCKED)
     assert p.zero_result_lookup_io_monkey < p.zero_result_lookup_io_uniform
+    assert p.nonzero_result_lookup_io == pytest.approx(
+        1 + (1000 * P10_BLOCKED + 10_000 * 2 * P10_BLOCKED) / 11_100)
+    standard = predict(static().replace(bloom=Bloom(format="standard")), v)
+    assert standard.zero_result_lookup_io == pytest.approx(3 * P10)
+    assert standard.zero_result_lookup_io_uniform == pytest.approx(3 * P10)
+    assert standard.nonzero_result_lookup_io == pytest.approx(
+        1 + (1000 * P10 + 10_000 * 2 * P10) / 11_100)
     assert p.short_range_lookup_io == 3.0
     assert p.range_lookup_io(0.01) == pytest.approx(3 + 0.01 * 11_100 * 1.11 / b)
     assert p.to_dict()["run_caps"] == [1, 1, 1]
@@ -102,7 +111,7 @@ def test_predict_tiered_and_lazy_leveling_shapes():
     assert tiered.write_amp == pytest.approx(4.0)
     assert tiered.space_amp == 3.0  # the space-amp trigger caps 9.11
     assert tiered.sorted_runs == 5
-    assert tiered.zero_result_lookup_io == pytest.approx(5 * P10)
+    assert tiered.zero_result_lookup_io == pytest.approx(5 * P10_BLOCKED)
     lazy = predict(static("lazy_leveling"), v)
     assert lazy.run_caps == (9, 9, 1)
     assert lazy.write_amp == pytest.approx(8.0) and lazy.space_amp == pytest.approx(1.11)
@@ -132,6 +141,6 @@ def test_stats_predicted_beside_measured(tmp_path):
     assert pred["sorted_runs"] == sum(ls.sorted_runs for ls in s.levels)
     assert pred["write_amp"] > 1.0 and s.write_amp > 1.0
     assert pred["zero_result_lookup_io"] == pytest.approx(
-        pred["sorted_runs"] * P10, rel=1e-9)
+        pred["sorted_runs"] * P10_BLOCKED, rel=1e-9)
     assert "predicted" in s.to_dict() and '"zero_result_lookup_io"' in s.to_json()
     db.close()
