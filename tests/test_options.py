@@ -120,6 +120,7 @@ BAD_VALUES = [
     (Compaction, "delayed_write_bytes_per_sec", 0),
     (Compaction, "base_level_bytes", 1),
     (Compaction, "dynamic_level_bytes", "yes"),
+    (Compaction, "zero_bottom_seqnos", 1),
     (Compaction, "target_file_bytes", 0),
     (Compaction, "max_levels", 0),
     (Compaction, "max_levels", 33),

@@ -33,6 +33,12 @@ cdef class SSTableBuilder:
     cdef uint64_t max_seqno
     cdef uint64_t offset
     cdef bint closed
+    cdef bint zeroing                  # zero the seqno of PUTs with seqno <= zero_upto
+    cdef uint64_t zero_upto
+    cdef uint8_t *zkey                 # scratch: the key with its seqno zeroed
+    cdef size_t zcap
+    cdef readonly uint64_t zeroed_seqnos
+    cdef uint64_t max_seqno_floor      # the max_seqno property is at least this
     cdef int c_add(self, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn) except -1
     cdef int _flush_data_block(self) except -1
     cdef tuple _write_block(self, bytes payload, bint compress)

@@ -10,6 +10,7 @@ class SSTableBuilder:
     bits_per_key: float
     level: int
     num_entries: int
+    zeroed_seqnos: int
     def __init__(
         self,
         file: _Appendable,
@@ -21,6 +22,8 @@ class SSTableBuilder:
         level: int = 0,
         file_name: str | None = None,
         bloom_format: Literal["standard", "blocked"] = "blocked",
+        zero_seqnos_upto: int | None = None,
+        max_seqno_at_least: int = 0,
     ) -> None: ...
     def add(self, internal_key: bytes, value: bytes) -> None: ...
     def add_many(self, keys: Sequence[bytes], values: Sequence[bytes]) -> None: ...

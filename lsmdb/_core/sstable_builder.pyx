@@ -12,7 +12,7 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
 from lsmdb._core.block cimport BlockBuilder, as_bytes
-from lsmdb._core.bloom cimport BloomFilterBuilder
+from lsmdb._core.bloom cimport BLOOM_FORMAT_BLOCKED, BloomFilterBuilder
 from lsmdb._core.coding cimport load_u64_le, store_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init, lsmdb_crc32_update
 from lsmdb._core.ikey cimport (
@@ -31,6 +31,7 @@ from lsmdb._core.sstable_format import (
     COMPRESSION_NONE,
     COMPRESSION_ZSTD,
     FORMAT_VERSION,
+    FORMAT_VERSION_STANDARD_BLOOM,
     encode_footer,
     encode_properties,
 )
@@ -53,7 +54,7 @@ cdef class SSTableBuilder:
 
     def __cinit__(self, file, *, Py_ssize_t block_bytes=4096, int restart_interval=16,
                   compression_level=3, double bits_per_key=10.0, int level=0, file_name=None,
-                  bloom_format="blocked"):
+                  bloom_format="blocked", zero_seqnos_upto=None, max_seqno_at_least=0):
         if block_bytes < 64 or block_bytes > (64 << 20):
             raise InvalidArgumentError(f"block_bytes must be in [64, 64 MiB], got {block_bytes}")
         if compression_level is not None:
@@ -63,6 +64,25 @@ cdef class SSTableBuilder:
                     f"{compression_level!r}")
         if level < 0:
             raise InvalidArgumentError(f"level must be >= 0, got {level}")
+        self.zkey = NULL
+        self.zcap = 0
+        self.zeroing = zero_seqnos_upto is not None
+        if self.zeroing:
+            if (not isinstance(zero_seqnos_upto, int) or isinstance(zero_seqnos_upto, bool)
+                    or not 0 <= zero_seqnos_upto <= MAX_SEQNO):
+                raise InvalidArgumentError(
+                    f"zero_seqnos_upto must be None or an int in [0, {MAX_SEQNO}], got "
+                    f"{zero_seqnos_upto!r}")
+            self.zero_upto = zero_seqnos_upto
+        if (not isinstance(max_seqno_at_least, int) or isinstance(max_seqno_at_least, bool)
+                or not 0 <= max_seqno_at_least <= MAX_SEQNO):
+            raise InvalidArgumentError(
+                f"max_seqno_at_least must be an int in [0, {MAX_SEQNO}], got "
+                f"{max_seqno_at_least!r}")
+        # A zeroed entry's own seqno is gone: a compaction that rewrites zeroed entries
+        # passes its inputs' max_seqno here, so the table's max_seqno still bounds every
+        # write it holds (recovery compares it with unlisted tables: lsm/unlisted_tables.py).
+        self.max_seqno_floor = max_seqno_at_least
         self.file = file
         self.file_name = file_name if file_name is not None else getattr(file, "path", None)
         self.data_block = BlockBuilder(restart_interval)
@@ -82,6 +102,7 @@ cdef class SSTableBuilder:
 
     def __dealloc__(self):
         free(self.last_key)
+        free(self.zkey)
 
     cdef int _emit(self, bytes data) except -1:
         self.pending.append(data)
@@ -153,6 +174,20 @@ cdef class SSTableBuilder:
             raise InvalidArgumentError(
                 f"value type {vtype} cannot be a point entry (range tombstones go through "
                 "add_range_tombstone)")
+        if self.zeroing and vtype == TYPE_PUT and seq != 0 and seq <= self.zero_upto:
+            # A bottommost compaction's PUT no live snapshot predates: every reader sees it,
+            # so its seqno carries nothing and is written as 0, which compresses to almost
+            # nothing (RocksDB does the same). min/max_seqno below keep the original.
+            if kn > self.zcap:
+                grown = <uint8_t *>realloc(self.zkey, kn)
+                if grown == NULL:
+                    raise MemoryError()
+                self.zkey = grown
+                self.zcap = kn
+            memcpy(self.zkey, k, kn)
+            store_u64_le(self.zkey + kn - 8, <uint64_t>TYPE_PUT)
+            k = self.zkey
+            self.zeroed_seqnos += 1
         if self.num_entries:
             c = compare_internal(self.last_key, self.last_len, k, kn)
             if c >= 0:
@@ -268,6 +303,12 @@ cdef class SSTableBuilder:
             if largest is None or _cmp_ikeys(hi, largest) > 0:
                 largest = hi
         has_any = self.num_entries or self.tombstones
+        # A blocked filter needs a reader that knows format tag 2: mark the table version 2,
+        # so an older build refuses it with FormatVersionError. Standard (or no) filter:
+        # version 1, readable by every build.
+        version = (FORMAT_VERSION if PyBytes_GET_SIZE(filter_payload) > 0
+                   and self.bloom.format_tag == BLOOM_FORMAT_BLOCKED
+                   else FORMAT_VERSION_STANDARD_BLOOM)
         props = {
             "entries": self.num_entries,
             "deletions": self.num_deletions,
@@ -279,7 +320,7 @@ cdef class SSTableBuilder:
             "filter_bytes": PyBytes_GET_SIZE(filter_payload),
             "num_data_blocks": self.num_data_blocks,
             "min_seqno": self.min_seqno if has_any else 0,
-            "max_seqno": self.max_seqno if has_any else 0,
+            "max_seqno": max(self.max_seqno, self.max_seqno_floor) if has_any else 0,
             "smallest_key": smallest if smallest is not None else b"",
             "largest_key": largest if largest is not None else b"",
             "level": self.level,
@@ -287,11 +328,12 @@ cdef class SSTableBuilder:
             "compression": "none" if self.compressor is None else "zstd",
             "compression_level": 0 if self.compressor is None else max(self.compression_level, 0),
             "creation_time": int(time.time()),
-            "format_version": FORMAT_VERSION,
+            "format_version": version,
+            **({"zeroed_seqnos": self.zeroed_seqnos} if self.zeroing else {}),
         }
         handles["properties"] = self._write_block(encode_properties(props), False)
         handles["index"] = self._write_block(index_payload, False)
-        self._emit(encode_footer(handles))
+        self._emit(encode_footer(handles, version))
         self._flush_pending()
         self.closed = True
         props["file_size"] = self.offset

@@ -3,7 +3,7 @@ codecs of its small structures (footer, block handles, properties, range tombsto
 block compression). SSTableBuilder (sstable_builder.pyx) writes it, SSTableReader
 (sstable_reader.pyx) reads it.
 
-File layout (format_version 1; never change; worked example in docs/format/sstable.md)::
+File layout (format_versions 1 and 2; never change; worked example in docs/format/sstable.md)::
 
     sstable      := data_block* filter_block range_del_block properties_block
                     index_block footer
@@ -17,7 +17,11 @@ File layout (format_version 1; never change; worked example in docs/format/sstab
                  strictly increasing across the whole file; zstd-compressed when that
                  saves >= 12.5 %, else raw
     filter block payload: ONE bloom filter (bloom.pyx) over the distinct user keys of all
-                 point entries of the file; empty payload when bits_per_key is 0
+                 point entries of the file; empty payload when bits_per_key is 0.
+                 format_version 1: standard layout (bloom format tag 1) only;
+                 format_version 2: the blocked layout (tag 2) as well. The only
+                 difference: a build that reads only version 1 meets a version-2 table
+                 with FormatVersionError, not a CorruptionError over the unknown tag
     range_del    payload: a block with arbitrary keys: start user key ->
                  fixed64 LE seqno | end user key; sorted by (start, seqno desc, end);
                  each entry deletes user keys in [start, end) with seqno < its seqno
@@ -59,7 +63,8 @@ from lsmdb.errors import CorruptionError, FormatVersionError, InvalidArgumentErr
 lsmdb_crc32_init()
 
 # On-disk constants: never change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2              # the newest this build reads and writes
+FORMAT_VERSION_STANDARD_BLOOM = 1   # what a table whose filter is standard (or absent) gets
 MAGIC = 0x0A5453534D534C89                # bytes 89 4C 53 4D 53 53 54 0A
 FOOTER_BYTES = 80
 BLOCK_TRAILER_BYTES = 5

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from lsmdb._core.compaction_iterator import CompactionIterator
+from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.merging_iterator import MergingIterator
 from lsmdb._core.rangedel import FragmentedRangeTombstones, compaction_tombstones_to_keep
@@ -135,10 +136,23 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
     merged = MergingIterator(children)
     merged.seek_to_first()
     citer = CompactionIterator(merged, snapshots, frag, bottommost)
+    # At the bottom, the CompactionIterator keeps one version per key at or below the oldest
+    # snapshot (its earliest stripe) and compaction_tombstones_to_keep drops that stripe's
+    # range tombstones, so such a PUT is seen by every reader and shadows nothing below:
+    # its seqno can be 0.
+    # Zeroed entries (only ever at the bottom, so only in bottommost jobs) lose their own
+    # seqnos: such a job's outputs keep their inputs' max_seqno as theirs.
+    zero_upto = None
+    floor = 0
+    if bottommost:
+        floor = max((f.max_seqno for f in files), default=0)
+        if db.options.compaction.zero_bottom_seqnos:
+            zero_upto = min(snapshots) if snapshots else MAX_SEQNO
     out = TableOutput(db.env, db.path, db.options, job.output_level, db._new_output_number,
                       target_file_bytes=job.target_file_bytes, run=job.output_run,
                       tombstones=kept_tombstones, bits_per_key=bits,
-                      boundaries=grandparent_boundaries(version, job))
+                      boundaries=grandparent_boundaries(version, job),
+                      zero_seqnos_upto=zero_upto, max_seqno_at_least=floor)
     try:
         citer.seek_to_first()
         out.copy_from(citer)

@@ -46,7 +46,8 @@ class TableOutput:
                  tombstones: list[tuple[bytes, bytes, int]] | None = None,
                  on_new_file: Callable[[int], None] | None = None,
                  bits_per_key: float | None = None,
-                 boundaries: list[bytes] | None = None):
+                 boundaries: list[bytes] | None = None,
+                 zero_seqnos_upto: int | None = None, max_seqno_at_least: int = 0):
         self.env = env
         self.dbdir = dbdir
         self.options = options
@@ -63,6 +64,10 @@ class TableOutput:
         # ALIGNED_CUT_MIN_FRACTION of its target, it ends where one of them starts
         # (grandparent-aligned cut; see _core/tablecopy.pyx).
         self.boundaries = sorted(boundaries) if boundaries else None
+        # A bottommost compaction's PUTs with seqnos <= this are written with seqno 0
+        # (SSTableBuilder zero_seqnos_upto); None: never.
+        self.zero_seqnos_upto = zero_seqnos_upto
+        self.max_seqno_at_least = max_seqno_at_least
         self.files: list[FileMetaData] = []
         self.bytes_written = 0
         self._builder = None
@@ -95,7 +100,8 @@ class TableOutput:
             self._file, block_bytes=self.options.block_bytes,
             restart_interval=self.options.block_restart_interval,
             compression_level=self._compression_level(), bits_per_key=self._bits_per_key(),
-            level=self.level, file_name=path, bloom_format=self.options.bloom.format)
+            level=self.level, file_name=path, bloom_format=self.options.bloom.format,
+            zero_seqnos_upto=self.zero_seqnos_upto, max_seqno_at_least=self.max_seqno_at_least)
 
     # -- feeding --------------------------------------------------------------------------
 

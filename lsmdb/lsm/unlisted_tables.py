@@ -148,6 +148,13 @@ def salvage(env: Env, dbdir: str, tables: list[FileMetaData], mem, listed_max: i
             it.seek_to_first()
             while it.valid():
                 user_key, seq, vtype = parse_internal_key(it.key())
+                if seq == 0:
+                    # A bottommost compaction zeroed it (Compaction.zero_bottom_seqnos): its
+                    # place among the lost writes is unknown, so the table cannot be placed.
+                    raise CorruptionError(
+                        f"sst/{meta.number:06d}.sst holds lost writes whose sequence numbers "
+                        "a bottommost compaction zeroed; it cannot be salvaged",
+                        table_path(dbdir, meta.number), None)
                 if seq > listed_max and seq not in replayed and (user_key, seq, vtype) not in added:
                     added.add((user_key, seq, vtype))
                     mem.add(seq, vtype, user_key, it.value() if vtype == PUT else None)

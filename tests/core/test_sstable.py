@@ -162,7 +162,9 @@ def test_round_trip_against_model(entries, tombstones, opts, rnd):
     assert p["entries"] == len(entries) == reader.num_entries
     assert p["deletions"] == sum(1 for t, _ in entries.values() if t == DELETE)
     assert p["range_deletions"] == len(tombstones)
-    assert p["format_version"] == FORMAT_VERSION
+    # version 2 marks a blocked filter (the default layout); no filter: version 1
+    assert p["format_version"] == (FORMAT_VERSION if opts["bits_per_key"] > 0 else 1)
+    assert reader.bloom_format == ("blocked" if opts["bits_per_key"] > 0 else None)
     assert p["bloom_bits_per_key"] == opts["bits_per_key"]
     assert p["raw_value_bytes"] == sum(len(v) for _, v in entries.values())
     seqs = [s for _, s in entries] + [t[2] for t in tombstones]
@@ -285,6 +287,43 @@ def test_builder_rejects_bad_input():
             SSTableBuilder(MemWritable(), **kwargs)
 
 
+def test_format_version_follows_the_filter_layout():
+    model = Model({(b"k%d" % i, 1): (PUT, b"v") for i in range(50)}, [])
+    for fmt, bits, version in (("blocked", 10.0, 2), ("standard", 10.0, 1),
+                               ("blocked", 0.0, 1), ("standard", 0.0, 1)):
+        data, props = build(model, bloom_format=fmt, bits_per_key=bits)
+        assert props["format_version"] == version, (fmt, bits)
+        assert decode_footer(data[-FOOTER_BYTES:])["format_version"] == version
+        reader = SSTableReader(MemRandomAccess(data))
+        assert reader.bloom_format == (fmt if bits else None)
+        assert all(reader.may_contain(b"k%d" % i) for i in range(50))
+
+
+def test_zeroed_seqnos_of_a_bottommost_output():
+    entries = {(b"a", 9): (PUT, b"a9"), (b"a", 4): (PUT, b"a4"), (b"b", 3): (DELETE, b""),
+               (b"c", 2): (PUT, b"c2"), (b"d", 7): (PUT, b"d7")}
+    model = Model(entries, [])
+    # PUTs with 0 < seqno <= 4 are written with seqno 0; DELETEs and newer PUTs keep theirs
+    data, props = build(model, zero_seqnos_upto=4)
+    assert props["zeroed_seqnos"] == 2
+    assert (props["min_seqno"], props["max_seqno"]) == (2, 9)   # the original numbers
+    it = SSTableReader(MemRandomAccess(data)).iterator()
+    it.seek_to_first()
+    assert [(k[:-8], int.from_bytes(k[-8:], "little") >> 8) for k, _ in it.entries()] == [
+        (b"a", 9), (b"a", 0), (b"b", 3), (b"c", 0), (b"d", 7)]
+    reader = SSTableReader(MemRandomAccess(data))
+    assert reader.get(b"c", 1)[:2] == (1, b"c2")   # visible at any snapshot now
+    _, plain = build(model)
+    assert "zeroed_seqnos" not in plain
+    for bad in (-1, 1 << 56, "3", True, 1.0):
+        with pytest.raises(InvalidArgumentError, match="zero_seqnos_upto"):
+            SSTableBuilder(MemWritable(), zero_seqnos_upto=bad)
+    # two versions of a key at or below the bound would collide: refused, not written
+    twice = Model({(b"a", 3): (PUT, b"x"), (b"a", 2): (PUT, b"y")}, [])
+    with pytest.raises(InvalidArgumentError, match="strictly increasing"):
+        build(twice, zero_seqnos_upto=4)
+
+
 def test_abandon_writes_nothing_more():
     out = MemWritable()
     b = SSTableBuilder(out)
@@ -366,13 +405,14 @@ def test_every_single_byte_flip_is_detected():
 def test_footer_magic_version_and_crc():
     footer = TABLE[-FOOTER_BYTES:]
     handles = decode_footer(footer)
-    assert handles["format_version"] == 1
-    assert encode_footer(handles) == footer
+    assert handles["format_version"] == 2          # a blocked filter: version 2
+    assert encode_footer(handles, 2) == footer
     body = bytearray(footer)
     body[70] ^= 1
     with pytest.raises(CorruptionError, match="magic"):
         decode_footer(bytes(body), "x.sst", 100)
-    newer = encode_footer(handles, format_version=2)
+    assert decode_footer(encode_footer(handles, format_version=1))["format_version"] == 1
+    newer = encode_footer(handles, format_version=FORMAT_VERSION + 1)
     with pytest.raises(FormatVersionError):
         decode_footer(newer)
     with pytest.raises(FormatVersionError):
@@ -411,7 +451,8 @@ def test_dump_and_verify(tmp_path):
     out = io.StringIO()
     assert dump_sstable(path, out, limit=10) == 10
     text = out.getvalue()
-    assert "format_version 1" in text and "range tombstones: 1" in text
+    assert "format_version 2" in text and "range tombstones: 1" in text
+    assert "filter: blocked," in text
     assert "'key000' @3 PUT" in text and "stopped after 10" in text
     report = verify_sstable(path)
     assert report["ok"] and report["entries"] == len(MODEL.items)

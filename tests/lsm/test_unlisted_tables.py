@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import lsmdb
-from lsmdb._core.ikey import DELETE, PUT
+from lsmdb._core.ikey import DELETE, PUT, make_internal_key
 from lsmdb._core.memtable import Memtable
 from lsmdb.env import default_env
+from lsmdb.errors import CorruptionError
 from lsmdb.lsm.table_cache import table_path
 from lsmdb.lsm.unlisted_tables import (
     UnlistedTable,
@@ -18,6 +21,7 @@ from lsmdb.lsm.unlisted_tables import (
     salvage,
 )
 from lsmdb.lsm.version_edit import FileMetaData
+from lsmdb.sstable import build_sstable
 from lsmdb.wal.reader import ReplayedSequences
 
 ENV = default_env()
@@ -106,3 +110,18 @@ def test_salvage_adds_only_writes_newer_than_the_listed_tables_and_not_replayed(
     expected.append((b"k007", 51, DELETE))
     assert sorted(seqs) == sorted(expected)
     assert mem.range_tombstones() == [(b"k020", b"k030", 52)]
+
+
+def test_salvage_refuses_a_table_with_zeroed_seqnos(tmp_path):
+    # A bottommost compaction output (Compaction.zero_bottom_seqnos) no longer knows where
+    # its zeroed entries stood among the lost writes: salvaging it could order them wrongly.
+    dbdir = str(tmp_path)
+    os.makedirs(os.path.join(dbdir, "sst"))
+    entries = [(make_internal_key(b"a", 150, PUT), b"new"),
+               (make_internal_key(b"b", 120, PUT), b"zeroed")]
+    props = build_sstable(table_path(dbdir, 7), entries, zero_seqnos_upto=130)
+    assert props["zeroed_seqnos"] == 1 and props["min_seqno"] == 120
+    meta = read_table_meta(ENV, dbdir, 7)
+    assert meta.min_seqno == 120 and meta.max_seqno == 150
+    with pytest.raises(CorruptionError, match="zeroed; it cannot be salvaged"):
+        salvage(ENV, dbdir, [meta], Memtable(), 100, ReplayedSequences())
