@@ -114,7 +114,7 @@ cdef int _blocked_probes(double bits_per_key) noexcept:
     return <int>((mb - 1) // 2000 - 1)
 
 
-def num_probes_for(double bits_per_key, format="standard") -> int:
+def num_probes_for(double bits_per_key, format) -> int:
     """Probes per key: standard clamp(round(bits_per_key * ln 2), 1, 30); blocked from
     RocksDB's cache-local table (1 up to 2.08 bits/key, 6 at 10, 24 above 50)."""
     if _format_tag(format) == BLOOM_FORMAT_BLOCKED:
@@ -133,7 +133,7 @@ cdef uint64_t _filter_bits(uint64_t num_keys, double bits_per_key, int tag) noex
     return ((<uint64_t>m + 7) // 8) * 8
 
 
-def filter_bits_for(Py_ssize_t num_keys, double bits_per_key, format="standard") -> int:
+def filter_bits_for(Py_ssize_t num_keys, double bits_per_key, format) -> int:
     """Bits m of the filter built for num_keys keys: standard a multiple of 8, at least 64;
     blocked a multiple of 512 (whole lines), at least 512."""
     return _filter_bits(num_keys, bits_per_key, _format_tag(format))
@@ -143,7 +143,7 @@ cdef double _standard_fpr(double keys, double bits, int k) noexcept:
     return pow(1.0 - exp(-<double>k * keys / bits), k)
 
 
-def expected_fpr(double bits_per_key, format="standard") -> float:
+def expected_fpr(double bits_per_key, format) -> float:
     """The false-positive rate of a large filter at ``bits_per_key`` with the probe count its
     writer picks (``theoretical_fpr`` with n keys in n * bits_per_key bits, no rounding);
     1.0 for no filter."""
@@ -172,7 +172,7 @@ cdef double _blocked_fpr(double lam, int k) noexcept:
 
 
 def theoretical_fpr(Py_ssize_t num_keys, uint64_t num_bits, int num_probes,
-                    format="standard") -> float:
+                    format) -> float:
     """The expected false-positive rate. Standard: (1 - e^(-k n / m))^k. Blocked: the same
     formula per 512-bit line, averaged over the Poisson number of keys a line receives
     (mean 512 n / m); the 32-bit in-line hash's own collisions (~keys per line / 2^32)

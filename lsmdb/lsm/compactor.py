@@ -138,10 +138,10 @@ def run_compaction(db, job: CompactionJob, snapshots: list[int]) -> tuple[Versio
     citer = CompactionIterator(merged, snapshots, frag, bottommost)
     # At the bottom, the CompactionIterator keeps one version per key at or below the oldest
     # snapshot (its earliest stripe) and compaction_tombstones_to_keep drops that stripe's
-    # range tombstones, so such a PUT is seen by every reader and shadows nothing below:
-    # its seqno can be 0.
-    # Zeroed entries (only ever at the bottom, so only in bottommost jobs) lose their own
-    # seqnos: such a job's outputs keep their inputs' max_seqno as theirs.
+    # range tombstones, so such a PUT is seen by every reader and shadows nothing below: its
+    # seqno can be 0. Zeroed entries (only ever at the bottom, so only inputs of bottommost
+    # jobs) have lost their own seqnos, so a bottommost job's outputs take their inputs'
+    # largest max_seqno as theirs: recovery's listed_max must bound every write they hold.
     zero_upto = None
     floor = 0
     if bottommost:
