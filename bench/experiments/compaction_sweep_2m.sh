@@ -15,20 +15,22 @@
 #                                                 max_size_amplification_percent = 100)
 #   lsmdb lazy_leveling                           (no RocksDB equivalent)
 # x size ratio T = 4, 8, 16, 2 = 28 configurations, two at a time, in that order (the JSON
-# keeps the finished points if the sweep is stopped early).
+# keeps the finished points if the sweep is stopped early). RATIOS=4 NAME=compaction_sweep_2m_t4
+# runs one size ratio into its own files (~30 minutes on 2 free cores), so the sweep can be
+# run in parts; compaction_tables.py sweep takes several JSON files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/results}
 NUM=${NUM:-2000000}
 RATIOS=${RATIOS:-4,8,16,2}  # T=2 (the deepest tree, the slowest) last
 JOBS=${JOBS:-2}
+NAME=${NAME:-compaction_sweep_2m}
 BENCHMARKS=fillrandom$(printf ',overwrite%.0s' $(seq 9))
 SHAPES=lsmdb:leveled:true,rocksdb:leveled:true,lsmdb:leveled:false,rocksdb:leveled:false
 SHAPES=$SHAPES,lsmdb:tiered:true,rocksdb:tiered:true,lsmdb:lazy_leveling:true
 lsmdb bench --quiet --num "$NUM" --batch-size 100 --benchmarks "$BENCHMARKS" --jobs "$JOBS" \
     --sweep size_ratio="$RATIOS" \
     --sweep engine+style+compaction.dynamic_level_bytes="$SHAPES" \
-    --json $OUT/compaction_sweep_2m.json --csv $OUT/compaction_sweep_2m.csv \
-    --plot $OUT/compaction_sweep_2m_bench.png
-python bench/experiments/compaction_tables.py sweep --plot $OUT/compaction_sweep_2m.png \
-    $OUT/compaction_sweep_2m.json
+    --json "$OUT/$NAME.json" --csv "$OUT/$NAME.csv" \
+    --plot "$OUT/${NAME}_bench.png"
+python bench/experiments/compaction_tables.py sweep --plot "$OUT/$NAME.png" "$OUT/$NAME.json"
