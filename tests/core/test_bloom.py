@@ -132,21 +132,18 @@ def test_invalid_bits_per_key():
             BloomFilterBuilder(bad)
 
 
-def test_malformed_filters_raise_corruption_with_location():
-    with pytest.raises(CorruptionError, match="f.sst.*offset 100"):
-        BloomFilter(b"\x00\x07", "f.sst", 100)
-    with pytest.raises(CorruptionError, match="format tag"):
-        BloomFilter(b"\x00" * 8 + b"\x07\x09", "f.sst", 100)
-    with pytest.raises(CorruptionError, match="probe count"):
-        BloomFilter(b"\x00" * 8 + b"\x00\x01")
-    with pytest.raises(CorruptionError, match="probe count"):
-        BloomFilter(b"\x00" * 8 + b"\x1f\x01")
-    with pytest.raises(CorruptionError, match="whole number of 64-byte lines.*f.sst.*offset 7"):
-        BloomFilter(b"\x00" * 65 + b"\x06\x02", "f.sst", 7)
-    with pytest.raises(CorruptionError, match="whole number"):
-        BloomFilter(b"\x00" * 8 + b"\x06\x02")
-    with pytest.raises(CorruptionError, match="probe count"):
-        BloomFilter(b"\x00" * 64 + b"\x00\x02")
+@pytest.mark.parametrize(("data", "where", "match"), [
+    (b"\x00\x07", ("f.sst", 100), "f.sst.*offset 100"),                 # shorter than a trailer
+    (b"\x00" * 8 + b"\x07\x09", ("f.sst", 100), "format tag"),
+    (b"\x00" * 8 + b"\x00\x01", (), "probe count"),
+    (b"\x00" * 8 + b"\x1f\x01", (), "probe count"),
+    (b"\x00" * 65 + b"\x06\x02", ("f.sst", 7), "whole number of 64-byte lines.*f.sst.*offset 7"),
+    (b"\x00" * 8 + b"\x06\x02", (), "whole number"),
+    (b"\x00" * 64 + b"\x00\x02", (), "probe count"),
+])
+def test_malformed_filters_raise_corruption_with_location(data, where, match):
+    with pytest.raises(CorruptionError, match=match):
+        BloomFilter(data, *where)
 
 
 @given(st.binary(max_size=64))
