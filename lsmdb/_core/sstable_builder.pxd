@@ -2,6 +2,7 @@
 from libc.stdint cimport uint8_t, uint64_t
 
 from lsmdb._core.block cimport BlockBuilder
+from lsmdb._core.coding cimport ByteBuf
 from lsmdb._core.bloom cimport BloomFilterBuilder
 
 
@@ -35,8 +36,7 @@ cdef class SSTableBuilder:
     cdef bint closed
     cdef bint zeroing                  # zero the seqno of PUTs with seqno <= zero_upto
     cdef uint64_t zero_upto
-    cdef uint8_t *zkey                 # scratch: the key with its seqno zeroed
-    cdef size_t zcap
+    cdef ByteBuf zkey                  # scratch: the key with its seqno zeroed
     cdef readonly uint64_t zeroed_seqnos
     cdef uint64_t max_seqno_floor      # the max_seqno property is at least this
     cdef int c_add(self, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn) except -1

@@ -13,7 +13,7 @@ from libc.string cimport memcpy
 
 from lsmdb._core.block cimport BlockBuilder, as_bytes
 from lsmdb._core.bloom cimport BLOOM_FORMAT_BLOCKED, BloomFilterBuilder
-from lsmdb._core.coding cimport load_u64_le, store_u64_le
+from lsmdb._core.coding cimport buf_free, buf_set, load_u64_le, store_u64_le
 from lsmdb._core.crc32 cimport crc32_of, lsmdb_crc32_init, lsmdb_crc32_update
 from lsmdb._core.ikey cimport (
     TYPE_DELETE,
@@ -64,8 +64,6 @@ cdef class SSTableBuilder:
                     f"{compression_level!r}")
         if level < 0:
             raise InvalidArgumentError(f"level must be >= 0, got {level}")
-        self.zkey = NULL
-        self.zcap = 0
         self.zeroing = zero_seqnos_upto is not None
         if self.zeroing:
             if (not isinstance(zero_seqnos_upto, int) or isinstance(zero_seqnos_upto, bool)
@@ -102,7 +100,7 @@ cdef class SSTableBuilder:
 
     def __dealloc__(self):
         free(self.last_key)
-        free(self.zkey)
+        buf_free(&self.zkey)
 
     cdef int _emit(self, bytes data) except -1:
         self.pending.append(data)
@@ -178,15 +176,9 @@ cdef class SSTableBuilder:
             # A bottommost compaction's PUT no live snapshot predates: every reader sees it,
             # so its seqno carries nothing and is written as 0, which compresses to almost
             # nothing (RocksDB does the same). min/max_seqno below keep the original.
-            if kn > self.zcap:
-                grown = <uint8_t *>realloc(self.zkey, kn)
-                if grown == NULL:
-                    raise MemoryError()
-                self.zkey = grown
-                self.zcap = kn
-            memcpy(self.zkey, k, kn)
-            store_u64_le(self.zkey + kn - 8, <uint64_t>TYPE_PUT)
-            k = self.zkey
+            buf_set(&self.zkey, k, kn)
+            store_u64_le(self.zkey.p + kn - 8, <uint64_t>TYPE_PUT)
+            k = self.zkey.p
             self.zeroed_seqnos += 1
         if self.num_entries:
             c = compare_internal(self.last_key, self.last_len, k, kn)
