@@ -37,7 +37,7 @@ class PickNothing:
 def test_defaults_are_valid_and_documented():
     o = Options()
     assert o.memtable_bytes == 64 * MiB
-    assert o.memtable_front_bytes == 4 * MiB
+    assert o.memtable_front_bytes == 2 * MiB
     assert o.max_immutable_memtables == 2
     assert o.block_bytes == 4096 and o.block_restart_interval == 16
     assert o.compression == Compression(kind="zstd", level=3, per_level=None)

@@ -89,9 +89,10 @@ from lsmdb.errors import InvalidArgumentError
 
 MAX_SEQNO = (1 << 56) - 1
 DEFAULT_ARENA_BLOCK_BYTES = 1 << 20
-# The front's size (module docstring, "The front"): LevelDB's write buffer; measured in
-# bench/experiments/memtable_front.py.
-DEFAULT_FRONT_BYTES = 4 << 20
+# The front's size (module docstring, "The front"): 1, 2 and 4 MiB measured alike and all
+# 25-35 % below no front in the writer's CPU per random put (docs/benchmarks.md, "The
+# memtable's front"); 2 MiB, between them.
+DEFAULT_FRONT_BYTES = 2 << 20
 # A fold of at least this many entries releases the GIL around its C loop.
 FOLD_NOGIL_ENTRIES = 256
 # Batches at least this long are applied without the GIL (releasing it costs ~a microsecond).

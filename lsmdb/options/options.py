@@ -37,8 +37,8 @@ class Options(_OptionsNode):
     """Default 64 MiB. A memtable this large becomes immutable and is flushed to an L0
     SSTable. 1 KiB to 4 GiB."""
 
-    memtable_front_bytes: int = 4 * MiB
-    """Default 4 MiB. Single puts and deletes go first to a small skip list of this size in
+    memtable_front_bytes: int = 2 * MiB
+    """Default 2 MiB. Single puts and deletes go first to a small skip list of this size in
     front of the memtable's large one, which takes them in sorted groups when it fills (a
     random insert into a large skip list is bound by cache misses; see docs/benchmarks.md,
     "The memtable's front"). Batches go to the large list directly. 0 turns it off;

@@ -249,7 +249,7 @@ def test_front_bytes_is_validated_and_reported():
     with pytest.raises(InvalidArgumentError):
         Memtable(front_bytes=-1)
     assert Memtable(front_bytes=0).front_bytes == 0
-    assert Memtable().front_bytes == 4 << 20
+    assert Memtable().front_bytes == 2 << 20
     mt = Memtable(front_bytes=0)
     mt.add(1, PUT, b"k", b"v")
     mt.fold()  # nothing to fold: a no-op
