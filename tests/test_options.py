@@ -37,6 +37,7 @@ class PickNothing:
 def test_defaults_are_valid_and_documented():
     o = Options()
     assert o.memtable_bytes == 64 * MiB
+    assert o.memtable_front_bytes == 2 * MiB
     assert o.max_immutable_memtables == 2
     assert o.block_bytes == 4096 and o.block_restart_interval == 16
     assert o.compression == Compression(kind="zstd", level=3, per_level=None)
@@ -67,6 +68,9 @@ BAD_VALUES = [
     (Options, "memtable_bytes", 10),
     (Options, "memtable_bytes", 5.0),
     (Options, "memtable_bytes", True),
+    (Options, "memtable_front_bytes", -1),
+    (Options, "memtable_front_bytes", 2 * 1024 * MiB),
+    (Options, "memtable_front_bytes", 1.0),
     (Options, "max_immutable_memtables", 0),
     (Options, "block_bytes", 255),
     (Options, "block_bytes", 4 * MiB + 1),
@@ -419,6 +423,7 @@ def valid_options(draw):
     )
     return Options(
         memtable_bytes=draw(st.integers(KiB, 4 * 1024 * MiB)),
+        memtable_front_bytes=draw(st.integers(0, 1024 * MiB)),
         max_immutable_memtables=draw(st.integers(1, 64)),
         block_bytes=draw(st.integers(256, 4 * MiB)),
         block_restart_interval=draw(st.integers(1, 1024)),

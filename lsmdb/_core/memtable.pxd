@@ -18,6 +18,7 @@ cdef extern from "skiplist.h":
     ctypedef struct lsmdb_arena:
         size_t reserved
         size_t used
+        size_t block_bytes
 
     ctypedef struct lsmdb_skiplist:
         lsmdb_arena arena
@@ -49,6 +50,8 @@ cdef extern from "skiplist.h":
                                        int or_equal) noexcept nogil
     lsmdb_node *lsmdb_skiplist_last(const lsmdb_skiplist *sl) noexcept nogil
     lsmdb_node *lsmdb_skiplist_next(const lsmdb_node *n) noexcept nogil
+    int lsmdb_node_cmp(const lsmdb_node *n, const uint8_t *ukey, size_t ulen,
+                       uint64_t trailer) noexcept nogil
     const uint8_t *lsmdb_node_key(const lsmdb_node *n) noexcept nogil
     const uint8_t *lsmdb_node_value(const lsmdb_node *n) noexcept nogil
     uint32_t lsmdb_node_value_len(const lsmdb_node *n) noexcept nogil
@@ -66,8 +69,25 @@ cdef enum:
     MEMTABLE_DELETED = 2
 
 
+# The small skip list new single entries go to first (see memtable.pyx, "The front").
+# Reference-counted under the GIL: the Memtable holds one reference, each iterator that
+# merges it another.
+cdef struct MemFront:
+    lsmdb_skiplist sl
+    Py_ssize_t refs
+    uint64_t n_points                 # point entries in sl (PUT and DELETE)
+    uint64_t min_seqno                # of those entries (valid when n_points > 0)
+    uint64_t max_seqno
+
+
 cdef class Memtable:
     cdef lsmdb_skiplist sl
+    cdef MemFront *front              # NULL when front_limit == 0
+    cdef size_t front_limit           # fold the front into sl once its arena holds this many
+    cdef size_t block_bytes           # arena block size (the front's too)
+    cdef uint64_t sl_points           # point entries in sl
+    cdef uint64_t sl_max_seqno        # largest seqno of those (valid when sl_points > 0)
+    cdef uint64_t n_folds
     cdef bint ready
     cdef bint writing                 # a writer is inside add_batch without the GIL
     cdef uint64_t n_entries
@@ -76,10 +96,13 @@ cdef class Memtable:
     cdef uint64_t min_seqno
     cdef uint64_t max_seqno_seen
 
+    cdef size_t c_used_bytes(self) noexcept
+    cdef int c_fold(self) except -1
     cdef int c_add(self, uint64_t seqno, int vtype, const uint8_t *key, Py_ssize_t klen,
                    const uint8_t *value, Py_ssize_t vlen) except -1
     # Newest point entry of user_key visible at snapshot; MEMTABLE_* status. value/seqno are
     # set for FOUND (value points into the arena, valid while the memtable lives) and DELETED.
+    # Call it holding the GIL: a fold (under the GIL) may free the front it searches.
     cdef int c_get(self, const uint8_t *user_key, size_t ulen, uint64_t snapshot,
                    const uint8_t **value, Py_ssize_t *vlen, uint64_t *seqno) noexcept nogil
 
@@ -87,3 +110,9 @@ cdef class Memtable:
 cdef class MemtableIterator(InternalIterator):
     cdef Memtable mt
     cdef lsmdb_node *cur
+    cdef MemFront *front              # pinned front merged with mt.sl; NULL: mt.sl alone
+    cdef lsmdb_node *lc               # cursor in mt.sl (merged mode)
+    cdef lsmdb_node *fc               # cursor in front.sl (merged mode)
+    cdef bint backward
+    cdef void _pin(self) noexcept
+    cdef void _pick(self, bint largest) noexcept

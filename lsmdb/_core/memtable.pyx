@@ -30,11 +30,38 @@ Concurrency contract
 
 Identical internal keys (same user key, seqno and type) may be inserted twice (e.g. a WAL
 batch replayed again); the newest insert sorts first and shadows the older one.
+
+The front
+---------
+A random insert into a large skip list is bound by memory latency: at 64 MiB (~420k
+db_bench entries) its search is ~20 dependent cache misses, where LevelDB's 4 MiB write
+buffer stays in cache. So single entries (``add``, the DB's direct put path) go first to a
+small skip list, the *front*, with its own arena; once that arena holds ``front_bytes`` the
+front is *folded*: its entries, already sorted, are inserted into the large list in groups
+whose searches overlap their misses (lsmdb_skiplist_insert_group, ~0.3 us an entry against
+~1.2-1.9 us for one random insert at 420k entries), and the front starts empty. Batches
+(``add_batch``) fold the front first and then go to the large list directly (they already
+insert in groups). Range tombstones always go to the large list's tombstone list.
+
+* Reads: ``get`` searches the front, then the large list. While every front entry is newer
+  than every large-list entry (the DB's case: seqnos grow) a front hit decides; otherwise
+  (entries added out of seqno order) both are searched and the larger seqno wins.
+* The front is reference-counted under the GIL (MemFront.refs): the Memtable holds one
+  reference and every iterator merging it another. A fold holds the GIL (it releases it only
+  around its C loop, during which the front is only read); afterwards the front is emptied in
+  place when nothing else references it, or replaced by a new one, and an iterator's pinned
+  front stays intact until the iterator lets go of it. ``c_get`` must therefore run holding
+  the GIL; ``get_many`` searches the front holding it and the large list without it.
+* Iterators merge the two lists (MemtableIterator): an entry folded while an iterator runs is
+  in both, and the merge yields identical internal keys once. Each seek pins the memtable's
+  current front, so an iterator sees what a single list would have shown it.
+* ``front_bytes=0`` turns the front off (one list, the layout before it).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdlib cimport free, malloc
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -62,6 +89,12 @@ from lsmdb.errors import InvalidArgumentError
 
 MAX_SEQNO = (1 << 56) - 1
 DEFAULT_ARENA_BLOCK_BYTES = 1 << 20
+# The front's size (module docstring, "The front"): 1, 2 and 4 MiB measured alike and all
+# 25-35 % below no front in the writer's CPU per random put (docs/benchmarks.md, "The
+# memtable's front"); 2 MiB, between them.
+DEFAULT_FRONT_BYTES = 2 << 20
+# A fold of at least this many entries releases the GIL around its C loop.
+FOLD_NOGIL_ENTRIES = 256
 # Batches at least this long are applied without the GIL (releasing it costs ~a microsecond).
 BATCH_NOGIL_OPS = 64
 # get_many releases the GIL for at least this many keys.
@@ -140,6 +173,56 @@ cdef void _apply_ops(lsmdb_skiplist *sl, const uint8_t *p, Py_ssize_t end, uint6
             res.applied += 1
 
 
+cdef MemFront *_front_new(size_t block_bytes) noexcept:
+    """A new empty front with one reference; NULL when out of memory."""
+    cdef MemFront *f = <MemFront *>malloc(sizeof(MemFront))
+    if f == NULL:
+        return NULL
+    if lsmdb_skiplist_init(&f.sl, block_bytes) != 0:
+        free(f)
+        return NULL
+    f.refs = 1
+    f.n_points = 0
+    f.min_seqno = 0
+    f.max_seqno = 0
+    return f
+
+
+cdef void _front_release(MemFront *f) noexcept:
+    """Drop one reference (holding the GIL); the last one frees the front."""
+    if f == NULL:
+        return
+    f.refs -= 1
+    if f.refs == 0:
+        lsmdb_skiplist_free(&f.sl)
+        free(f)
+
+
+cdef int _fold_into(lsmdb_skiplist *sl, const lsmdb_skiplist *front) noexcept nogil:
+    """Insert every point entry of ``front`` into ``sl`` in key order, INSERT_GROUP at a
+    time; 0, or -1 when ``sl``'s arena runs out (a prefix of the groups is then inserted)."""
+    cdef lsmdb_probe group[INSERT_GROUP]
+    cdef int pending = 0
+    cdef lsmdb_node *n = lsmdb_skiplist_next(front.head)
+    while True:
+        if n != NULL:
+            group[pending].ukey = lsmdb_node_key(n)
+            group[pending].ulen = n.key_len - 8
+            group[pending].trailer = lsmdb_node_trailer(n)
+            group[pending].value = lsmdb_node_value(n)
+            group[pending].vlen = lsmdb_node_value_len(n)
+            pending += 1
+            n = lsmdb_skiplist_next(n)
+            if pending < INSERT_GROUP:
+                continue
+        if pending:
+            if lsmdb_skiplist_insert_group(sl, group, pending) < pending:
+                return -1
+            pending = 0
+        if n == NULL:
+            return 0
+
+
 cdef inline void _count(Memtable mt, uint64_t first, uint64_t last, uint64_t n) noexcept:
     if mt.n_entries == 0 or first < mt.min_seqno:
         mt.min_seqno = first
@@ -151,18 +234,85 @@ cdef inline void _count(Memtable mt, uint64_t first, uint64_t last, uint64_t n) 
 cdef class Memtable:
     """Sorted in-memory buffer of internal entries; see the module docstring for the rules."""
 
-    def __cinit__(self, Py_ssize_t arena_block_bytes=DEFAULT_ARENA_BLOCK_BYTES):
+    def __cinit__(self, Py_ssize_t arena_block_bytes=DEFAULT_ARENA_BLOCK_BYTES,
+                  Py_ssize_t front_bytes=DEFAULT_FRONT_BYTES):
         if arena_block_bytes <= 0:
             raise InvalidArgumentError(
                 f"arena_block_bytes must be positive, got {arena_block_bytes}")
-        if lsmdb_skiplist_init(&self.sl, <size_t>arena_block_bytes) != 0:
+        if front_bytes < 0:
+            raise InvalidArgumentError(f"front_bytes must be >= 0, got {front_bytes}")
+        self.block_bytes = <size_t>arena_block_bytes
+        if lsmdb_skiplist_init(&self.sl, self.block_bytes) != 0:
             raise MemoryError("cannot allocate the memtable arena")
         self.ready = True
+        self.front_limit = <size_t>front_bytes
+        if front_bytes:
+            # Blocks no larger than the front, so a small front does not reserve 1 MiB.
+            self.front = _front_new(self.block_bytes if self.block_bytes < self.front_limit
+                                    else self.front_limit)
+            if self.front == NULL:
+                raise MemoryError("cannot allocate the memtable front")
 
     def __dealloc__(self):
         if self.ready:
             lsmdb_skiplist_free(&self.sl)
             self.ready = False
+        _front_release(self.front)
+        self.front = NULL
+
+    cdef size_t c_used_bytes(self) noexcept:
+        cdef size_t n = self.sl.arena.used
+        if self.front != NULL:
+            n += self.front.sl.arena.used
+        return n
+
+    cdef int c_fold(self) except -1:
+        """Move the front's entries into the large list and empty the front (module
+        docstring). MemoryError when the large list's arena runs out: the front then stays
+        as it was (some of its entries also in the large list, which reads tolerate)."""
+        cdef MemFront *f = self.front
+        cdef MemFront *fresh
+        cdef lsmdb_skiplist empty
+        cdef int rc
+        if f == NULL or f.n_points == 0:
+            return 0
+        if self.writing:
+            raise InvalidArgumentError(
+                "Memtable written by two threads at once: callers must serialise writers")
+        if f.n_points >= FOLD_NOGIL_ENTRIES:
+            # Readers may run meanwhile: they only read the front, and the large list takes
+            # the entries under skiplist.h's lock-free discipline.
+            self.writing = True
+            try:
+                with nogil:
+                    rc = _fold_into(&self.sl, &f.sl)
+            finally:
+                self.writing = False
+        else:
+            rc = _fold_into(&self.sl, &f.sl)
+        if rc != 0:
+            raise MemoryError("memtable arena allocation failed while folding the front")
+        if self.sl_points == 0 or f.max_seqno > self.sl_max_seqno:
+            self.sl_max_seqno = f.max_seqno
+        self.sl_points += f.n_points
+        self.n_folds += 1
+        if f.refs == 1:
+            # Nothing else holds it (the GIL is held): empty it in place, keeping its size.
+            if lsmdb_skiplist_init(&empty, f.sl.arena.block_bytes) != 0:
+                raise MemoryError("cannot allocate the memtable front")
+            lsmdb_skiplist_free(&f.sl)
+            f.sl = empty
+            f.n_points = 0
+            f.min_seqno = 0
+            f.max_seqno = 0
+            return 0
+        # An iterator still merges it: it keeps that front, the memtable takes a new one.
+        fresh = _front_new(f.sl.arena.block_bytes)
+        if fresh == NULL:
+            raise MemoryError("cannot allocate the memtable front")
+        _front_release(f)
+        self.front = fresh
+        return 0
 
     cdef int c_add(self, uint64_t seqno, int vtype, const uint8_t *key, Py_ssize_t klen,
                    const uint8_t *value, Py_ssize_t vlen) except -1:
@@ -175,13 +325,27 @@ cdef class Memtable:
         if <uint64_t>klen > 0xFFFFFFF0 or <uint64_t>vlen > LSMDB_NODE_MAX_VALUE_LEN:
             raise InvalidArgumentError(
                 "memtable keys must be < 4 GiB and values < 256 MiB (skiplist.h node header)")
+        cdef MemFront *f = self.front
         if vtype == TYPE_RANGE_DELETE:
             rc = lsmdb_skiplist_add_tomb(&self.sl, key, klen, value, vlen, seqno)
-        elif vtype == TYPE_PUT or vtype == TYPE_DELETE:
+        elif vtype != TYPE_PUT and vtype != TYPE_DELETE:
+            raise InvalidArgumentError(f"unknown value type {vtype}")
+        elif f != NULL:
+            rc = lsmdb_skiplist_insert(&f.sl, key, klen, pack_trailer(seqno, vtype),
+                                       value, vlen)
+            if rc == 0:
+                if f.n_points == 0 or seqno < f.min_seqno:
+                    f.min_seqno = seqno
+                if f.n_points == 0 or seqno > f.max_seqno:
+                    f.max_seqno = seqno
+                f.n_points += 1
+        else:
             rc = lsmdb_skiplist_insert(&self.sl, key, klen, pack_trailer(seqno, vtype),
                                        value, vlen)
-        else:
-            raise InvalidArgumentError(f"unknown value type {vtype}")
+            if rc == 0:
+                if self.sl_points == 0 or seqno > self.sl_max_seqno:
+                    self.sl_max_seqno = seqno
+                self.sl_points += 1
         if rc != 0:
             raise MemoryError("memtable arena allocation failed")
         _count(self, seqno, seqno, 1)
@@ -189,12 +353,27 @@ cdef class Memtable:
             self.n_deletes += 1
         elif vtype == TYPE_RANGE_DELETE:
             self.n_range_deletes += 1
+        if f != NULL and f.sl.arena.used >= self.front_limit:
+            # The entry is in: a failed fold leaves it readable in the front, and the next
+            # entry tries again.
+            self.c_fold()
         return 0
 
     cdef int c_get(self, const uint8_t *user_key, size_t ulen, uint64_t snapshot,
                    const uint8_t **value, Py_ssize_t *vlen, uint64_t *seqno) noexcept nogil:
-        cdef lsmdb_node *n = lsmdb_skiplist_seek_ge(
-            &self.sl, user_key, ulen, pack_trailer(snapshot, TYPE_MAX), NULL)
+        cdef uint64_t trailer = pack_trailer(snapshot, TYPE_MAX)
+        cdef MemFront *f = self.front
+        cdef int st
+        cdef lsmdb_node *n
+        if f != NULL and f.n_points:
+            st = _point_result(lsmdb_skiplist_seek_ge(&f.sl, user_key, ulen, trailer, NULL),
+                               user_key, ulen, value, vlen, seqno)
+            if st != MEMTABLE_MISSING and (self.sl_points == 0
+                                           or f.min_seqno > self.sl_max_seqno):
+                return st
+            n = lsmdb_skiplist_seek_ge(&self.sl, user_key, ulen, trailer, NULL)
+            return _newer(st, n, user_key, ulen, value, vlen, seqno)
+        n = lsmdb_skiplist_seek_ge(&self.sl, user_key, ulen, trailer, NULL)
         return _point_result(n, user_key, ulen, value, vlen, seqno)
 
     # Python-visible API ---------------------------------------------------------------
@@ -229,6 +408,9 @@ cdef class Memtable:
         if seq > max_seqno() or count - 1 > max_seqno() - seq:
             raise InvalidArgumentError(
                 f"write batch sequence {seq} with {count} ops exceeds MAX_SEQNO")
+        # The batch goes to the large list: the front's (older) entries go there first, so
+        # a front entry stays newer than every large-list entry.
+        self.c_fold()
         res.applied = 0
         res.deletes = 0
         res.range_deletes = 0
@@ -249,6 +431,10 @@ cdef class Memtable:
             _apply_ops(&self.sl, wb.buf, wb.length, seq, count, &res)
         if res.applied:
             _count(self, seq, seq + res.applied - 1, res.applied)
+            if res.applied > res.range_deletes:
+                if self.sl_points == 0 or seq + res.applied - 1 > self.sl_max_seqno:
+                    self.sl_max_seqno = seq + res.applied - 1
+                self.sl_points += res.applied - res.range_deletes
             self.n_deletes += res.deletes
             self.n_range_deletes += res.range_deletes
         if res.error == APPLY_NO_MEMORY:
@@ -285,6 +471,7 @@ cdef class Memtable:
         cdef Py_ssize_t vn
         cdef uint64_t seqno
         cdef int status
+        cdef MemFront *f
         if snapshot_seqno > max_seqno():
             raise InvalidArgumentError(f"snapshot seqno {snapshot_seqno} exceeds MAX_SEQNO")
         if n == 0:
@@ -315,9 +502,18 @@ cdef class Memtable:
                         _seek_many(&self.sl, kp + base, kn + base, m, trailer, found)
                 else:
                     _seek_many(&self.sl, kp + base, kn + base, m, trailer, found)
+                f = self.front  # re-read: holding the GIL again, a fold may have run
                 for i in range(m):
-                    status = _point_result(found[i], kp[base + i], kn[base + i], &v, &vn,
-                                           &seqno)
+                    if f != NULL and f.n_points:
+                        status = _point_result(
+                            lsmdb_skiplist_seek_ge(&f.sl, kp[base + i], kn[base + i],
+                                                   trailer, NULL),
+                            kp[base + i], kn[base + i], &v, &vn, &seqno)
+                        status = _newer(status, found[i], kp[base + i], kn[base + i], &v,
+                                        &vn, &seqno)
+                    else:
+                        status = _point_result(found[i], kp[base + i], kn[base + i], &v,
+                                               &vn, &seqno)
                     result[base + i] = _result_tuple(status, v, vn, seqno)
                 base += m
             return result
@@ -343,13 +539,37 @@ cdef class Memtable:
 
     @property
     def approximate_bytes(self) -> int:
-        """Arena bytes handed out: node headers, links, keys, values and tombstones."""
-        return self.sl.arena.used
+        """Arena bytes handed out (the front's included): node headers, links, keys, values
+        and tombstones."""
+        return self.c_used_bytes()
 
     @property
     def arena_reserved_bytes(self) -> int:
-        """Bytes malloc'd for arena blocks (>= approximate_bytes)."""
-        return self.sl.arena.reserved
+        """Bytes malloc'd for arena blocks, the front's included (>= approximate_bytes)."""
+        cdef size_t n = self.sl.arena.reserved
+        if self.front != NULL:
+            n += self.front.sl.arena.reserved
+        return n
+
+    @property
+    def front_bytes(self) -> int:
+        """The front's size limit (0: no front)."""
+        return self.front_limit
+
+    @property
+    def front_entries(self) -> int:
+        """Point entries in the front now (not yet folded into the large list)."""
+        return 0 if self.front == NULL else self.front.n_points
+
+    @property
+    def num_folds(self) -> int:
+        """Folds of a non-empty front into the large list so far."""
+        return self.n_folds
+
+    def fold(self) -> None:
+        """Fold the front into the large list now (a writer call: serialise it with the
+        writers). Reads are unchanged by it."""
+        self.c_fold()
 
     @property
     def num_entries(self) -> int:
@@ -380,7 +600,7 @@ cdef class Memtable:
 
     def __repr__(self) -> str:
         return (f"Memtable(entries={self.n_entries}, seqnos={self.min_seqno}.."
-                f"{self.max_seqno_seen}, bytes={self.sl.arena.used})")
+                f"{self.max_seqno_seen}, bytes={self.c_used_bytes()})")
 
 
 cdef inline int _point_result(lsmdb_node *n, const uint8_t *user_key, size_t ulen,
@@ -403,6 +623,24 @@ cdef inline int _point_result(lsmdb_node *n, const uint8_t *user_key, size_t ule
         vlen[0] = lsmdb_node_value_len(n)
         return MEMTABLE_FOUND
     return MEMTABLE_DELETED
+
+
+cdef inline int _newer(int st, lsmdb_node *n, const uint8_t *user_key, size_t ulen,
+                       const uint8_t **value, Py_ssize_t *vlen,
+                       uint64_t *seqno) noexcept nogil:
+    """Of the front's result (st, value, vlen, seqno) and the large list's first node >= the
+    key (n), the newer one, into the same outputs; the front wins a tie (identical internal
+    keys: the newest insert shadows)."""
+    cdef const uint8_t *v2
+    cdef Py_ssize_t vn2
+    cdef uint64_t s2
+    cdef int st2 = _point_result(n, user_key, ulen, &v2, &vn2, &s2)
+    if st2 == MEMTABLE_MISSING or (st != MEMTABLE_MISSING and seqno[0] >= s2):
+        return st
+    value[0] = v2
+    vlen[0] = vn2
+    seqno[0] = s2
+    return st2
 
 
 cdef extern from "Python.h":
@@ -450,51 +688,149 @@ cdef void _seek_many(const lsmdb_skiplist *sl, const uint8_t **kp, const Py_ssiz
         base += m
 
 
+cdef inline int _node_cmp(const lsmdb_node *a, const lsmdb_node *b) noexcept nogil:
+    """Internal-key order of two nodes: <0, 0 (identical internal keys), >0."""
+    return lsmdb_node_cmp(a, lsmdb_node_key(b), b.key_len - 8, lsmdb_node_trailer(b))
+
+
+cdef inline lsmdb_node *_or_null(lsmdb_node *n, const lsmdb_skiplist *sl) noexcept nogil:
+    return NULL if n == sl.head else n
+
+
 cdef class MemtableIterator(InternalIterator):
-    """Iterator over a Memtable's point entries; keeps the Memtable alive."""
+    """Iterator over a Memtable's point entries; keeps the Memtable alive.
+
+    With a non-empty front it merges the front (pinned: a reference it holds until the next
+    seek or its end) with the large list, yielding identical internal keys once (an entry
+    folded meanwhile is in both). Each seek re-pins the memtable's current front. Without a
+    front it walks the large list alone, as before the front existed."""
 
     def __cinit__(self, Memtable memtable not None):
         self.mt = memtable
         self.cur = NULL
+        self.front = NULL
+        self.lc = NULL
+        self.fc = NULL
+        self.backward = False
+
+    def __dealloc__(self):
+        _front_release(self.front)
+        self.front = NULL
+
+    cdef void _pin(self) noexcept:
+        """Merge the memtable's current front from now on (or none when it is empty)."""
+        cdef MemFront *f = self.mt.front
+        if f != NULL and f.n_points == 0:
+            f = NULL
+        if f != self.front:
+            if f != NULL:
+                f.refs += 1
+            _front_release(self.front)
+            self.front = f
+
+    cdef void _pick(self, bint largest) noexcept:
+        """cur = the smaller (largest: larger) of the two cursors; the front's on a tie."""
+        cdef int c
+        if self.lc == NULL:
+            self.cur = self.fc
+        elif self.fc == NULL:
+            self.cur = self.lc
+        else:
+            c = _node_cmp(self.fc, self.lc)
+            if largest:
+                self.cur = self.fc if c >= 0 else self.lc
+            else:
+                self.cur = self.fc if c <= 0 else self.lc
 
     cdef int c_seek_to_first(self) except -1:
-        self.cur = lsmdb_skiplist_next(self.mt.sl.head)
+        self._pin()
+        if self.front == NULL:
+            self.cur = lsmdb_skiplist_next(self.mt.sl.head)
+            return 0
+        self.lc = lsmdb_skiplist_next(self.mt.sl.head)
+        self.fc = lsmdb_skiplist_next(self.front.sl.head)
+        self.backward = False
+        self._pick(False)
         return 0
 
     cdef int c_seek_to_last(self) except -1:
-        cdef lsmdb_node *n = lsmdb_skiplist_last(&self.mt.sl)
-        self.cur = NULL if n == self.mt.sl.head else n
+        self._pin()
+        self.lc = _or_null(lsmdb_skiplist_last(&self.mt.sl), &self.mt.sl)
+        if self.front == NULL:
+            self.cur = self.lc
+            return 0
+        self.fc = _or_null(lsmdb_skiplist_last(&self.front.sl), &self.front.sl)
+        self.backward = True
+        self._pick(True)
         return 0
 
     cdef int c_seek(self, const uint8_t *target, Py_ssize_t n) except -1:
         if n < 8:
             raise InvalidArgumentError("seek target must be an internal key (>= 8 bytes)")
-        self.cur = lsmdb_skiplist_seek_ge(&self.mt.sl, target, n - 8,
-                                          load_u64_le(target + n - 8), NULL)
+        cdef uint64_t trailer = load_u64_le(target + n - 8)
+        self._pin()
+        self.lc = lsmdb_skiplist_seek_ge(&self.mt.sl, target, n - 8, trailer, NULL)
+        if self.front == NULL:
+            self.cur = self.lc
+            return 0
+        self.fc = lsmdb_skiplist_seek_ge(&self.front.sl, target, n - 8, trailer, NULL)
+        self.backward = False
+        self._pick(False)
         return 0
 
     cdef int c_seek_for_prev(self, const uint8_t *target, Py_ssize_t n) except -1:
         if n < 8:
             raise InvalidArgumentError("seek target must be an internal key (>= 8 bytes)")
-        cdef lsmdb_node *x = lsmdb_skiplist_seek_lt(&self.mt.sl, target, n - 8,
-                                                    load_u64_le(target + n - 8), 1)
-        self.cur = NULL if x == self.mt.sl.head else x
+        cdef uint64_t trailer = load_u64_le(target + n - 8)
+        self._pin()
+        self.lc = _or_null(lsmdb_skiplist_seek_lt(&self.mt.sl, target, n - 8, trailer, 1),
+                           &self.mt.sl)
+        if self.front == NULL:
+            self.cur = self.lc
+            return 0
+        self.fc = _or_null(lsmdb_skiplist_seek_lt(&self.front.sl, target, n - 8, trailer, 1),
+                           &self.front.sl)
+        self.backward = True
+        self._pick(True)
         return 0
 
     cdef int c_next(self) except -1:
-        if self.cur != NULL:
-            self.cur = lsmdb_skiplist_next(self.cur)
+        cdef lsmdb_node *at = self.cur
+        if at == NULL:
+            return 0
+        if self.front == NULL:
+            self.cur = lsmdb_skiplist_next(at)
+            return 0
+        if self.backward:
+            # Both cursors to their first entry >= the current one (one of them is it).
+            self.lc = lsmdb_skiplist_seek_ge(&self.mt.sl, lsmdb_node_key(at), at.key_len - 8,
+                                             lsmdb_node_trailer(at), NULL)
+            self.fc = lsmdb_skiplist_seek_ge(&self.front.sl, lsmdb_node_key(at),
+                                             at.key_len - 8, lsmdb_node_trailer(at), NULL)
+            self.backward = False
+        # Step past the current entry in each list that holds it.
+        if self.lc != NULL and _node_cmp(self.lc, at) == 0:
+            self.lc = lsmdb_skiplist_next(self.lc)
+        if self.fc != NULL and _node_cmp(self.fc, at) == 0:
+            self.fc = lsmdb_skiplist_next(self.fc)
+        self._pick(False)
         return 0
 
     cdef int c_prev(self) except -1:
+        cdef lsmdb_node *at = self.cur
         cdef const uint8_t *k
-        cdef lsmdb_node *x
-        if self.cur == NULL:
+        if at == NULL:
             return 0
-        k = lsmdb_node_key(self.cur)
-        x = lsmdb_skiplist_seek_lt(&self.mt.sl, k, self.cur.key_len - 8,
-                                   lsmdb_node_trailer(self.cur), 0)
-        self.cur = NULL if x == self.mt.sl.head else x
+        k = lsmdb_node_key(at)
+        self.lc = _or_null(lsmdb_skiplist_seek_lt(&self.mt.sl, k, at.key_len - 8,
+                                                  lsmdb_node_trailer(at), 0), &self.mt.sl)
+        if self.front == NULL:
+            self.cur = self.lc
+            return 0
+        self.fc = _or_null(lsmdb_skiplist_seek_lt(&self.front.sl, k, at.key_len - 8,
+                                                  lsmdb_node_trailer(at), 0), &self.front.sl)
+        self.backward = True
+        self._pick(True)
         return 0
 
     cdef bint c_valid(self) noexcept:

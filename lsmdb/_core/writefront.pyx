@@ -117,7 +117,7 @@ cdef class WriteFront:
         return (not self.closed and not self.closing and not self.read_only and not self.failed
                 and self.never_syncs and self.no_write_stall and self.tail is not None
                 and self.tail.fd >= 0 and self.mem is not None and not self.writers
-                and self.mem.sl.arena.used < self.memtable_limit)
+                and self.mem.c_used_bytes() < self.memtable_limit)
 
     cdef int write_one(self, object db, int vtype, bytes key, bytes value) except -1:
         """Apply one put or delete to ``db`` (this front's DB) on the direct path: 1, or 0

@@ -447,7 +447,7 @@ class DB:
             last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
         if not self.read_only:
             self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
-            self._mem = _MemRef(Memtable(), self._wal.number)
+            self._mem = _MemRef(self._new_memtable(), self._wal.number)
             self._imms: list[_MemRef] = []
             if replayed is not None and replayed.mem.num_entries + replayed.mem.num_range_deletes:
                 self._flush_memtable_now(replayed, log_number=self._wal.number)
@@ -458,7 +458,7 @@ class DB:
                 self._apply_edit(VersionEdit(style=self.options.compaction.style))
             self._delete_obsolete_files(full_scan=True)
         else:
-            self._mem = replayed if replayed is not None else _MemRef(Memtable(), 0)
+            self._mem = replayed if replayed is not None else _MemRef(self._new_memtable(), 0)
             self._imms = []
         self._publish()
 
@@ -514,7 +514,7 @@ class DB:
         self._wal_sizes_read = {}
         if not segments:
             return None
-        ref = _MemRef(Memtable(), segments[-1])
+        ref = _MemRef(self._new_memtable(), segments[-1])
         # Every MANIFEST edit records the last sequence at the time, and the live WAL
         # segments hold the writes since the last flush, so their first record is at most
         # one past it. A larger gap means MANIFEST records are missing (e.g. the file was
@@ -584,7 +584,7 @@ class DB:
                 lost, vs.recovered_manifest, torn if torn is not None else len(vs.read_manifest),
                 torn is not None, log_number, listed_max)
         if replayed is None:
-            replayed = _MemRef(Memtable(), 0)
+            replayed = _MemRef(self._new_memtable(), 0)
         last = salvage(self.env, self.path, [t.meta for t, _ in lost], replayed.mem,
                        listed_max, self._replayed)
         self._last_seq = max(self._last_seq, last)
@@ -962,6 +962,9 @@ class DB:
                 self._run_background_inline()
             return
 
+    def _new_memtable(self) -> Memtable:
+        return Memtable(front_bytes=self.options.memtable_front_bytes)
+
     def _switch_memtable(self) -> None:
         """Make the active memtable immutable and start a new WAL segment (mutex held)."""
         new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number())
@@ -982,7 +985,7 @@ class DB:
         # Build first, then assign with no call in between: an interrupt strikes at calls, and
         # a memtable both active and immutable would lose writes.
         imms = [self._mem, *self._imms]
-        mem = _MemRef(Memtable(), new_wal.number)
+        mem = _MemRef(self._new_memtable(), new_wal.number)
         self._imms, self._mem, self._wal = imms, mem, new_wal
         self._fold_direct_writes(old_wal)
         old_wal.close()

@@ -37,6 +37,13 @@ class Options(_OptionsNode):
     """Default 64 MiB. A memtable this large becomes immutable and is flushed to an L0
     SSTable. 1 KiB to 4 GiB."""
 
+    memtable_front_bytes: int = 2 * MiB
+    """Default 2 MiB. Single puts and deletes go first to a small skip list of this size in
+    front of the memtable's large one, which takes them in sorted groups when it fills (a
+    random insert into a large skip list is bound by cache misses; see docs/benchmarks.md,
+    "The memtable's front"). Batches go to the large list directly. 0 turns it off;
+    0 to 1 GiB."""
+
     max_immutable_memtables: int = 2
     """Default 2. Immutable memtables waiting for flush before writes stall. 1 to 64."""
 
@@ -113,6 +120,7 @@ class Options(_OptionsNode):
     }
     _CHECKS: ClassVar[dict[str, _Check]] = {
         "memtable_bytes": _int(KiB, 4 * GiB),
+        "memtable_front_bytes": _int(0, GiB),
         "max_immutable_memtables": _int(1, 64),
         "block_bytes": _int(256, 4 * MiB),
         "block_restart_interval": _int(1, 1024),

@@ -25,3 +25,15 @@ def test_each_size_reports_cpu_and_write_amp(tmp_path):
         assert r["puts"] == 3000 and r["write_amp"] >= 1.0
         assert r["writer_cpu_us_per_put"] > 0 and r["process_cpu_us_per_put"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_fronts_cross_the_sizes(tmp_path):
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--num", "3000", "--sizes", "1",
+                          "--fronts", "0,64", "--db-dir", str(tmp_path), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    assert report["fronts"] == [0, 64]
+    assert sorted(r["front_kib"] for r in report["runs"]) == [0, 64]
+    assert "front    64 KiB" in run.stdout and "front     0 KiB" in run.stdout
