@@ -39,7 +39,10 @@ buffer stays in cache. So single entries (``add``, the DB's direct put path) go 
 small skip list, the *front*, with its own arena; once that arena holds ``front_bytes`` the
 front is *folded*: its entries, already sorted, are inserted into the large list in groups
 whose searches overlap their misses (lsmdb_skiplist_insert_group, ~0.3 us an entry against
-~1.2-1.9 us for one random insert at 420k entries), and the front starts empty. Batches
+~1.2-1.9 us for one random insert at 420k entries), and the front starts empty. While the
+front is empty, an entry that sorts after the large list's last one (sequential keys) goes
+to the large list directly: that insert walks the list's right edge, recently written and so
+in cache, and a fold would only copy it a second time. Batches
 (``add_batch``) fold the front first and then go to the large list directly (they already
 insert in groups). Range tombstones always go to the large list's tombstone list.
 
