@@ -37,6 +37,9 @@ cdef extern from "skiplist.h":
     int lsmdb_skiplist_insert(lsmdb_skiplist *sl, const uint8_t *ukey, size_t ulen,
                               uint64_t trailer, const uint8_t *value,
                               size_t vlen) noexcept nogil
+    lsmdb_node *lsmdb_skiplist_insert_node(lsmdb_skiplist *sl, const uint8_t *ukey, size_t ulen,
+                                           uint64_t trailer, const uint8_t *value,
+                                           size_t vlen) noexcept nogil
     int lsmdb_skiplist_add_tomb(lsmdb_skiplist *sl, const uint8_t *start, size_t slen,
                                 const uint8_t *end, size_t elen, uint64_t seqno) noexcept nogil
     lsmdb_node *lsmdb_skiplist_seek_ge(const lsmdb_skiplist *sl, const uint8_t *ukey,
@@ -88,6 +91,8 @@ cdef class Memtable:
     cdef uint64_t sl_points           # point entries in sl
     cdef uint64_t sl_max_seqno        # largest seqno of those (valid when sl_points > 0)
     cdef uint64_t n_folds
+    cdef lsmdb_node *sl_tail          # last node of sl (its head when empty), if tail_known
+    cdef bint tail_known
     cdef bint ready
     cdef bint writing                 # a writer is inside add_batch without the GIL
     cdef uint64_t n_entries

@@ -39,7 +39,10 @@ buffer stays in cache. So single entries (``add``, the DB's direct put path) go 
 small skip list, the *front*, with its own arena; once that arena holds ``front_bytes`` the
 front is *folded*: its entries, already sorted, are inserted into the large list in groups
 whose searches overlap their misses (lsmdb_skiplist_insert_group, ~0.3 us an entry against
-~1.2-1.9 us for one random insert at 420k entries), and the front starts empty. Batches
+~1.2-1.9 us for one random insert at 420k entries), and the front starts empty. While the
+front is empty, an entry that sorts after the large list's last one (sequential keys) goes
+to the large list directly: that insert walks the list's right edge, recently written and so
+in cache, and a fold would only copy it a second time. Batches
 (``add_batch``) fold the front first and then go to the large list directly (they already
 insert in groups). Range tombstones always go to the large list's tombstone list.
 
@@ -223,6 +226,19 @@ cdef int _fold_into(lsmdb_skiplist *sl, const lsmdb_skiplist *front) noexcept no
             return 0
 
 
+cdef inline bint _appends(Memtable mt, const uint8_t *key, Py_ssize_t klen,
+                          uint64_t seqno, int vtype) noexcept:
+    """Whether (key, seqno, vtype) sorts after the last entry of the large list: an insert at
+    its end, whose search walks the right edge, recently written and so in cache. c_add sends
+    such an entry to the large list directly while the front is empty (sequential keys never
+    fill the front: a fold would only copy them a second time)."""
+    if not mt.tail_known:
+        mt.sl_tail = lsmdb_skiplist_last(&mt.sl)
+        mt.tail_known = True
+    return mt.sl_tail == mt.sl.head or lsmdb_node_cmp(mt.sl_tail, key, klen,
+                                                      pack_trailer(seqno, vtype)) < 0
+
+
 cdef inline void _count(Memtable mt, uint64_t first, uint64_t last, uint64_t n) noexcept:
     if mt.n_entries == 0 or first < mt.min_seqno:
         mt.min_seqno = first
@@ -290,6 +306,7 @@ cdef class Memtable:
                 self.writing = False
         else:
             rc = _fold_into(&self.sl, &f.sl)
+        self.tail_known = False
         if rc != 0:
             raise MemoryError("memtable arena allocation failed while folding the front")
         if self.sl_points == 0 or f.max_seqno > self.sl_max_seqno:
@@ -326,11 +343,12 @@ cdef class Memtable:
             raise InvalidArgumentError(
                 "memtable keys must be < 4 GiB and values < 256 MiB (skiplist.h node header)")
         cdef MemFront *f = self.front
+        cdef lsmdb_node *node
         if vtype == TYPE_RANGE_DELETE:
             rc = lsmdb_skiplist_add_tomb(&self.sl, key, klen, value, vlen, seqno)
         elif vtype != TYPE_PUT and vtype != TYPE_DELETE:
             raise InvalidArgumentError(f"unknown value type {vtype}")
-        elif f != NULL:
+        elif f != NULL and not (f.n_points == 0 and _appends(self, key, klen, seqno, vtype)):
             rc = lsmdb_skiplist_insert(&f.sl, key, klen, pack_trailer(seqno, vtype),
                                        value, vlen)
             if rc == 0:
@@ -340,9 +358,13 @@ cdef class Memtable:
                     f.max_seqno = seqno
                 f.n_points += 1
         else:
-            rc = lsmdb_skiplist_insert(&self.sl, key, klen, pack_trailer(seqno, vtype),
-                                       value, vlen)
+            node = lsmdb_skiplist_insert_node(&self.sl, key, klen, pack_trailer(seqno, vtype),
+                                              value, vlen)
+            rc = -1 if node == NULL else 0
             if rc == 0:
+                # A node inserted anywhere but at the end leaves the last node as it was.
+                if self.tail_known and lsmdb_skiplist_next(node) == NULL:
+                    self.sl_tail = node
                 if self.sl_points == 0 or seqno > self.sl_max_seqno:
                     self.sl_max_seqno = seqno
                 self.sl_points += 1
@@ -411,6 +433,7 @@ cdef class Memtable:
         # The batch goes to the large list: the front's (older) entries go there first, so
         # a front entry stays newer than every large-list entry.
         self.c_fold()
+        self.tail_known = False  # the batch may append anywhere
         res.applied = 0
         res.deletes = 0
         res.range_deletes = 0

@@ -460,16 +460,22 @@ static inline void lsmdb_skiplist_link(lsmdb_skiplist *sl, lsmdb_node *n, lsmdb_
 
 /* Insert user key + trailer -> value. Writers must be serialised by the caller. An identical
  * internal key already present stays, after the new node (the newest insert shadows it).
- * 0 on success, -1 when out of memory (the list is unchanged then). */
-static int lsmdb_skiplist_insert(lsmdb_skiplist *sl, const uint8_t *ukey, size_t ulen,
-                                 uint64_t trailer, const uint8_t *value, size_t vlen) {
+ * The new node, or NULL when out of memory (the list is unchanged then); _insert: 0 or -1. */
+static lsmdb_node *lsmdb_skiplist_insert_node(lsmdb_skiplist *sl, const uint8_t *ukey,
+                                              size_t ulen, uint64_t trailer,
+                                              const uint8_t *value, size_t vlen) {
     lsmdb_node *prev[LSMDB_SKIPLIST_MAX_HEIGHT];
     lsmdb_node *n = lsmdb_skiplist_new_node(sl, ukey, ulen, trailer, value, vlen);
     if (n == NULL)
-        return -1;
+        return NULL;
     lsmdb_skiplist_seek_ge(sl, ukey, ulen, trailer, prev);
     lsmdb_skiplist_link(sl, n, prev);
-    return 0;
+    return n;
+}
+
+static int lsmdb_skiplist_insert(lsmdb_skiplist *sl, const uint8_t *ukey, size_t ulen,
+                                 uint64_t trailer, const uint8_t *value, size_t vlen) {
+    return lsmdb_skiplist_insert_node(sl, ukey, ulen, trailer, value, vlen) == NULL ? -1 : 0;
 }
 
 /* Insert pr[0..n) in order (same result as n lsmdb_skiplist_insert calls), searching for all

@@ -133,15 +133,17 @@ def test_single_adds_stay_in_the_front_until_it_fills():
         n += 1
         mt.add(n, PUT, b"%08d" % (n * 7919 % 100003), b"v" * 100)
     assert mt.front_entries == 0  # the fold emptied it
-    mt.add(n + 1, PUT, b"late", b"x")
+    mt.add(n + 1, PUT, b"0", b"x")  # sorts before the end: to the front
     assert mt.front_entries == 1
-    assert mt.get(b"late") == (1, b"x", n + 1)
+    assert mt.get(b"0") == (1, b"x", n + 1)
     assert len(mt) == n + 1
 
 
 def test_a_batch_folds_the_front_first_so_front_entries_stay_newest():
     mt = Memtable()
-    mt.add(1, PUT, b"k", b"old")
+    mt.add(1, PUT, b"z", b"tail")
+    mt.add(1, PUT, b"k", b"old")  # before the end: to the front
+    assert mt.front_entries == 1
     wb = WriteBatch()
     wb.sequence = 2
     wb.put(b"k", b"new")
@@ -156,8 +158,8 @@ def test_a_batch_folds_the_front_first_so_front_entries_stay_newest():
 def test_out_of_order_seqnos_search_both_lists():
     mt = Memtable()
     mt.add(10, PUT, b"k", b"ten")
-    mt.fold()
-    mt.add(5, PUT, b"k", b"five")  # older than what the large list holds
+    mt.add(11, PUT, b"z", b"tail")
+    mt.add(5, PUT, b"k", b"five")  # to the front, older than what the large list holds
     assert mt.front_entries == 1
     assert mt.get(b"k") == (1, b"ten", 10)
     assert mt.get(b"k", 7) == (1, b"five", 5)
@@ -166,28 +168,31 @@ def test_out_of_order_seqnos_search_both_lists():
 
 def test_an_iterator_keeps_its_front_across_a_fold():
     mt = Memtable(front_bytes=1 << 20)
-    for i in range(1000):
-        mt.add(i + 1, PUT, b"%04d" % i, b"v%d" % i)
+    order = list(range(1000))
+    random.Random(5).shuffle(order)
+    for seq, i in enumerate(order, 1):
+        mt.add(seq, PUT, b"%04d" % i, b"v%d" % i)
+    assert mt.front_entries > 900  # all but the first few, which appended to the large list
     it = mt.iterator()
     it.seek(make_internal_key(b"0500", MAX_SEQNO, PUT))
     mt.fold()  # the iterator's front is now also in the large list
     assert mt.front_entries == 0
-    for i in range(1000, 1100):
-        mt.add(i + 1, PUT, b"%04d" % i, b"v%d" % i)
+    for i in range(100):  # "0000x".."0099x": inside the list, so to the new front
+        mt.add(1001 + i, PUT, b"%04dx" % i, b"late%d" % i)
+    assert mt.front_entries == 100
     seen = []
     while it.valid():
         seen.append(parse_internal_key(it.key())[0])
         it.next()
-    # Folded entries are yielded once; entries added after the seek live in the new front,
-    # which a new seek picks up.
+    # Folded entries are yielded once, in order.
     assert seen == [b"%04d" % i for i in range(500, 1000)]
-    it.seek_to_first()
-    assert [parse_internal_key(k)[0] for k, _ in it.entries()] == [
-        b"%04d" % i for i in range(1100)]
+    it.seek_to_first()  # a new seek merges the new front
+    want = sorted([b"%04d" % i for i in range(1000)] + [b"%04dx" % i for i in range(100)])
+    assert [parse_internal_key(k)[0] for k, _ in it.entries()] == want
     del mt
     gc.collect()
-    it.seek_to_last()  # the iterator keeps the memtable and both fronts alive
-    assert it.value() == b"v1099"
+    it.seek(make_internal_key(b"0099x", MAX_SEQNO, PUT))  # memtable and front kept alive
+    assert it.value() == b"late99"
 
 
 def test_fold_without_the_gil_beside_readers():
@@ -254,3 +259,26 @@ def test_front_bytes_is_validated_and_reported():
     mt.add(1, PUT, b"k", b"v")
     mt.fold()  # nothing to fold: a no-op
     assert mt.front_entries == 0 and mt.num_folds == 0 and mt.get(b"k") == (1, b"v", 1)
+
+
+def test_appends_bypass_an_empty_front():
+    """Keys in ascending order go straight to the large list (their insert walks its cached
+    right edge); the front takes entries only once something lands before the end."""
+    mt = Memtable(front_bytes=4096)
+    for i in range(2000):
+        mt.add(i + 1, PUT, b"%06d" % i, b"v" * 50)
+    assert mt.front_entries == 0 and mt.num_folds == 0
+    mt.add(2001, PUT, b"000500x", b"mid")        # lands inside: to the front
+    mt.add(2002, PUT, b"999999", b"end")          # an append, but the front is not empty
+    assert mt.front_entries == 2
+    mt.fold()
+    mt.add(2003, PUT, b"9999999", b"end2")        # after a fold the tail is found again
+    assert mt.front_entries == 0
+    mt.add(2004, DELETE, b"000001")               # before the end: to the front
+    assert mt.front_entries == 1
+    assert mt.get(b"000500x") == (1, b"mid", 2001) and mt.get(b"000001") == (2, None, 2004)
+    it = mt.iterator()
+    it.seek_to_last()
+    assert it.value() == b"end2"
+    it.seek_to_first()
+    assert len(list(it.entries())) == 2004
