@@ -11,13 +11,17 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "experiments" / "memtable_size_fill.py"
 
 
-def test_each_size_reports_cpu_and_write_amp(tmp_path):
+def _run(tmp_path, *args: str) -> tuple[dict, str]:
     out = tmp_path / "report.json"
-    run = subprocess.run([sys.executable, str(SCRIPT), "--num", "3000", "--sizes", "1,2",
-                          "--rounds", "2", "--db-dir", str(tmp_path), "--out", str(out)],
+    run = subprocess.run([sys.executable, str(SCRIPT), "--num", "3000", *args,
+                          "--db-dir", str(tmp_path), "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text()), run.stdout
+
+
+def test_each_size_reports_cpu_and_write_amp(tmp_path):
+    report, _ = _run(tmp_path, "--sizes", "1,2", "--rounds", "2")
     assert report["num"] == 3000 and report["sizes"] == [1, 2]
     assert sorted((r["memtable_mib"], r["round"]) for r in report["runs"]) == [
         (1, 0), (1, 1), (2, 0), (2, 1)]
@@ -28,12 +32,7 @@ def test_each_size_reports_cpu_and_write_amp(tmp_path):
 
 
 def test_fronts_cross_the_sizes(tmp_path):
-    out = tmp_path / "report.json"
-    run = subprocess.run([sys.executable, str(SCRIPT), "--num", "3000", "--sizes", "1",
-                          "--fronts", "0,64", "--db-dir", str(tmp_path), "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+    report, stdout = _run(tmp_path, "--sizes", "1", "--fronts", "0,64")
     assert report["fronts"] == [0, 64]
     assert sorted(r["front_kib"] for r in report["runs"]) == [0, 64]
-    assert "front    64 KiB" in run.stdout and "front     0 KiB" in run.stdout
+    assert "front    64 KiB" in stdout and "front     0 KiB" in stdout

@@ -9,6 +9,7 @@ import threading
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_memtable import model_get  # the one-list model's get (a sibling test module)
 
 from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import DELETE, MAX_SEQNO, PUT, make_internal_key, parse_internal_key
@@ -25,16 +26,6 @@ steps = st.one_of(
     st.tuples(st.just("fold"), st.none(), st.none(), st.none()),
     st.tuples(st.just("iterator"), st.none(), st.none(), st.none()),
 )
-
-
-def model_get(points, key, snapshot):
-    best = None
-    for k, seq, vtype, value in points:
-        if k == key and seq <= snapshot and (best is None or seq > best[1]):
-            best = (k, seq, vtype, value)
-    if best is None:
-        return (0, None, 0)
-    return (1, best[3], best[1]) if best[2] == PUT else (2, None, best[1])
 
 
 def scan_forward(it):
