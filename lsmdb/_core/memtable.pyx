@@ -376,9 +376,13 @@ cdef class Memtable:
         elif vtype == TYPE_RANGE_DELETE:
             self.n_range_deletes += 1
         if f != NULL and f.sl.arena.used >= self.front_limit:
-            # The entry is in: a failed fold leaves it readable in the front, and the next
-            # entry tries again.
-            self.c_fold()
+            # The entry is in, so this call must not fail now (a raise here would tell the
+            # caller it was not applied): a fold that runs out of memory leaves the front
+            # readable as it was, and the next entry tries again (or fails its own insert).
+            try:
+                self.c_fold()
+            except MemoryError:
+                pass
         return 0
 
     cdef int c_get(self, const uint8_t *user_key, size_t ulen, uint64_t snapshot,
