@@ -19,8 +19,10 @@ Concurrency contract
 * Readers (``get``, ``get_many``, iterators, ``range_tombstones``) take no lock and may run
   while one writer inserts. skiplist.h follows LevelDB's publication discipline: a node is
   fully initialised before it is linked, links are RELEASE-stored bottom-up and ACQUIRE-loaded
-  by readers, and the list height is read relaxed. Nodes are never moved or freed while the
-  Memtable lives, and an iterator holds a reference to its Memtable.
+  by readers, and the list height is read relaxed. Nodes are never moved. The large list's
+  are never freed while the Memtable lives, and an iterator holds a reference to its
+  Memtable; a front's are freed when it is emptied or dropped, after every iterator pinning
+  it let go ("The front", below).
 * While every call holds the GIL this is trivially safe. It matters because ``add_batch``
   (for batches of BATCH_NOGIL_OPS ops or more) and ``get_many`` run their C loops without the
   GIL, and because future nogil readers (flush, compaction) rely on it. Readers see each
