@@ -94,6 +94,10 @@ class Config:
     sync_num: int = 3000  # fillsync puts per thread count (each is an fsync: ~1-3 ms)
     threads: list[int] = field(default_factory=lambda: [4])  # fillsync's extra thread counts
     read_threads: list[int] = field(default_factory=lambda: [1])  # readrandom's thread counts
+    # Each engine's cache + memtables <= this (bench/peers.py MEMORY_BUDGET_BYTES); 0: a
+    # cache of cache_mib per engine with memtables on top (RocksDB db_bench's --cache_size).
+    memory_budget_mib: int = 128
+    cache_mib: int = 64
 
     @property
     def n_reads(self) -> int:
@@ -620,6 +624,8 @@ def _f(x) -> str:
 
 def worker_main(engine: str, cfg_json: str, out: str) -> int:
     cfg = Config(**json.loads(cfg_json))
+    peers.BLOCK_CACHE_BYTES = cfg.cache_mib << 20
+    peers.MEMORY_BUDGET_BYTES = (cfg.memory_budget_mib << 20) or None
     result = Worker(engine, cfg).run()
     result["loadavg_end"] = os.getloadavg()
     Path(out).write_text(json.dumps(result, indent=1))
@@ -801,6 +807,10 @@ def format_report(report: dict) -> str:
     head = f"{'workload':<13}" + "".join(f"{e:>12}" for e in engines)
     if "lsmdb" in engines:
         head += "  " + "".join(f"{'/' + p:>11}" for p in peers_run)
+    budget = cfg.get("memory_budget_mib")
+    lines.append(f"memory: each engine's cache + memtables <= {budget} MiB (LMDB: page cache)"
+                 if budget else f"memory: {cfg.get('cache_mib', 64)} MiB of block/page cache "
+                 "per engine, memtables on top")
     lines.append("throughput, ops/s (ratio columns: lsmdb / peer)")
     lines.append(head)
     for w in rows(report):
@@ -881,6 +891,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--read-threads", default="1",
                     help="readrandom: reader thread counts, e.g. 1,2,4 (each > 1 is reported "
                          "as readrandom_<N>t)")
+    ap.add_argument("--memory-budget-mib", type=int, default=128,
+                    help="each engine's block/page cache plus memtables stay within this "
+                         "(default 128: lsmdb and RocksDB charge memtables to a cache of this "
+                         "size; 0: a --cache-mib cache per engine, memtables on top)")
+    ap.add_argument("--cache-mib", type=int, default=64,
+                    help="block/page cache per engine when --memory-budget-mib is 0")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-config", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
@@ -905,11 +921,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"db_bench: bad arguments: {unknown or 'sizes must be positive'}; workloads: "
               f"{', '.join(WORKLOADS)}; engines: {', '.join(peers.ENGINES)}", file=sys.stderr)
         return 2
+    if args.cache_mib < 0 or args.memory_budget_mib < 0 or 0 < args.memory_budget_mib <= 8:
+        print("db_bench: --cache-mib must be >= 0 and --memory-budget-mib 0 or above 8 (it "
+              "holds LevelDB's two 4 MiB write buffers)", file=sys.stderr)
+        return 2
     cfg = Config(num=args.num, reads=args.reads, value_size=args.value_size,
                  compression_ratio=args.compression_ratio, batch_size=args.batch_size,
                  seek_nexts=args.seek_nexts, seed=args.seed, sync=args.sync, engines=engines,
                  benchmarks=benchmarks, db_dir=os.path.abspath(args.db_dir), keep=args.keep,
-                 sync_num=args.sync_num, threads=threads, read_threads=read_threads)
+                 sync_num=args.sync_num, threads=threads, read_threads=read_threads,
+                 memory_budget_mib=args.memory_budget_mib, cache_mib=args.cache_mib)
     report: dict = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv] if argv is None

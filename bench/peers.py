@@ -31,6 +31,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 
 BLOCK_CACHE_BYTES = 64 << 20  # the same block/page cache budget for every engine that has one
+# When set, each engine's block/page cache plus its memtables stay within this many bytes
+# (issue 15's rule, "each engine's cache plus memtable <= the same MiB") and
+# BLOCK_CACHE_BYTES is not used: lsmdb and RocksDB charge their memtables to a block cache of
+# this size (Options.charge_memtables_to_cache; RocksDB's WriteBufferManager costed to its
+# cache), LevelDB's cache is the budget less its two 4 MiB write buffers, SQLite's page cache
+# is the budget. LMDB has no cache of its own (the kernel's page cache) in either mode.
+# None: BLOCK_CACHE_BYTES of cache per engine, memtables on top (db_bench's --cache_size).
+MEMORY_BUDGET_BYTES: int | None = None
+LEVELDB_WRITE_BUFFER_BYTES = 4 << 20  # LevelDB's default; one active + one being flushed
 # Dotted lsmdb option paths applied at open ({"bloom.format": "standard"}): experiments that
 # compare lsmdb against itself under one changed option.
 LSMDB_OVERRIDES: dict = {}
@@ -205,8 +214,13 @@ class LsmdbEngine(_IteratorReads, Engine):
         from lsmdb.options import Options
 
         self.path, self.sync = path, sync
-        self.options = Options(block_cache_bytes=BLOCK_CACHE_BYTES,
-                               wal_sync="always" if sync else "never")
+        if MEMORY_BUDGET_BYTES is None:
+            self.options = Options(block_cache_bytes=BLOCK_CACHE_BYTES,
+                                   wal_sync="always" if sync else "never")
+        else:
+            self.options = Options(block_cache_bytes=MEMORY_BUDGET_BYTES,
+                                   charge_memtables_to_cache=True,
+                                   wal_sync="always" if sync else "never")
         if LSMDB_OVERRIDES:
             self.options = self.options.override(LSMDB_OVERRIDES)
         self.db = lsmdb.open(path, self.options)
@@ -249,8 +263,11 @@ class PlyvelEngine(_IteratorReads, Engine):
         import plyvel
 
         self.path, self.sync = path, sync
+        cache = (BLOCK_CACHE_BYTES if MEMORY_BUDGET_BYTES is None
+                 else MEMORY_BUDGET_BYTES - 2 * LEVELDB_WRITE_BUFFER_BYTES)
         self.kwargs = dict(create_if_missing=True, bloom_filter_bits=BLOOM_BITS,
-                           lru_cache_size=BLOCK_CACHE_BYTES, compression="snappy")
+                           lru_cache_size=cache, compression="snappy",
+                           write_buffer_size=LEVELDB_WRITE_BUFFER_BYTES)
         self.db = plyvel.DB(path, **self.kwargs)
         if sync:
             self.put = functools.partial(self.db.put, sync=True)
@@ -285,8 +302,7 @@ class PlyvelEngine(_IteratorReads, Engine):
         return f"plyvel {plyvel.__version__}, LevelDB {plyvel.__leveldb_version__}"
 
     def settings(self) -> dict:
-        return {"plyvel.DB": self.kwargs, "write_buffer_size": "default (4 MiB)",
-                "sync_writes": self.sync}
+        return {"plyvel.DB": self.kwargs, "sync_writes": self.sync}
 
 
 class RocksdictEngine(_IteratorReads, Engine):
@@ -300,8 +316,17 @@ class RocksdictEngine(_IteratorReads, Engine):
         opts.create_if_missing(True)
         table = rocksdict.BlockBasedOptions()
         table.set_bloom_filter(BLOOM_BITS, False)
-        table.set_block_cache(rocksdict.Cache(BLOCK_CACHE_BYTES))
+        cache = rocksdict.Cache(BLOCK_CACHE_BYTES if MEMORY_BUDGET_BYTES is None
+                                else MEMORY_BUDGET_BYTES)
+        table.set_block_cache(cache)
         opts.set_block_based_table_factory(table)
+        if MEMORY_BUDGET_BYTES is not None:
+            # Memtables charged to the block cache; the manager's own limit is the budget,
+            # above what the default two 64 MiB write buffers reach before a flush, so it
+            # triggers no extra flush and never stalls writers.
+            opts.set_write_buffer_manager(
+                rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+                    MEMORY_BUDGET_BYTES, False, cache))
         # Without column_families the filter policy is dropped when the DB is reopened.
         self.db = rocksdict.Rdict(path, opts, column_families={"default": opts})
         wopts = rocksdict.WriteOptions()
@@ -339,8 +364,12 @@ class RocksdictEngine(_IteratorReads, Engine):
         return rocksdict_version(self.path)
 
     def settings(self) -> dict:
-        return {"raw_mode": True, "bloom_filter": [BLOOM_BITS, False],
-                "block_cache_bytes": BLOCK_CACHE_BYTES, "column_families": ["default"],
+        memory = ({"block_cache_bytes": BLOCK_CACHE_BYTES} if MEMORY_BUDGET_BYTES is None else
+                  {"block_cache_bytes": MEMORY_BUDGET_BYTES,
+                   "write_buffer_manager": {"buffer_size": MEMORY_BUDGET_BYTES,
+                                            "allow_stall": False, "cost_to_cache": True}})
+        return {"raw_mode": True, "bloom_filter": [BLOOM_BITS, False], **memory,
+                "column_families": ["default"],
                 "write_options.sync": self.sync,
                 "rest": "RocksDB defaults (snappy, 64 MiB write buffer, 2 background jobs)"}
 
@@ -452,7 +481,8 @@ class SqliteEngine(Engine):
         self.con = sqlite3.connect(os.path.join(path, "kv.sqlite"), isolation_level=None,
                                    check_same_thread=False)
         self.pragmas = {"journal_mode": "WAL", "synchronous": "FULL" if sync else "OFF",
-                        "cache_size": -(BLOCK_CACHE_BYTES >> 10)}
+                        "cache_size": -((BLOCK_CACHE_BYTES if MEMORY_BUDGET_BYTES is None
+                                         else MEMORY_BUDGET_BYTES) >> 10)}
         for k, v in self.pragmas.items():
             self.con.execute(f"PRAGMA {k}={v}")
         self.con.execute("CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")

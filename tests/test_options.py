@@ -50,6 +50,7 @@ def test_defaults_are_valid_and_documented():
     assert c.max_levels == 7 and c.file_pick == "min_overlap" and c.max_space_amp == 2.0
     assert c.dynamic_level_bytes is True and c.policy is None
     assert o.block_cache_bytes == 64 * MiB
+    assert o.charge_memtables_to_cache is False
     assert o.wal_sync == "never" and o.wal_recovery == "tolerate_corrupted_tail"
     assert o.background_threads == 1 and o.paranoid_checks is True
     assert o.max_key_bytes == 64 * KiB and o.max_value_bytes == 64 * MiB
@@ -86,6 +87,8 @@ BAD_VALUES = [
     (Options, "background_threads", 65),
     (Options, "paranoid_checks", 1),
     (Options, "mmap_reads", "yes"),
+    (Options, "charge_memtables_to_cache", "yes"),
+    (Options, "charge_memtables_to_cache", 1),
     (Options, "max_key_bytes", 64 * KiB + 1),
     (Options, "max_key_bytes", 0),
     (Options, "max_value_bytes", 64 * MiB + 1),

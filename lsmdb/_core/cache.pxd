@@ -27,6 +27,7 @@ cdef class BlockCache:
     cdef PyThread_type_lock _lock
     cdef readonly Py_ssize_t usage
     cdef readonly Py_ssize_t capacity
+    cdef readonly Py_ssize_t reserved  # capacity charged to others (set_reserved)
     cdef readonly unsigned long long hits
     cdef readonly unsigned long long misses
     cdef readonly unsigned long long evictions
@@ -34,6 +35,7 @@ cdef class BlockCache:
     cdef CacheNode *_find(self, uint64_t file_number, uint64_t offset) noexcept nogil
     cdef int _remove_locked(self, CacheNode *node, list graveyard) except -1
     cdef int _grow_locked(self) except -1
+    cdef int _shrink_locked(self, list graveyard) except -1
     cdef object c_lookup(self, uint64_t file_number, uint64_t offset)
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
                       Py_ssize_t charge) except -1

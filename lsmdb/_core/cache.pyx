@@ -1,8 +1,10 @@
 """Block cache shared by every SSTableReader of a DB (the LSM "buffer pool").
 
 Bytes-bounded LRU: each entry has a ``charge`` (its decoded size); inserting evicts the
-least recently used entries until ``usage <= capacity``. An entry larger than the whole
-capacity is not cached. Keys are ``(file_number, block_offset)``, both unsigned 64-bit; a
+least recently used entries until ``usage + reserved <= capacity``. ``reserved`` is memory
+another user charges to the same budget (the DB's memtables under
+``Options.charge_memtables_to_cache``, as RocksDB's WriteBufferManager costs memtables to its
+block cache): blocks get what it leaves. An entry larger than what is left is not cached. Keys are ``(file_number, block_offset)``, both unsigned 64-bit; a
 lookup is one C hash-chain walk and an LRU relink, with no Python object built (it runs on
 every block a read touches). ``erase_file`` drops a deleted table's blocks in O(blocks of
 that file), through a per-file list threaded through the nodes: an insert links its node
@@ -175,9 +177,10 @@ cdef class BlockCache:
             node = self._find(file_number, offset)
             if node != NULL:
                 self._remove_locked(node, graveyard)
-            if charge > self.capacity:
+            if charge > self.capacity - self.reserved:
                 return 0
-            while self.usage + charge > self.capacity and self._head.prev != &self._head:
+            while (self.usage + self.reserved + charge > self.capacity
+                   and self._head.prev != &self._head):
                 self._remove_locked(self._head.prev, graveyard)
                 self.evictions += 1
             if <size_t>self.count >= self._mask + 1:
@@ -251,11 +254,30 @@ cdef class BlockCache:
         _acquire(self._lock)
         try:
             self.capacity = capacity_bytes
-            while self.usage > self.capacity and self._head.prev != &self._head:
-                self._remove_locked(self._head.prev, graveyard)
-                self.evictions += 1
+            self._shrink_locked(graveyard)
         finally:
             PyThread_release_lock(self._lock)
+
+    def set_reserved(self, Py_ssize_t reserved_bytes) -> None:
+        """Charge ``reserved_bytes`` of the capacity to something else than blocks (replacing
+        the previous reservation), evicting LRU blocks until ``usage + reserved <=
+        capacity``. A reservation above the capacity leaves no room for blocks."""
+        cdef list graveyard = []
+        if reserved_bytes < 0:
+            raise InvalidArgumentError(f"reserved_bytes must be >= 0, got {reserved_bytes}")
+        _acquire(self._lock)
+        try:
+            self.reserved = reserved_bytes
+            self._shrink_locked(graveyard)
+        finally:
+            PyThread_release_lock(self._lock)
+        del graveyard  # evicted values are freed here, outside the mutex
+
+    cdef int _shrink_locked(self, list graveyard) except -1:
+        while self.usage + self.reserved > self.capacity and self._head.prev != &self._head:
+            self._remove_locked(self._head.prev, graveyard)
+            self.evictions += 1
+        return 0
 
     def __len__(self) -> int:
         return self.count

@@ -395,6 +395,12 @@ class DB:
         # wal_sync parsed once; the write leader asks the schedule whether a commit syncs.
         self._commit_schedule = WalCommitPolicy.from_wal_sync(self.options.wal_sync).schedule()
         self._memtable_limit = self.options.memtable_bytes
+        # Options.charge_memtables_to_cache: recharge the cache every this many bytes of
+        # active-memtable growth (the direct write path's bound stops there; see
+        # _charge_memtables). 0 = memtables are not charged.
+        self._charge_step = 0
+        if self.options.charge_memtables_to_cache and self.options.block_cache_bytes > 0:
+            self._charge_step = max(256 << 10, self.options.memtable_bytes // 16)
         self._max_key = self.options.max_key_bytes
         self._max_value = self.options.max_value_bytes
         self._l0_slowdown = (self.options.compaction.l0_slowdown
@@ -939,7 +945,10 @@ class DB:
                     self._cv.wait(left)
                 self._stats.stall("pending_slowdown", time.perf_counter() - t0)
                 continue
-            if self._mem.mem.approximate_bytes < self.options.memtable_bytes:
+            used = self._mem.mem.approximate_bytes
+            if used < self.options.memtable_bytes:
+                if used >= self._memtable_limit:
+                    self._charge_memtables()  # a recharge point (charge_memtables_to_cache)
                 return
             if len(self._imms) >= self.options.max_immutable_memtables:
                 if self._inline:
@@ -1028,6 +1037,18 @@ class DB:
         # measured 140-200 ns more per uncontended put (issue 13); readers unpack it by
         # position, sv[3] the sequence and sv[4] the ReadView.
         self._sv = (mem, imms, version, self._last_seq, view)
+        if self._charge_step:
+            self._charge_memtables()
+
+    def _charge_memtables(self) -> None:
+        """Reserve the memtables' malloc'd arena bytes in the block cache (evicting blocks to
+        make room) and stop the direct write path's bound at the next recharge point, so the
+        active memtable's growth comes back here through _make_room_for_write every
+        ``_charge_step`` bytes. Mutex held (or the DB not yet shared)."""
+        refs = (self._mem, *self._imms)
+        self._block_cache.set_reserved(sum(r.mem.arena_reserved_bytes for r in refs))
+        self._memtable_limit = min(self.options.memtable_bytes,
+                                   self._mem.mem.approximate_bytes + self._charge_step)
 
     def _build_read_view(self, mem, imms, version):
         from lsmdb._core.readpath import ReadView, SortedRun

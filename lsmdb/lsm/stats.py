@@ -79,6 +79,9 @@ class DBStats:
     block_cache_misses: int
     block_cache_hit_rate: float | None
     block_cache_usage: int
+    # Bytes of the block cache's capacity charged to the memtables
+    # (Options.charge_memtables_to_cache); 0 otherwise.
+    block_cache_reserved: int = 0
     point_lookups: int = 0
     runs_probed_per_lookup: float | None = None
     # Compaction debt (RocksDB's estimated-pending-compaction-bytes); 0 for styles that do
@@ -261,4 +264,5 @@ class StatsCollector:
             block_cache_hits=hits, block_cache_misses=misses,
             block_cache_hit_rate=(hits / (hits + misses)) if hits + misses else None,
             block_cache_usage=getattr(cache, "usage", 0),
+            block_cache_reserved=getattr(cache, "reserved", 0),
             predicted=prediction.to_dict(), **snapshot)

@@ -67,6 +67,17 @@ class Options(_OptionsNode):
     """Default 64 MiB. Capacity of the shared block cache (uncompressed blocks); 0 disables
     it."""
 
+    charge_memtables_to_cache: bool = False
+    """Default False. True makes ``block_cache_bytes`` one memory budget for decoded blocks
+    and memtables together (RocksDB's WriteBufferManager costing memtables to the block
+    cache): the malloc'd arena bytes of the active and immutable memtables are reserved in
+    the cache, recharged in steps of 1/16 of ``memtable_bytes`` (at least 256 KiB) as the
+    active memtable grows and at every switch and flush, and blocks get what is left. So
+    the memory a DB holds for memtables it does not fill (a read-mostly or just-flushed
+    DB) serves reads. Memtables are not limited by it (``memtable_bytes`` and
+    ``max_immutable_memtables`` do that): memtables above the budget leave no blocks
+    cached. Needs a block cache (``block_cache_bytes`` > 0)."""
+
     wal_sync: str = "never"
     """Default "never". When a write without an explicit ``sync=`` is fsynced: "always" (every
     commit; group commit batches concurrent writers), "never" (handed to the OS only; survives
@@ -125,6 +136,7 @@ class Options(_OptionsNode):
         "block_bytes": _int(256, 4 * MiB),
         "block_restart_interval": _int(1, 1024),
         "block_cache_bytes": _int(0),
+        "charge_memtables_to_cache": _bool,
         "wal_sync": _wal_sync,
         "wal_recovery": _choice(WAL_RECOVERY_MODES),
         "background_threads": _int(1, 64),
@@ -151,6 +163,11 @@ class Options(_OptionsNode):
             problems.append((
                 "bloom.per_level_bits",
                 f"has {len(bits)} entries, more than compaction.max_levels ({levels})",
+            ))
+        if self.charge_memtables_to_cache and self.block_cache_bytes == 0:
+            problems.append((
+                "charge_memtables_to_cache",
+                "needs a block cache to charge (block_cache_bytes is 0)",
             ))
         if self.ttl_seconds is not None and self.compaction.style != "fifo":
             problems.append((

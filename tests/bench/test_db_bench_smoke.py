@@ -69,6 +69,35 @@ def test_amplification_and_metadata_recorded(report):
         assert (t["status"] == "not run") == (not present)
 
 
+def test_engines_share_one_memory_budget_by_default(report):
+    assert report["config"]["memory_budget_mib"] == 128
+    budget = 128 << 20
+    settings = {e: report["engines"][e]["settings"] for e in AVAILABLE}
+    assert settings["lsmdb"]["options"]["block_cache_bytes"] == budget
+    assert settings["lsmdb"]["options"]["charge_memtables_to_cache"] is True
+    if "rocksdict" in settings:
+        assert settings["rocksdict"]["block_cache_bytes"] == budget
+        assert settings["rocksdict"]["write_buffer_manager"]["cost_to_cache"] is True
+    if "plyvel" in settings:
+        assert settings["plyvel"]["plyvel.DB"]["lru_cache_size"] == budget - (8 << 20)
+    if "sqlite3" in settings:
+        assert settings["sqlite3"]["pragmas"]["cache_size"] == -(budget >> 10)
+
+
+def test_cache_only_setting_and_bad_memory_arguments(tmp_path):
+    out = tmp_path / "c.json"
+    rc = db_bench.main(["--num", "300", "--engines", "lsmdb", "--benchmarks", "readrandom",
+                        "--memory-budget-mib", "0", "--cache-mib", "32", "--db-dir",
+                        str(tmp_path), "--out", str(out)])
+    assert rc == 0
+    options = json.loads(out.read_text())["engines"]["lsmdb"]["settings"]["options"]
+    assert options["block_cache_bytes"] == 32 << 20
+    assert options["charge_memtables_to_cache"] is False
+    for bad in (["--memory-budget-mib", "8"], ["--memory-budget-mib", "-1"],
+                ["--cache-mib", "-1"]):
+        assert db_bench.main(["--num", "10", "--engines", "lsmdb", *bad]) == 2
+
+
 def test_reads_before_any_fill_prefill_first(tmp_path):
     out = tmp_path / "r.json"
     rc = db_bench.main(["--num", "500", "--engines", "lsmdb", "--benchmarks",

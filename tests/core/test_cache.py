@@ -62,16 +62,56 @@ def test_invalid_arguments():
         BlockCache(10).insert(1, 0, "a", -5)
 
 
+def test_reserved_bytes_take_room_from_blocks():
+    c = BlockCache(100)
+    for i in range(5):
+        c.insert(1, i, i, 20)
+    assert c.usage == 100 and c.reserved == 0
+    c.set_reserved(50)          # evicts the LRU blocks until usage + reserved <= capacity
+    assert c.reserved == 50 and c.usage == 40 and c.keys_lru_order() == [(1, 4), (1, 3)]
+    assert c.evictions == 3
+    c.insert(2, 0, "x", 20)     # room for blocks is 50: evicts (1, 3)
+    assert c.usage == 40 and (1, 3) not in c
+    c.insert(2, 1, "big", 51)   # larger than what the reservation leaves: not cached
+    assert (2, 1) not in c and c.usage == 40
+    c.set_reserved(0)           # the room comes back for later inserts
+    for i in range(3):
+        c.insert(3, i, i, 20)
+    assert c.usage == 100 and len(c) == 5
+    c.set_reserved(150)         # above the capacity: no block stays
+    assert c.usage == 0 and len(c) == 0
+    c.insert(4, 0, "y", 1)
+    assert len(c) == 0
+    c.set_reserved(10)
+    c.set_capacity(30)          # a smaller capacity keeps the reservation
+    c.insert(4, 0, "y", 20)
+    c.insert(4, 1, "z", 20)
+    assert c.usage == 20 and c.reserved == 10 and c.keys_lru_order() == [(4, 1)]
+    with pytest.raises(InvalidArgumentError, match="reserved_bytes"):
+        c.set_reserved(-1)
+    assert c.reserved == 10
+
+
 @given(st.integers(0, 200), st.lists(
-    st.tuples(st.sampled_from(["get", "put", "erase"]), st.integers(0, 3), st.integers(0, 9),
-              st.integers(0, 60)), max_size=200))
+    st.tuples(st.sampled_from(["get", "put", "erase", "reserve"]), st.integers(0, 3),
+              st.integers(0, 9), st.integers(0, 60)), max_size=200))
 @settings(max_examples=200)
 def test_matches_an_ordered_dict_model(capacity, ops):
     c = BlockCache(capacity)
     model: OrderedDict = OrderedDict()   # key -> (value, charge); last = most recent
+    reserved = 0
+
+    def evict_to(room):
+        while model and sum(ch for _, ch in model.values()) > room:
+            model.popitem(last=False)
+
     for op, f, off, charge in ops:
         key = (f, off)
-        if op == "get":
+        if op == "reserve":
+            reserved = charge * 2
+            c.set_reserved(reserved)
+            evict_to(capacity - reserved)
+        elif op == "get":
             got = c.lookup(f, off)
             if key in model:
                 model.move_to_end(key)
@@ -80,9 +120,8 @@ def test_matches_an_ordered_dict_model(capacity, ops):
                 assert got is None
         elif op == "put":
             model.pop(key, None)
-            if charge <= capacity:
-                while sum(ch for _, ch in model.values()) + charge > capacity:
-                    model.popitem(last=False)
+            if charge <= capacity - reserved:
+                evict_to(capacity - reserved - charge)
                 model[key] = (f"v{f}.{off}.{charge}", charge)
             c.insert(f, off, f"v{f}.{off}.{charge}", charge)
         else:
@@ -90,7 +129,8 @@ def test_matches_an_ordered_dict_model(capacity, ops):
             for k in gone:
                 del model[k]
             assert c.erase_file(f) == len(gone)
-        assert c.usage == sum(ch for _, ch in model.values()) <= capacity
+        assert c.usage == sum(ch for _, ch in model.values()) <= max(0, capacity - reserved)
+        assert c.reserved == reserved
         assert c.keys_lru_order() == list(reversed(model))
 
 

@@ -233,5 +233,27 @@ DBModelPreadReads.TestCase.settings = settings(
 TestDBModelPreadReads = DBModelPreadReads.TestCase
 
 
+class DBModelChargedCache(DBModel):
+    """The same model with the memtables charged to a block cache that holds about one of
+    them (Options.charge_memtables_to_cache): every switch and flush moves the blocks'
+    room between ~64 KiB and ~2 MiB, evicting blocks readers may hold."""
+
+    extra_options = {"charge_memtables_to_cache": True, "memtable_front_bytes": 0,
+                     "block_cache_bytes": (3 << 20) + (64 << 10)}
+
+    @invariant()
+    def blocks_fit_what_the_memtables_leave(self):
+        s = self.db.stats()
+        assert s.block_cache_reserved >= 1 << 20
+        assert s.block_cache_usage <= max(0, self.options.block_cache_bytes
+                                          - s.block_cache_reserved)
+
+
+DBModelChargedCache.TestCase.settings = settings(
+    max_examples=100 if LONG else 15, stateful_step_count=120 if LONG else 60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestDBModelChargedCache = DBModelChargedCache.TestCase
+
+
 def teardown_module(module):
     print(f"\nDBModel totals: {TALLY}")
