@@ -1,4 +1,5 @@
-"""DB.put and DB.delete compiled: the single-write front of lsmdb.lsm.db.DB (issue 15).
+"""DB.put and DB.delete compiled: the single-write front of lsmdb.lsm.db.DB (issue 15),
+and the point reads bound to it (``WriteFront.get`` / ``get_at``, see "Reads" below).
 
 ``put`` and ``delete`` are class attributes of DB and bind as its methods, like dbread.get.
 In the common case (an open, writable DB under a never-syncing WAL policy; ``sync`` None or
@@ -22,16 +23,30 @@ snapshots and close. The publish stores ``_last_seq`` and the superversion ``_sv
 same memtables and Version, the new sequence) under the mutex; readers, which take no
 lock, see the write once ``_sv`` is replaced, as before.
 
+**Reads.** ``db.get`` and ``db.get_at`` are the WriteFront's methods: the DB class holds a
+:class:`FrontMethod` for each, whose ``__get__`` hands out the method of the instance's front,
+so a get reads the two fields it needs, ``closed`` and the superversion ``sv`` (mirrored from
+``_closed`` and ``_sv``), as C fields of its own ``self``: two ``db.<name>`` lookups (type lookup, descriptor check, then the
+instance dict) cost ~440 of the ~3,300 instructions of a get served by a cached block
+(callgrind, 1M-key db_bench store), and even two plain dict lookups ~230. A read at a
+snapshot asks the DB (through a weak reference: the front must not keep its DB alive) to
+check the snapshot. On the class, ``DB.get`` / ``DB.get_at`` are the functions of
+lsmdb/_core/dbread.pyx (documentation, ``DB.get(db, key)``), which call these; replacing the
+class attribute (a test's monkeypatch) replaces the method for every DB, as for any method.
+
 **Interrupts.** An interrupt (Ctrl-C) is raised only between Python-level steps and nothing
 here is one: a put is applied and published whole, or (an interrupt before the call) not at
 all. A signal that arrives during the call is raised by the interpreter after it returns.
 """
 
-from cpython.bytes cimport PyBytes_GET_SIZE
-from libc.stdint cimport uint64_t
+import weakref
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint64_t
 
 from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_PUT
 from lsmdb._core.memtable cimport Memtable
+from lsmdb._core.readpath cimport ReadView
 from lsmdb._core.walappend cimport WalTail
 
 from lsmdb import killpoint as _killpoint
@@ -61,13 +76,55 @@ cdef class WriteFront:
     cdef bint failed                # a background error is set
     cdef bint never_syncs           # the WAL policy never fsyncs a write by default
     cdef bint no_write_stall        # the stall test of the current Version and debt
+    cdef tuple sv                   # the superversion (DB._sv): what get reads
+    cdef object db_ref              # weak reference to the DB (reads at a snapshot)
 
     def __init__(self):
         self.closed = True
 
+    def bind(self, db) -> None:
+        """Serve ``db``'s point reads: keep a weak reference to it for reads at a snapshot."""
+        self.db_ref = weakref.ref(db)
+
+    def get(self, key, default=None, *, snapshot=None):
+        """The value of ``key`` as bytes, or ``default`` when absent; read at ``snapshot``
+        (a :class:`Snapshot` of this DB) when given, else at the latest write."""
+        cdef tuple sv
+        if self.closed:
+            raise ClosedError("database is closed")
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        sv = self.sv
+        if snapshot is None:
+            return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
+                                          PyBytes_GET_SIZE(key), sv[3], default, None)
+        return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
+                                      PyBytes_GET_SIZE(key),
+                                      self._db()._snapshot_seqno(snapshot), default, None)
+
+    def get_at(self, key, seqno=None, default=None):
+        """``get`` for callers that hold their own read points (the storage engine's key
+        space): ``key`` must be bytes and ``seqno`` a sequence number the caller keeps
+        pinned by a live :class:`Snapshot` (None: the latest write). No other checks."""
+        cdef tuple sv
+        if self.closed or type(key) is not bytes:
+            return self.get(key, default)  # the checked path raises the right error
+        sv = self.sv
+        return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
+                                      PyBytes_GET_SIZE(key),
+                                      sv[3] if seqno is None else seqno, default, None)
+
+    cdef object _db(self):
+        db = None if self.db_ref is None else self.db_ref()
+        if db is None:
+            raise ClosedError("database is closed")
+        return db
+
     cdef int mirror(self, str name, object value) except -1:
         """Take the new value of the DB attribute ``name`` into the C fields."""
-        if name == "_last_seq":
+        if name == "_sv":
+            self.sv = value
+        elif name == "_last_seq":
             self.last_seq = value
         elif name == "_bg_error":
             self.failed = value is not None
@@ -110,7 +167,7 @@ cdef class WriteFront:
                 "no_write_stall": self.no_write_stall, "tail": self.tail, "mem": self.mem,
                 "writers": self.writers, "never_syncs": self.never_syncs,
                 "memtable_limit": self.memtable_limit, "max_key": self.max_key,
-                "max_value": self.max_value}
+                "max_value": self.max_value, "sv": self.sv}
 
     cdef inline bint ready(self) noexcept:
         """Whether a write may take the direct path now (read under the mutex to act on)."""
@@ -153,11 +210,30 @@ cdef class WriteFront:
             seq_obj = seq
             self.last_seq = seq
             attrs["_last_seq"] = seq_obj
-            sv = <tuple>attrs["_sv"]  # same memtables and Version: only the sequence moves
-            attrs["_sv"] = (sv[0], sv[1], sv[2], seq_obj, sv[4])
+            sv = self.sv  # same memtables and Version: only the sequence moves
+            sv = (sv[0], sv[1], sv[2], seq_obj, sv[4])
+            self.sv = sv  # as db._sv = sv would (FrontField)
+            attrs["_sv"] = sv
             return 1  # statistics: folded in from the tail (DB._fold_direct_writes)
         finally:
             self.release()
+
+
+cdef class FrontMethod:
+    """A DB method served by the DB's front: ``db.<name>`` is the bound method ``<name>`` of
+    ``db._front``; on the class it is ``function`` (for documentation and explicit calls)."""
+
+    cdef readonly object function
+    cdef readonly str name
+
+    def __init__(self, function, str name not None):
+        self.function = function
+        self.name = name
+
+    def __get__(self, obj, objtype):
+        if obj is None:
+            return self.function
+        return getattr(PyObject_GenericGetDict(obj, NULL)["_front"], self.name)
 
 
 cdef class FrontField:

@@ -45,7 +45,7 @@ from lsmdb._core.ikey import PUT as _TYPE_PUT
 from lsmdb._core.keycodec import prefix_successor
 from lsmdb._core.leveliter import LevelIterator
 from lsmdb._core.memtable import Memtable
-from lsmdb._core.writefront import FrontField, WriteFront
+from lsmdb._core.writefront import FrontField, FrontMethod, WriteFront
 from lsmdb._version import __version__
 from lsmdb.env import Env, default_env, fs_path
 from lsmdb.errors import (
@@ -250,12 +250,14 @@ class DB:
     _memtable_limit = FrontField("_memtable_limit")
     _max_key = FrontField("_max_key")
     _max_value = FrontField("_max_value")
+    _sv = FrontField("_sv")  # the superversion, see _publish; what get reads
 
     def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
                  inline_background: bool = False, overrides: Mapping[str, Any] | None = None,
                  accept_default_options: bool = False):
         self._front = WriteFront()  # first: the FrontFields above mirror into it
+        self._front.bind(self)  # it serves get and get_at (FrontMethod)
         self.path = fs_path(path)
         self._overrides = dict(overrides or {})  # dotted option paths (Options.override)
         self._accept_default_options = accept_default_options
@@ -1027,7 +1029,7 @@ class DB:
         # The direct write path's stall test, redone only when the Version or debt changes.
         self._no_write_stall = (len(version.levels[0]) < self._l0_slowdown
                                 and self._pending_compaction_bytes < self._debt_gate)
-        old = getattr(self, "_sv", None)
+        old = self.__dict__.get("_sv")  # (a FrontField: getattr would find the descriptor)
         if old is not None and old[0] is mem and old[1] == imms and old[2] is version:
             view = old[4]
         else:
@@ -1064,9 +1066,10 @@ class DB:
                 runs.append(SortedRun(sorted(run, key=lambda f: f.smallest_user_key), loader))
         return ReadView([mem, *imms], runs)
 
-    # DB.get(key, default=None, *, snapshot=None): compiled (lsmdb/_core/dbread.pyx) so a point
-    # read runs no Python frame; it binds as a method like a def would.
-    get = dbread.get
+    # DB.get(key, default=None, *, snapshot=None): compiled; db.get is the method of the DB's
+    # WriteFront, which reads the DB's state as C fields (lsmdb/_core/writefront.pyx,
+    # "Reads"); DB.get on the class is dbread.get, which calls it.
+    get = FrontMethod(dbread.get, "get")
 
     def multi_get(self, keys: Iterable[_Key], *, snapshot: Snapshot | None = None
                   ) -> list[bytes | None]:
@@ -1081,7 +1084,7 @@ class DB:
         return sv[4].get_many(keys, seq, None)
 
     # DB.get_at(key, seqno=None, default=None): compiled, see get.
-    get_at = dbread.get_at
+    get_at = FrontMethod(dbread.get_at, "get_at")
 
     @property
     def last_sequence(self) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 import lsmdb
 from lsmdb._core.writefront import FrontField, WriteFront
-from lsmdb.errors import InvalidArgumentError, StorageIOError
+from lsmdb.errors import ClosedError, InvalidArgumentError, StorageIOError
 from lsmdb.lsm.db import DB
 from lsmdb.options import Options
 
@@ -58,14 +58,14 @@ def _expected_state(db) -> dict:
         "mem": None if mem is None else mem.mem, "writers": db._writers,
         "never_syncs": db._commit_schedule.never_syncs,
         "memtable_limit": db._memtable_limit, "max_key": db._max_key,
-        "max_value": db._max_value,
+        "max_value": db._max_value, "sv": db.__dict__.get("_sv"),
     }
 
 
 def _check(db) -> None:
     state, expected = db._front.state, _expected_state(db)
     for name, value in expected.items():
-        if name in ("tail", "mem", "writers"):
+        if name in ("tail", "mem", "writers", "sv"):
             assert state[name] is value, name
         else:
             assert state[name] == value, name
@@ -75,8 +75,47 @@ def test_every_mirrored_db_attribute_is_a_front_field():
     mirrored = {n for n, v in vars(DB).items() if isinstance(v, FrontField)}
     assert mirrored == {"_last_seq", "_bg_error", "_closing", "_closed", "read_only",
                         "_no_write_stall", "_wal", "_mem", "_writers", "_mutex",
-                        "_commit_schedule", "_memtable_limit", "_max_key", "_max_value"}
+                        "_commit_schedule", "_memtable_limit", "_max_key", "_max_value",
+                        "_sv"}
     assert all(vars(DB)[n].name == n for n in mirrored)
+
+
+def test_gets_are_the_fronts_methods_and_read_its_superversion(tmp_path):
+    db = lsmdb.open(tmp_path / "db", Options(memtable_bytes=32 << 10))
+    assert db.get == db._front.get and db.get_at == db._front.get_at
+    assert DB.get.__name__ == "get" and "snapshot" in DB.get.__doc__
+    db.put(b"a", b"1")
+    snap = db.snapshot()
+    db.put(b"a", b"2")
+    db.put(bytearray(b"b"), b"3")  # the general path publishes through the FrontField
+    with db.write_batch() as wb:
+        wb.put(b"c", b"4")
+    assert db.get(b"a") == b"2" and db.get(b"a", snapshot=snap) == b"1"
+    assert db.get(memoryview(b"b")) == b"3" and db.get(b"c") == b"4"
+    assert db.get_at(b"a") == b"2" and db.get_at(b"a", snap.seqno) == b"1"
+    assert type(db).get(db, b"a") == b"2" and type(db).get_at(db, b"c") == b"4"
+    with pytest.raises(TypeError, match="key must be bytes-like"):
+        db.get("a")
+    with pytest.raises(TypeError, match="key must be bytes-like"):
+        db.get_at("a")
+    snap.close()
+    front_get = db.get
+    db.close()
+    with pytest.raises(ClosedError):
+        db.get(b"a")
+    with pytest.raises(ClosedError):
+        db.get_at(b"a")
+    # The front keeps no strong reference to its DB: a dropped DB is freed at once, and a
+    # get through a front that outlived it reports a closed database.
+    ref = weakref.ref(db)
+    del db, snap, wb
+    gc.disable()
+    try:
+        assert ref() is None
+    finally:
+        gc.enable()
+    with pytest.raises(ClosedError):
+        front_get(b"a")
 
 
 def test_the_front_follows_a_db_through_its_life(tmp_path):
