@@ -1,7 +1,18 @@
 # Bytes-bounded LRU cache of decoded blocks, keyed by (file_number, block_offset).
-from cpython.pythread cimport PyThread_type_lock
 from cpython.ref cimport PyObject
 from libc.stdint cimport uint64_t
+
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_mutexattr_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+    int pthread_mutex_destroy(pthread_mutex_t *m)
+    int pthread_mutex_lock(pthread_mutex_t *m)
+    int pthread_mutex_trylock(pthread_mutex_t *m)
+    int pthread_mutex_unlock(pthread_mutex_t *m)
 
 
 # One cached block: a member of the LRU ring, of one hash chain and of its file's list (for
@@ -24,7 +35,8 @@ cdef class BlockCache:
     cdef CacheNode **_buckets         # hash chains; a power-of-two count
     cdef size_t _mask
     cdef dict _files                  # file_number -> _FileBlocks: its cached blocks
-    cdef PyThread_type_lock _lock
+    cdef pthread_mutex_t _lock
+    cdef bint _lock_ready
     cdef readonly Py_ssize_t usage
     cdef readonly Py_ssize_t capacity
     cdef readonly Py_ssize_t reserved  # capacity charged to others (set_reserved)
