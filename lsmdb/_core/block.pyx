@@ -36,6 +36,22 @@ from lsmdb._core.ikey cimport compare_internal
 
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
+
+cdef extern from *:
+    """
+    #define LSMDB_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+    """
+    # A hint, never a fault: the address need not be mapped (we only pass in-block ones).
+    void prefetch "LSMDB_PREFETCH"(const void *p) noexcept nogil
+
+# A seek on a block whose entries take at most this many bytes prefetches all of them at once:
+# a cached block is usually not in the CPU caches, and the seek's loads (restart array, then
+# restart entries, then the scanned interval) would otherwise each wait for DRAM in turn.
+# Bigger blocks (a larger block_size) get only the lines the seek will need: prefetching 16 KiB
+# costs more than the misses it saves.
+cdef enum:
+    PREFETCH_WHOLE_BLOCK = 8192
+
 cdef uint64_t MAX_BLOCK_BYTES = 0xFFFFFFF0   # offsets inside a block are uint32
 
 
@@ -293,14 +309,31 @@ cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogi
     _seek_to_restart(c, i)
 
 
+cdef inline void _prefetch_range(const uint8_t *a, const uint8_t *b) noexcept nogil:
+    # every 64-byte line that holds a byte of [a, b)
+    cdef size_t x = <size_t>a & ~(<size_t>63)
+    while x < <size_t>b:
+        prefetch(<const uint8_t *>x)
+        x += 64
+
+
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil:
-    cdef uint32_t left = 0, right, mid, shared = 0, non_shared = 0, vlen = 0
+    cdef uint32_t left = 0, right, mid, shared = 0, non_shared = 0, vlen = 0, i
     cdef const uint8_t *p
     cdef const uint8_t *end = c.data + c.limit
+    cdef bint whole = c.limit <= PREFETCH_WHOLE_BLOCK
     if c.limit == 0:
         _invalidate(c)
         return
     right = c.num_restarts - 1
+    if whole:
+        prefetch(end)                       # the restart array first: everything waits on it
+        _prefetch_range(c.data, end)
+    else:
+        prefetch(c.data)
+        if right <= 8:
+            for i in range(1, right + 1):
+                prefetch(c.data + _restart(c, i))
     while left < right:
         mid = (left + right + 1) // 2
         p = decode_varint32(c.data + _restart(c, mid), end, &shared)
@@ -310,6 +343,10 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
             left = mid
         else:
             right = mid - 1
+    if not whole:
+        _prefetch_range(c.data + _restart(c, left),
+                        c.data + (_restart(c, left + 1) if left + 1 < c.num_restarts
+                                  else c.limit))
     _seek_to_restart(c, left)
     while compare_internal(c.key, c.key_len, target, n) < 0:
         if c.nxt >= c.limit:
