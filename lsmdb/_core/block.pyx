@@ -350,6 +350,19 @@ cdef inline int _compare_from(const uint8_t *k, size_t klen, const uint8_t *t, s
     return -1 if ta > tb else (1 if ta < tb else 0)
 
 
+cdef inline void _copy_key_delta(uint8_t *d, const uint8_t *s, size_t n) noexcept nogil:
+    # memcpy(d, s, n) without the libc call for the common delta of 8..16 bytes (a few bytes of
+    # user key + the trailer): two overlapping 8-byte moves, which write nothing outside d[:n]
+    cdef uint64_t a, b
+    if 8 <= n <= 16:
+        memcpy(&a, s, 8)
+        memcpy(&b, s + n - 8, 8)
+        memcpy(d, &a, 8)
+        memcpy(d + n - 8, &b, 8)
+    else:
+        memcpy(d, s, n)
+
+
 cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept nogil:
     cdef uint32_t left = 0, right, mid, shared = 0, non_shared = 0, vlen = 0, i, off, stop
     cdef size_t m = 0
@@ -391,7 +404,7 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
         p = decode_varint32(c.data + off, end, &shared)
         p = decode_varint32(p, end, &non_shared)
         p = decode_varint32(p, end, &vlen)
-        memcpy(c.key + shared, p, non_shared)
+        _copy_key_delta(c.key + shared, p, non_shared)
         c.key_len = shared + non_shared
         if m > shared:
             m = shared
