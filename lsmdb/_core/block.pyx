@@ -350,6 +350,21 @@ cdef inline int _compare_from(const uint8_t *k, size_t klen, const uint8_t *t, s
     return -1 if ta > tb else (1 if ta < tb else 0)
 
 
+cdef inline const uint8_t *_decode_header(const uint8_t *p, const uint8_t *end,
+                                          uint32_t *shared, uint32_t *non_shared,
+                                          uint32_t *vlen) noexcept nogil:
+    # An entry's three varints, in one step when each is one byte (the usual case: keys and
+    # values under 128 bytes). A validated entry has at least three header bytes before end.
+    if ((p[0] | p[1] | p[2]) & 0x80) == 0:
+        shared[0] = p[0]
+        non_shared[0] = p[1]
+        vlen[0] = p[2]
+        return p + 3
+    p = decode_varint32(p, end, shared)
+    p = decode_varint32(p, end, non_shared)
+    return decode_varint32(p, end, vlen)
+
+
 cdef inline void _copy_key_delta(uint8_t *d, const uint8_t *s, size_t n) noexcept nogil:
     # memcpy(d, s, n) without the libc call for the common delta of 8..16 bytes (a few bytes of
     # user key + the trailer): two overlapping 8-byte moves, which write nothing outside d[:n]
@@ -383,9 +398,7 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
                 prefetch(c.data + _restart(c, i))
     while left < right:
         mid = (left + right + 1) // 2
-        p = decode_varint32(c.data + _restart(c, mid), end, &shared)
-        p = decode_varint32(p, end, &non_shared)
-        p = decode_varint32(p, end, &vlen)
+        p = _decode_header(c.data + _restart(c, mid), end, &shared, &non_shared, &vlen)
         m = 0
         if _compare_from(p, non_shared, target, n, &m) < 0:
             left = mid
@@ -401,9 +414,7 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
     c.restart_idx = left
     m = 0
     while True:
-        p = decode_varint32(c.data + off, end, &shared)
-        p = decode_varint32(p, end, &non_shared)
-        p = decode_varint32(p, end, &vlen)
+        p = _decode_header(c.data + off, end, &shared, &non_shared, &vlen)
         _copy_key_delta(c.key + shared, p, non_shared)
         c.key_len = shared + non_shared
         if m > shared:
