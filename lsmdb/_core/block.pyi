@@ -23,6 +23,8 @@ class Block:
 
 class BlockIterator(InternalIterator):
     def __init__(self, block: Block) -> None: ...
+    @property
+    def restart_index(self) -> int: ...
 
 class BlockBuilder:
     restart_interval: int

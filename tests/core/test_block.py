@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lsmdb._core.block import Block, BlockBuilder, BlockIterator, decode_kv_block
-from lsmdb._core.ikey import compare_internal_keys, make_internal_key
+from lsmdb._core.ikey import MAX_SEQNO, compare_internal_keys, make_internal_key
 from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 ikey_sort = functools.cmp_to_key(compare_internal_keys)
@@ -225,3 +225,85 @@ def test_mutated_blocks_raise_corruption_or_stay_consistent(data):
         assert exc.file == "f.sst" and exc.offset is not None
         return
     _check_consistent(block)
+
+
+# ---- seek exactness against an independent model ----------------------------------------
+# The seek compares only the bytes past what a key shares with its predecessor and the part
+# the previous key already matched of the target; these tests pin it to a plain sort of
+# (user key, -trailer) tuples, with user keys built to share long prefixes (up to and past
+# the 8-byte compare steps), to be prefixes of each other, empty, or repeated with several
+# seqnos/types, and blocks on both sides of the whole-block prefetch threshold.
+
+def _model_order(ikey):
+    trailer = struct.unpack("<Q", ikey[-8:])[0]
+    return (ikey[:-8], -trailer)
+
+
+_stems = st.sampled_from([b"", b"a", b"ab", b"abcdefg", b"abcdefgh", b"abcdefghi",
+                          b"0000000000001", b"0000000000001234", b"\xff" * 9])
+_user_keys = st.builds(lambda stem, tail: stem + tail, _stems,
+                       st.binary(max_size=3).map(lambda b: bytes(x % 3 * 127 for x in b)))
+_seqnos = st.sampled_from([0, 1, 2, 255, 256, 1 << 40, MAX_SEQNO - 1, MAX_SEQNO])
+
+
+def _seek_targets(keys, extra):
+    out = list(extra) + [b"" + struct.pack("<Q", (MAX_SEQNO << 8) | 2), b"\xff" * 30]
+    for k in keys:
+        uk, trailer = k[:-8], struct.unpack("<Q", k[-8:])[0]
+        seq, t = trailer >> 8, trailer & 0xFF
+        out.append(k)
+        for s2, t2 in ((seq + 1, t), (seq - 1, t), (seq, t + 1), (seq, t - 1), (MAX_SEQNO, 2),
+                       (0, 0)):
+            if 0 <= s2 <= MAX_SEQNO and 0 <= t2 <= 2:
+                out.append(make_internal_key(uk, s2, t2))
+        for uk2 in (uk + b"\x00", uk + b"\xff", uk[:-1], uk[:-1] + b"\xff" * 9):
+            out.append(make_internal_key(uk2, MAX_SEQNO, 2))
+    return out
+
+
+def _check_seeks(entries, interval, targets):
+    order = [_model_order(k) for k, _ in entries]
+    it = BlockIterator(Block(_build(entries, interval)))
+    for t in targets:
+        i = bisect.bisect_left(order, _model_order(t))
+        it.seek(t)
+        if i == len(entries):
+            assert not it.valid()
+            continue
+        assert it.valid() and (it.key(), it.value()) == entries[i]
+        assert it.restart_index == i // interval
+        # prev from the seek position walks the model back to the first entry (this relies
+        # on the restart index the seek left), next walks it forward to the end
+        for j in range(i - 1, -1, -1):
+            it.prev()
+            assert it.valid() and (it.key(), it.value()) == entries[j]
+        it.prev()
+        assert not it.valid()
+        it.seek(t)
+        for j in range(i + 1, len(entries)):
+            it.next()
+            assert it.valid() and (it.key(), it.value()) == entries[j]
+        it.next()
+        assert not it.valid()
+
+
+@given(st.lists(st.tuples(_user_keys, _seqnos, st.integers(0, 2)), max_size=80),
+       st.sampled_from([1, 2, 16]), st.integers(0, 150),
+       st.lists(st.tuples(_user_keys, _seqnos, st.integers(0, 2)), max_size=10))
+@settings(max_examples=200, deadline=None)
+def test_seek_is_exact_against_a_model(raw, interval, value_len, extra):
+    keys = sorted({make_internal_key(*r) for r in raw}, key=_model_order)
+    entries = [(k, b"%d:" % i + b"v" * value_len) for i, k in enumerate(keys)]
+    _check_seeks(entries, interval, _seek_targets(keys, [make_internal_key(*r)
+                                                          for r in extra]))
+
+
+@pytest.mark.parametrize("interval", [1, 2, 16])
+def test_seek_on_blocks_past_the_whole_block_prefetch(interval):
+    # 16-byte db_bench keys with 100-byte values: ~35 entries are a 4 KiB block, 300 are 35 KiB
+    for n in (35, 300):
+        keys = [make_internal_key(b"%016d" % (2 * i), 7 + i % 3, 1) for i in range(n)]
+        entries = [(k, b"%d" % i + bytes(100)) for i, k in enumerate(keys)]
+        targets = [make_internal_key(b"%016d" % i, s, 2) for i in range(-1, 2 * n + 1)
+                   for s in (0, 8, MAX_SEQNO)]
+        _check_seeks(entries, interval, targets[::7] if n > 100 else targets)
