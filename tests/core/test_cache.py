@@ -93,17 +93,25 @@ def test_reserved_bytes_take_room_from_blocks():
 
 
 @given(st.integers(0, 200), st.lists(
-    st.tuples(st.sampled_from(["get", "put", "erase", "reserve"]), st.integers(0, 3),
-              st.integers(0, 9), st.integers(0, 60)), max_size=200))
-@settings(max_examples=200)
-def test_matches_an_ordered_dict_model(capacity, ops):
+    st.tuples(st.sampled_from(["get", "put", "erase", "reserve", "capacity"]),
+              st.integers(0, 3), st.integers(0, 9), st.integers(0, 60)), max_size=200))
+@settings(max_examples=300)
+def test_matches_a_second_chance_ring_model(capacity, ops):
+    """The cache against a plain model of its policy: a ring from the new end to the old
+    end; eviction takes the old end, except that an entry hit since it was inserted or
+    last moved goes back to the new end once, unmarked."""
     c = BlockCache(capacity)
-    model: OrderedDict = OrderedDict()   # key -> (value, charge); last = most recent
+    model: OrderedDict = OrderedDict()   # key -> [value, charge, hit]; last = newest
     reserved = 0
 
     def evict_to(room):
-        while model and sum(ch for _, ch in model.values()) > room:
-            model.popitem(last=False)
+        while model and sum(e[1] for e in model.values()) > room:
+            key, entry = next(iter(model.items()))
+            if entry[2]:
+                entry[2] = False
+                model.move_to_end(key)
+            else:
+                del model[key]
 
     for op, f, off, charge in ops:
         key = (f, off)
@@ -111,10 +119,14 @@ def test_matches_an_ordered_dict_model(capacity, ops):
             reserved = charge * 2
             c.set_reserved(reserved)
             evict_to(capacity - reserved)
+        elif op == "capacity":
+            capacity = charge * 3
+            c.set_capacity(capacity)
+            evict_to(capacity - reserved)
         elif op == "get":
             got = c.lookup(f, off)
             if key in model:
-                model.move_to_end(key)
+                model[key][2] = True
                 assert got == model[key][0]
             else:
                 assert got is None
@@ -122,16 +134,40 @@ def test_matches_an_ordered_dict_model(capacity, ops):
             model.pop(key, None)
             if charge <= capacity - reserved:
                 evict_to(capacity - reserved - charge)
-                model[key] = (f"v{f}.{off}.{charge}", charge)
+                model[key] = [f"v{f}.{off}.{charge}", charge, False]
             c.insert(f, off, f"v{f}.{off}.{charge}", charge)
         else:
             gone = [k for k in model if k[0] == f]
             for k in gone:
                 del model[k]
             assert c.erase_file(f) == len(gone)
-        assert c.usage == sum(ch for _, ch in model.values()) <= max(0, capacity - reserved)
-        assert c.reserved == reserved
+        assert c.usage == sum(e[1] for e in model.values()) <= max(0, capacity - reserved)
+        assert c.reserved == reserved and len(c) == len(model)
         assert c.keys_lru_order() == list(reversed(model))
+        assert all(key in c for key in model)
+
+
+def test_index_survives_heavy_churn_of_colliding_keys():
+    # Many inserts and removals through a small, often-grown table: backward-shift deletion
+    # must keep every live key reachable and every removed one gone.
+    rnd = random.Random(7)
+    c = BlockCache(300)
+    live: dict = {}
+    for step in range(30_000):
+        f, off = rnd.randrange(3), rnd.randrange(0, 1 << 16, 4096) + rnd.randrange(3)
+        if rnd.random() < 0.7:
+            c.insert(f, off, (f, off, step), 1)
+            live[(f, off)] = (f, off, step)
+            if len(live) > 300:
+                # the cache evicted as it must; resync the model with what it kept
+                live = {k: v for k, v in live.items() if k in c}
+        elif rnd.random() < 0.02:
+            c.erase_file(f)
+            live = {k: v for k, v in live.items() if k[0] != f}
+        got = c.lookup(f, off)
+        assert got == live.get((f, off)) or ((f, off) not in c and got is None)
+    assert len(c) == len(live) == len(c.keys_lru_order())
+    assert all(c.lookup(*k) == v for k, v in live.items())
 
 
 def test_concurrent_use_keeps_accounting_consistent():
