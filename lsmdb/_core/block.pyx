@@ -31,6 +31,7 @@ from lsmdb._core.coding cimport (
     encode_varint32,
     load_u32_le,
     load_u64_le,
+    prefetch,
     store_u32_le,
 )
 from lsmdb._core.ikey cimport compare_internal
@@ -40,11 +41,8 @@ from lsmdb.errors import CorruptionError, InvalidArgumentError
 
 cdef extern from *:
     """
-    #define LSMDB_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
     #define LSMDB_CTZ64(x) __builtin_ctzll(x)
     """
-    # A hint, never a fault: the address need not be mapped (we only pass in-block ones).
-    void prefetch "LSMDB_PREFETCH"(const void *p) noexcept nogil
     int ctz64 "LSMDB_CTZ64"(uint64_t x) noexcept nogil    # x != 0
 
 # A seek on a block whose entries take at most this many bytes prefetches all of them at once:

@@ -37,6 +37,7 @@ cdef struct CacheSlot:
     uint64_t offset
     uintptr_t vref
     CacheNode *node
+    const void *hot                   # prefetched on a hit (the caller's first access), or NULL
 
 
 cdef class BlockCache:
@@ -62,4 +63,4 @@ cdef class BlockCache:
     cdef int _evict_locked(self, Py_ssize_t incoming, list graveyard) except -1
     cdef object c_lookup(self, uint64_t file_number, uint64_t offset)
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
-                      Py_ssize_t charge) except -1
+                      Py_ssize_t charge, const void *hot=*) except -1

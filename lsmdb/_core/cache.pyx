@@ -32,6 +32,8 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc
 
+from lsmdb._core.coding cimport prefetch
+
 from lsmdb.errors import InvalidArgumentError
 
 cdef extern from *:
@@ -133,6 +135,8 @@ cdef class BlockCache:
             self.misses += 1
             return None
         s.vref |= 1
+        if s.hot != NULL:
+            prefetch(s.hot)  # under way while the caller loads the value object
         self.hits += 1
         return <object><PyObject *>(s.vref & ~(<uintptr_t>1))
 
@@ -226,7 +230,10 @@ cdef class BlockCache:
         return 0
 
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
-                      Py_ssize_t charge) except -1:
+                      Py_ssize_t charge, const void *hot=NULL) except -1:
+        """Cache ``value``; ``hot``, if not NULL, is an address inside it that a hit
+        prefetches (it must stay valid while the value is cached: the SSTableReader passes
+        its block's restart array, which every search of the block reads first)."""
         cdef list graveyard = []
         cdef CacheNode *node
         cdef CacheSlot *s
@@ -270,6 +277,7 @@ cdef class BlockCache:
             self._slots[i].offset = offset
             self._slots[i].vref = <uintptr_t>node.value
             self._slots[i].node = node
+            self._slots[i].hot = hot
             _push_front(&self._head, node)
             self.usage += charge
             self.count += 1

@@ -6,6 +6,14 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcpy
 
 
+cdef extern from *:
+    """
+    #define LSMDB_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+    """
+    # A hint, never a fault: the address need not be mapped.
+    void prefetch "LSMDB_PREFETCH"(const void *p) noexcept nogil
+
+
 cdef struct ByteBuf:
     uint8_t *p
     size_t n       # bytes in use (callers that keep one value use it as that value's length)

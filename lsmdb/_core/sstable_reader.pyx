@@ -274,7 +274,9 @@ cdef class SSTableReader:
         blk = Block(self._read_block_payload(offset, size, self.verify), self.path, offset)
         self.data_blocks_read += 1
         if self.cache is not None:
-            self.cache.c_insert(self._cache_file, offset, blk, blk.charge)
+            # A hit prefetches the restart array, the first line a search of the block reads:
+            # its miss then overlaps the load of the Block object (~5% of a cached get).
+            self.cache.c_insert(self._cache_file, offset, blk, blk.charge, blk.data + blk.limit)
         return blk
 
     cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
