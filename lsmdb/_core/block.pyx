@@ -45,13 +45,6 @@ cdef extern from *:
     """
     int ctz64 "LSMDB_CTZ64"(uint64_t x) noexcept nogil    # x != 0
 
-# A seek on a block whose entries take at most this many bytes prefetches all of them at once:
-# a cached block is usually not in the CPU caches, and the seek's loads (restart array, then
-# restart entries, then the scanned interval) would otherwise each wait for DRAM in turn.
-# Bigger blocks (a larger block_size) get only the lines the seek will need: prefetching 16 KiB
-# costs more than the misses it saves.
-cdef enum:
-    PREFETCH_WHOLE_BLOCK = 8192
 
 cdef uint64_t MAX_BLOCK_BYTES = 0xFFFFFFF0   # offsets inside a block are uint32
 

@@ -1,6 +1,6 @@
 # Bytes-bounded LRU cache of decoded blocks, keyed by (file_number, block_offset).
 from cpython.ref cimport PyObject
-from libc.stdint cimport uint64_t, uintptr_t
+from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 
 
 cdef extern from "<pthread.h>" nogil:
@@ -37,7 +37,8 @@ cdef struct CacheSlot:
     uint64_t offset
     uintptr_t vref
     CacheNode *node
-    const void *hot                   # prefetched on a hit (the caller's first access), or NULL
+    const uint8_t *hot                # [hot, hot + hot_len) is prefetched on a hit
+    size_t hot_len
 
 
 cdef class BlockCache:
@@ -63,4 +64,4 @@ cdef class BlockCache:
     cdef int _evict_locked(self, Py_ssize_t incoming, list graveyard) except -1
     cdef object c_lookup(self, uint64_t file_number, uint64_t offset)
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
-                      Py_ssize_t charge, const void *hot=*) except -1
+                      Py_ssize_t charge, const uint8_t *hot=*, size_t hot_len=*) except -1

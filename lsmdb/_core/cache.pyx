@@ -29,7 +29,7 @@ while it is held.
 """
 
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
-from libc.stdint cimport uint64_t, uintptr_t
+from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc
 
 from lsmdb._core.coding cimport prefetch
@@ -67,6 +67,20 @@ cdef inline size_t _hash(uint64_t file_number, uint64_t offset) noexcept nogil:
     h *= <uint64_t>0xBF58476D1CE4E5B9
     h ^= h >> 32
     return <size_t>h
+
+
+cdef inline void _prefetch_lines(const uint8_t *p, size_t n) noexcept nogil:
+    # Last line first: a block's search starts with its restart array, at the end.
+    cdef size_t first = <size_t>p & ~(<size_t>63)
+    cdef size_t x
+    if n == 0:
+        return
+    x = (<size_t>p + n - 1) & ~(<size_t>63)
+    while True:
+        prefetch(<const uint8_t *>x)
+        if x == first:
+            break
+        x -= 64
 
 
 cdef inline void _acquire(pthread_mutex_t *lock) noexcept:
@@ -135,8 +149,10 @@ cdef class BlockCache:
             self.misses += 1
             return None
         s.vref |= 1
-        if s.hot != NULL:
-            prefetch(s.hot)  # under way while the caller loads the value object
+        # The value object first (the caller reads it at once), then the memory it owns
+        # that the caller reads next, so those misses are under way together.
+        prefetch(<const void *>(s.vref & ~(<uintptr_t>1)))
+        _prefetch_lines(s.hot, s.hot_len)
         self.hits += 1
         return <object><PyObject *>(s.vref & ~(<uintptr_t>1))
 
@@ -230,10 +246,11 @@ cdef class BlockCache:
         return 0
 
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
-                      Py_ssize_t charge, const void *hot=NULL) except -1:
-        """Cache ``value``; ``hot``, if not NULL, is an address inside it that a hit
-        prefetches (it must stay valid while the value is cached: the SSTableReader passes
-        its block's restart array, which every search of the block reads first)."""
+                      Py_ssize_t charge, const uint8_t *hot=NULL,
+                      size_t hot_len=0) except -1:
+        """Cache ``value``; a hit prefetches the ``hot_len`` bytes at ``hot``, memory the
+        value owns that the caller reads next (it must stay valid while the value is cached:
+        the SSTableReader passes its whole block when small, else its restart array)."""
         cdef list graveyard = []
         cdef CacheNode *node
         cdef CacheSlot *s
@@ -278,6 +295,7 @@ cdef class BlockCache:
             self._slots[i].vref = <uintptr_t>node.value
             self._slots[i].node = node
             self._slots[i].hot = hot
+            self._slots[i].hot_len = hot_len
             _push_front(&self._head, node)
             self.usage += charge
             self.count += 1

@@ -10,6 +10,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy
 
 from lsmdb._core.block cimport (
+    PREFETCH_WHOLE_BLOCK,
     Block,
     BlockCursor,
     as_bytes,
@@ -274,9 +275,14 @@ cdef class SSTableReader:
         blk = Block(self._read_block_payload(offset, size, self.verify), self.path, offset)
         self.data_blocks_read += 1
         if self.cache is not None:
-            # A hit prefetches the restart array, the first line a search of the block reads:
-            # its miss then overlaps the load of the Block object (~5% of a cached get).
-            self.cache.c_insert(self._cache_file, offset, blk, blk.charge, blk.data + blk.limit)
+            # A hit prefetches the block (a small one whole, else its restart array, which a
+            # search reads first), so those misses overlap the load of the Block object.
+            if blk.size <= PREFETCH_WHOLE_BLOCK:
+                self.cache.c_insert(self._cache_file, offset, blk, blk.charge, blk.data,
+                                    blk.size)
+            else:
+                self.cache.c_insert(self._cache_file, offset, blk, blk.charge,
+                                    blk.data + blk.limit, 64)
         return blk
 
     cdef object c_get(self, const uint8_t *uk, size_t n, uint64_t snapshot,
