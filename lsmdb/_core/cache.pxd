@@ -62,6 +62,7 @@ cdef class BlockCache:
     cdef int _remove_locked(self, CacheNode *node, list graveyard) except -1
     cdef int _grow_locked(self) except -1
     cdef int _evict_locked(self, Py_ssize_t incoming, list graveyard) except -1
+    cdef int _set_bounds(self, Py_ssize_t capacity, Py_ssize_t reserved) except -1
     cdef object c_lookup(self, uint64_t file_number, uint64_t offset)
     cdef int c_insert(self, uint64_t file_number, uint64_t offset, object value,
                       Py_ssize_t charge, const uint8_t *hot=*, size_t hot_len=*) except -1

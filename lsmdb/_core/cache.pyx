@@ -341,35 +341,34 @@ cdef class BlockCache:
 
     def set_capacity(self, Py_ssize_t capacity_bytes) -> None:
         """Change the bound, evicting entries if the cache is now over it."""
-        cdef list graveyard = []
         if capacity_bytes < 0:
             raise InvalidArgumentError(f"capacity_bytes must be >= 0, got {capacity_bytes}")
-        _acquire(&self._lock)
-        self._busy = True
-        try:
-            self.capacity = capacity_bytes
-            self._evict_locked(0, graveyard)
-        finally:
-            self._busy = False
-            pthread_mutex_unlock(&self._lock)
-        del graveyard  # evicted values are freed here, outside the mutex
+        self._set_bounds(capacity_bytes, -1)
 
     def set_reserved(self, Py_ssize_t reserved_bytes) -> None:
         """Charge ``reserved_bytes`` of the capacity to something else than blocks (replacing
         the previous reservation), evicting entries until ``usage + reserved <=
         capacity``. A reservation above the capacity leaves no room for blocks."""
-        cdef list graveyard = []
         if reserved_bytes < 0:
             raise InvalidArgumentError(f"reserved_bytes must be >= 0, got {reserved_bytes}")
+        self._set_bounds(-1, reserved_bytes)
+
+    cdef int _set_bounds(self, Py_ssize_t capacity, Py_ssize_t reserved) except -1:
+        """Set the capacity and the reservation (-1: keep it) and evict to fit."""
+        cdef list graveyard = []
         _acquire(&self._lock)
         self._busy = True
         try:
-            self.reserved = reserved_bytes
+            if capacity >= 0:
+                self.capacity = capacity
+            if reserved >= 0:
+                self.reserved = reserved
             self._evict_locked(0, graveyard)
         finally:
             self._busy = False
             pthread_mutex_unlock(&self._lock)
         del graveyard  # evicted values are freed here, outside the mutex
+        return 0
 
     def __len__(self) -> int:
         return self.count
