@@ -201,6 +201,16 @@ def test_checker_catches_rolled_back_and_lost_baseline_writes(bank):
         verify(engine, faked, set(), ACCOUNTS, True)
     with pytest.raises(AssertionError, match="never announced for commit"):
         verify(engine, ChildRecord(), set(), ACCOUNTS, True)
+    # A child that refunded a transfer no child announced saw it, though its row is gone now
+    # (the CLI test's injected transfer can meet that fate).
+    baseline = set(result.present)
+    refunded_phantom = ChildRecord.parse([f"D {10**9 + 7}\n"])
+    with pytest.raises(AssertionError, match=rf"never announced for commit are visible: "
+                                             rf"\[{10**9 + 7}\]"):
+        verify(engine, refunded_phantom, baseline, ACCOUNTS, True)
+    # A refund of a transfer verified before is no such sign.
+    assert verify(engine, ChildRecord.parse([f"D {some}\n"]), baseline, ACCOUNTS,
+                  True).present == baseline
     with pytest.raises(AssertionError, match="verified after an earlier trial are gone"):
         verify(engine, record, result.present | {7}, ACCOUNTS, True)
     refunded = next(i for i, st in sorted(record.refunds.items()) if st == "acked")

@@ -169,7 +169,11 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
         problems.append(f"{len(lost_old)} transfers verified after an earlier trial are gone: "
                         f"{sorted(lost_old)[:5]}")
     new = present - old
-    for what, ids in (("never announced for commit", new - record.announced),
+    # A transfer the child refunded was visible to it: it must be one verified before or one
+    # the child committed itself. (A transfer that appeared behind the loop's back and was
+    # then refunded is gone by the check below, so it is caught here.)
+    unannounced = (new - record.announced) | (set(record.refunds) - old - record.announced)
+    for what, ids in (("never announced for commit", unannounced),
                       ("failed with SerializationError", new & record.failed),
                       ("rolled back", new & record.rolled_back),
                       ("in a rolled-back savepoint", new & record.savepoint_rolled_back)):
