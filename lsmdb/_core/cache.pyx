@@ -11,11 +11,11 @@ block cache): blocks get what it leaves. An entry larger than what is left is no
 Keys are ``(file_number, block_offset)``, both unsigned 64-bit. A hit is the hot path of
 every point read of a cached block, so it is kept to the fewest cache misses: the index is an
 open-addressing table (linear probing, at most half full, backward-shift deletion) whose
-32-byte slots hold the key and the value's pointer inline, so a hit reads and marks one slot
-and touches no node (an LRU relink touched the node and its two neighbours, three more cache
-misses per hit on random reads; marking the node instead of the slot cost one). ``erase_file`` drops a deleted table's blocks in
-O(blocks of that file), through a per-file list threaded through the nodes, with no Python
-object per block.
+48-byte slots hold the key, the value's pointer and a range to prefetch inline, so a hit
+reads and marks one slot and touches no node (an LRU relink touched the node and its two
+neighbours, three more cache misses per hit on random reads; marking the node instead of the
+slot cost one). ``erase_file`` drops a deleted table's blocks in O(blocks of that file),
+through a per-file list threaded through the nodes, with no Python object per block.
 
 Thread safety: one mutex guards the table, the per-file lists and the ring; changes take it
 without blocking first and, if contended, with the GIL released (the holder may need the GIL
