@@ -4,9 +4,6 @@ from libc.stdint cimport uint8_t, uint32_t
 from lsmdb._core.iterator cimport InternalIterator
 
 
-# A position inside a validated Block. Plain C so that get() can keep one on the stack;
-# `key` is either caller-provided scratch (owned = 0, e.g. a stack array) or a malloc'd
-# buffer the cursor owns (owned = 1); cursor_attach grows it, cursor_release frees it.
 # A seek on a block whose entries take at most this many bytes prefetches all of them at once:
 # a cached block is usually not in the CPU caches, and the seek's loads (restart array, then
 # restart entries, then the scanned interval) would otherwise each wait for DRAM in turn.
@@ -16,6 +13,9 @@ cdef enum:
     PREFETCH_WHOLE_BLOCK = 8192
 
 
+# A position inside a validated Block. Plain C so that get() can keep one on the stack;
+# `key` is either caller-provided scratch (owned = 0, e.g. a stack array) or a malloc'd
+# buffer the cursor owns (owned = 1); cursor_attach grows it, cursor_release frees it.
 cdef struct BlockCursor:
     const uint8_t *data
     uint32_t limit          # offset of the restart array == end of the entries

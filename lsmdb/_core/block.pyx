@@ -32,6 +32,7 @@ from lsmdb._core.coding cimport (
     load_u32_le,
     load_u64_le,
     prefetch,
+    prefetch_range,
     store_u32_le,
 )
 from lsmdb._core.ikey cimport compare_internal
@@ -303,14 +304,6 @@ cdef void cursor_seek_to_restart_point(BlockCursor *c, uint32_t i) noexcept nogi
     _seek_to_restart(c, i)
 
 
-cdef inline void _prefetch_range(const uint8_t *a, const uint8_t *b) noexcept nogil:
-    # every 64-byte line that holds a byte of [a, b)
-    cdef size_t x = <size_t>a & ~(<size_t>63)
-    while x < <size_t>b:
-        prefetch(<const uint8_t *>x)
-        x += 64
-
-
 cdef inline int _compare_from(const uint8_t *k, size_t klen, const uint8_t *t, size_t tlen,
                               size_t *m) noexcept nogil:
     """compare_internal(k, t), given that the first m[0] bytes of k and t are equal (an m[0]
@@ -381,7 +374,7 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
     right = c.num_restarts - 1
     if whole:
         prefetch(end)                       # the restart array first: everything waits on it
-        _prefetch_range(c.data, end)
+        prefetch_range(c.data, end)
     else:
         prefetch(c.data)
         if right <= 8:
@@ -398,7 +391,7 @@ cdef void cursor_seek(BlockCursor *c, const uint8_t *target, size_t n) noexcept 
     off = _restart(c, left)
     stop = _restart(c, left + 1) if left + 1 < c.num_restarts else c.limit
     if not whole:
-        _prefetch_range(c.data + off, c.data + stop)
+        prefetch_range(c.data + off, c.data + stop)
     # Scan from restart `left` (what _parse does, inlined): each key is the previous key's
     # first `shared` bytes + its delta, so it agrees with the target on min(m, shared) bytes
     # and the compare starts there. `stop` is where the next restart interval begins.

@@ -57,7 +57,7 @@ cdef class BlockCache:
     cdef readonly unsigned long long evictions
     cdef readonly Py_ssize_t count
     cdef size_t _probe(self, uint64_t file_number, uint64_t offset) noexcept nogil
-    cdef object _lookup_locked(self, uint64_t file_number, uint64_t offset)
+    cdef CacheSlot *_hit(self, uint64_t file_number, uint64_t offset) noexcept nogil
     cdef void _erase_slot(self, size_t i) noexcept nogil
     cdef int _remove_locked(self, CacheNode *node, list graveyard) except -1
     cdef int _grow_locked(self) except -1

@@ -32,7 +32,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc
 
-from lsmdb._core.coding cimport prefetch
+from lsmdb._core.coding cimport prefetch, prefetch_range
 
 from lsmdb.errors import InvalidArgumentError
 
@@ -67,20 +67,6 @@ cdef inline size_t _hash(uint64_t file_number, uint64_t offset) noexcept nogil:
     h *= <uint64_t>0xBF58476D1CE4E5B9
     h ^= h >> 32
     return <size_t>h
-
-
-cdef inline void _prefetch_lines(const uint8_t *p, size_t n) noexcept nogil:
-    # Last line first: a block's search starts with its restart array, at the end.
-    cdef size_t first = <size_t>p & ~(<size_t>63)
-    cdef size_t x
-    if n == 0:
-        return
-    x = (<size_t>p + n - 1) & ~(<size_t>63)
-    while True:
-        prefetch(<const uint8_t *>x)
-        if x == first:
-            break
-        x -= 64
 
 
 cdef inline void _acquire(pthread_mutex_t *lock) noexcept:
@@ -141,35 +127,36 @@ cdef class BlockCache:
 
     cdef object c_lookup(self, uint64_t file_number, uint64_t offset):
         cdef CacheSlot *s
+        cdef object found = None
         if not LSMDB_CACHE_GIL_READS or self._busy:
-            return self._lookup_locked(file_number, offset)
+            _acquire(&self._lock)
+            s = self._hit(file_number, offset)
+            if s != NULL:
+                found = <object><PyObject *>(s.vref & ~(<uintptr_t>1))
+            pthread_mutex_unlock(&self._lock)
+            return found
         # The GIL is held and nothing below can release it: no change is half done.
-        s = &self._slots[self._probe(file_number, offset)]
-        if s.node == NULL:
-            self.misses += 1
+        s = self._hit(file_number, offset)
+        if s == NULL:
             return None
-        s.vref |= 1
-        # The value object first (the caller reads it at once), then the memory it owns
-        # that the caller reads next, so those misses are under way together.
+        # The value object first (the caller reads it at once), then the memory it owns that
+        # the caller reads next, its last line first (a block's restart array, which its
+        # search reads first), so those misses are under way together.
         prefetch(<const void *>(s.vref & ~(<uintptr_t>1)))
-        _prefetch_lines(s.hot, s.hot_len)
-        self.hits += 1
+        if s.hot_len:
+            prefetch(s.hot + s.hot_len - 1)
+            prefetch_range(s.hot, s.hot + s.hot_len)
         return <object><PyObject *>(s.vref & ~(<uintptr_t>1))
 
-    cdef object _lookup_locked(self, uint64_t file_number, uint64_t offset):
-        cdef CacheSlot *s
-        cdef object found
-        _acquire(&self._lock)
-        s = &self._slots[self._probe(file_number, offset)]
+    cdef CacheSlot *_hit(self, uint64_t file_number, uint64_t offset) noexcept nogil:
+        """The key's slot, marked as hit and counted, or NULL (a miss, counted)."""
+        cdef CacheSlot *s = &self._slots[self._probe(file_number, offset)]
         if s.node == NULL:
             self.misses += 1
-            pthread_mutex_unlock(&self._lock)
-            return None
+            return NULL
         s.vref |= 1
         self.hits += 1
-        found = <object><PyObject *>(s.vref & ~(<uintptr_t>1))
-        pthread_mutex_unlock(&self._lock)
-        return found
+        return s
 
     cdef void _erase_slot(self, size_t i) noexcept nogil:
         """Empty slot i and shift later members of its probe run back into the hole, so

@@ -14,6 +14,14 @@ cdef extern from *:
     void prefetch "LSMDB_PREFETCH"(const void *p) noexcept nogil
 
 
+cdef inline void prefetch_range(const uint8_t *a, const uint8_t *b) noexcept nogil:
+    """Prefetch every 64-byte line that holds a byte of [a, b)."""
+    cdef size_t x = <size_t>a & ~(<size_t>63)
+    while x < <size_t>b:
+        prefetch(<const uint8_t *>x)
+        x += 64
+
+
 cdef struct ByteBuf:
     uint8_t *p
     size_t n       # bytes in use (callers that keep one value use it as that value's length)

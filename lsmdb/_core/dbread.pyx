@@ -1,9 +1,10 @@
 """DB.get and DB.get_at as class attributes of lsmdb.lsm.db.DB, and ``as_bytes``.
 
-The reads themselves are ``WriteFront.get`` / ``get_at`` (lsmdb/_core/writefront.pyx): each
-DB binds them into its ``__dict__``, so ``db.get(k)`` runs no Python frame and reads the DB's
-state as C fields. These class attributes (what ``DB.get(db, k)`` and the documentation see)
-call the DB's front.
+The reads themselves are ``WriteFront.get`` / ``get_at`` (lsmdb/_core/writefront.pyx): the
+DB class's ``FrontMethod`` descriptors hand out the bound methods of the instance's front, so
+``db.get(k)`` runs no Python frame and reads the DB's state as C fields. These functions
+(what ``DB.get`` on the class, ``DB.get(db, k)`` and the documentation see) call the DB's
+front.
 """
 
 

@@ -277,7 +277,7 @@ cdef class SSTableReader:
         if self.cache is not None:
             # A hit prefetches the block (a small one whole, else its restart array, which a
             # search reads first), so those misses overlap the load of the Block object.
-            if blk.size <= PREFETCH_WHOLE_BLOCK:
+            if blk.limit <= PREFETCH_WHOLE_BLOCK:  # the rule cursor_seek applies
                 self.cache.c_insert(self._cache_file, offset, blk, blk.charge, blk.data,
                                     blk.size)
             else:

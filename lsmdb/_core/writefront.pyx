@@ -26,9 +26,10 @@ lock, see the write once ``_sv`` is replaced, as before.
 **Reads.** ``db.get`` and ``db.get_at`` are the WriteFront's methods: the DB class holds a
 :class:`FrontMethod` for each, whose ``__get__`` hands out the method of the instance's front,
 so a get reads the two fields it needs, ``closed`` and the superversion ``sv`` (mirrored from
-``_closed`` and ``_sv``), as C fields of its own ``self``: two ``db.<name>`` lookups (type lookup, descriptor check, then the
-instance dict) cost ~440 of the ~3,300 instructions of a get served by a cached block
-(callgrind, 1M-key db_bench store), and even two plain dict lookups ~230. A read at a
+``_closed`` and ``_sv``), as C fields of its own ``self``: two ``db.<name>`` lookups (type
+lookup, descriptor check, then the instance dict) cost ~440 of the ~3,300 instructions of a
+get served by a cached block (callgrind, 1M-key db_bench store), and even two plain dict
+lookups ~230. A read at a
 snapshot asks the DB (through a weak reference: the front must not keep its DB alive) to
 check the snapshot. On the class, ``DB.get`` / ``DB.get_at`` are the functions of
 lsmdb/_core/dbread.pyx (documentation, ``DB.get(db, key)``), which call these; replacing the
@@ -95,12 +96,9 @@ cdef class WriteFront:
         if type(key) is not bytes:
             key = as_bytes(key, "key")
         sv = self.sv
-        if snapshot is None:
-            return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
-                                          PyBytes_GET_SIZE(key), sv[3], default, None)
-        return (<ReadView>sv[4])._get(<const uint8_t *>PyBytes_AS_STRING(key),
-                                      PyBytes_GET_SIZE(key),
-                                      self._db()._snapshot_seqno(snapshot), default, None)
+        return (<ReadView>sv[4])._get(
+            <const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+            sv[3] if snapshot is None else self._db()._snapshot_seqno(snapshot), default, None)
 
     def get_at(self, key, seqno=None, default=None):
         """``get`` for callers that hold their own read points (the storage engine's key

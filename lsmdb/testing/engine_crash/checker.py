@@ -170,8 +170,8 @@ def verify(engine, record: ChildRecord, baseline: set[int] | None, accounts: int
                         f"{sorted(lost_old)[:5]}")
     new = present - old
     # A transfer the child refunded was visible to it: it must be one verified before or one
-    # the child committed itself. (A transfer that appeared behind the loop's back and was
-    # then refunded is gone by the check below, so it is caught here.)
+    # the child committed itself. (One that appeared behind the loop's back and that the
+    # child then refunded has no row left for `new` to show, so only this catches it.)
     unannounced = (new - record.announced) | (set(record.refunds) - old - record.announced)
     for what, ids in (("never announced for commit", unannounced),
                       ("failed with SerializationError", new & record.failed),
