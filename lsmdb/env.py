@@ -83,10 +83,10 @@ class WritableFile:
         """No user-space buffer is kept; present for file-like symmetry."""
 
     def direct_append_fd(self) -> int:
-        """The descriptor a C caller may write(2) appends to instead of calling ``append``
-        (the WAL's one-op path, lsmdb/_core/walappend.pyx), keeping ``size`` up to date; -1
-        once closed, and always -1 for a subclass (fault injection, test hooks), which must
-        see every append."""
+        """The descriptor a C caller may append through instead of calling ``append`` (the
+        WAL's paths: write(2) in lsmdb/_core/walappend.pyx, or a shared mapping of the file,
+        lsmdb/_core/walmap.pyx); -1 once closed, and always -1 for a subclass (fault
+        injection, test hooks), which must see every append."""
         return self._fd if type(self) is WritableFile else -1
 
     def sync(self) -> None:
@@ -175,9 +175,10 @@ class Env:
     """POSIX file operations. Subclass (or wrap) to inject faults."""
 
     def open_writable(self, path: str) -> WritableFile:
-        """Create or truncate ``path`` for appending."""
+        """Create or truncate ``path`` for appending. Opened read-write: a descriptor handed
+        out by ``direct_append_fd`` may be mapped (the WAL's appends, walmap.pyx)."""
         with _io("open for write", path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         return WritableFile(path, fd, 0)
 
     def open_appendable(self, path: str) -> WritableFile:

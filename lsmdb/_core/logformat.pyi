@@ -28,12 +28,15 @@ class LogReader:
     corruptions: list[tuple[int, str]]
     tail_error: str | None
     torn_tail_offset: int | None
+    zero_tail_is_end: bool
+    zero_tail_offset: int | None
     def __init__(
         self, data: bytes | bytearray | memoryview, file_name: str | None = None, *,
-        skip_corrupted: bool = False,
+        skip_corrupted: bool = False, zero_tail_is_end: bool = False,
     ) -> None: ...
     @classmethod
-    def from_file(cls, raf: RandomAccessFile, *, skip_corrupted: bool = False) -> LogReader: ...
+    def from_file(cls, raf: RandomAccessFile, *, skip_corrupted: bool = False,
+                  zero_tail_is_end: bool = False) -> LogReader: ...
     @property
     def size(self) -> int: ...
     def __iter__(self) -> Iterator[tuple[int, bytes]]: ...

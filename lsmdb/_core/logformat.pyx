@@ -212,6 +212,11 @@ cdef class LogReader:
     reported in ``tail_error`` / ``torn_tail_offset``, never raised. Damage followed by a
     valid record raises :class:`CorruptionError` when that record is reached, unless
     ``skip_corrupted`` is true: then it is recorded in ``corruptions`` and reading goes on.
+
+    ``zero_tail_is_end`` (WAL segments, which are preallocated: walmap.pyx): zeros from a
+    record boundary to the end of the file are the end of the log, not damage; where they
+    start is ``zero_tail_offset``. A MANIFEST is never preallocated, so its reader keeps
+    treating such zeros as a torn tail.
     """
     cdef object _data
     cdef const uint8_t[::1] _view
@@ -222,6 +227,9 @@ cdef class LogReader:
     cdef readonly list corruptions
     cdef readonly object tail_error
     cdef readonly object torn_tail_offset
+    cdef readonly bint zero_tail_is_end
+    cdef readonly object zero_tail_offset
+    cdef Py_ssize_t _zeros_from     # start of the file's trailing run of zero bytes; -1: unknown
     cdef list _pending          # damage seen since the last good record: [(offset, reason)]
     cdef bint _resyncing        # after damage: MIDDLE/LAST fragments belong to it
     cdef bint _done
@@ -230,7 +238,8 @@ cdef class LogReader:
     cdef Py_ssize_t _fstart, _flen, _fpos
     cdef object _freason
 
-    def __init__(self, data, file_name=None, *, bint skip_corrupted=False):
+    def __init__(self, data, file_name=None, *, bint skip_corrupted=False,
+                 bint zero_tail_is_end=False):
         self._data = data
         self._view = memoryview(data).cast("B")
         self._size = self._view.shape[0]
@@ -243,11 +252,25 @@ cdef class LogReader:
         self._pending = []
         self._resyncing = False
         self._done = False
+        self.zero_tail_is_end = zero_tail_is_end
+        self.zero_tail_offset = None
+        self._zeros_from = -1
 
     @classmethod
-    def from_file(cls, raf, *, bint skip_corrupted=False):
+    def from_file(cls, raf, *, bint skip_corrupted=False, bint zero_tail_is_end=False):
         """Reader over a whole Env RandomAccessFile."""
-        return cls(raf.pread(0, raf.size), raf.path, skip_corrupted=skip_corrupted)
+        return cls(raf.pread(0, raf.size), raf.path, skip_corrupted=skip_corrupted,
+                   zero_tail_is_end=zero_tail_is_end)
+
+    cdef Py_ssize_t _trailing_zeros_start(self) noexcept:
+        """Offset where the file's final run of zero bytes starts (computed once)."""
+        cdef Py_ssize_t i
+        if self._zeros_from < 0:
+            i = self._size
+            while i > 0 and self._view[i - 1] == 0:
+                i -= 1
+            self._zeros_from = i
+        return self._zeros_from
 
     @property
     def size(self) -> int:
@@ -285,6 +308,12 @@ cdef class LogReader:
                 self._pos += leftover
                 continue
             self._fpos = self._pos
+            if self.zero_tail_is_end and self._pos >= self._trailing_zeros_start():
+                # Only zeros from this record boundary on: preallocated space the writer
+                # never reached. The log ends here.
+                self.zero_tail_offset = self._pos
+                self._pos = self._size
+                return FRAG_EOF
             if self._size - self._pos < HEADER_SIZE:
                 self._freason = (f"truncated record header ({self._size - self._pos} of "
                                  f"{HEADER_SIZE} bytes at end of file)")

@@ -4,12 +4,15 @@ from libc.stdint cimport uint64_t
 
 from lsmdb._core.logformat cimport LogWriter
 from lsmdb._core.memtable cimport Memtable
+from lsmdb._core.walmap cimport MappedAppender
 
 
 cdef class WalTail:
     cdef public LogWriter log
     cdef readonly object file
     cdef readonly int fd
+    # Set: records are copied into the segment's mapping (walmap.pyx), not written with write(2).
+    cdef readonly MappedAppender mapped
     # Counters of the segment (both paths add to them; see walappend.pyx's docstring).
     cdef public long long bytes_written
     cdef public long long unsynced_records

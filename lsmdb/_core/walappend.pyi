@@ -2,12 +2,16 @@ from typing import Any
 
 from lsmdb._core.logformat import LogWriter
 from lsmdb._core.memtable import Memtable
+from lsmdb._core.walmap import MappedAppender
 
 class WalTail:
     log: LogWriter
     bytes_written: int
     unsynced_records: int
-    def __init__(self, log: LogWriter, file: Any, fd: int = -1) -> None: ...
+    def __init__(self, log: LogWriter, file: Any, fd: int = -1,
+                 mapped: MappedAppender | None = None) -> None: ...
+    @property
+    def mapped(self) -> MappedAppender | None: ...
     @property
     def file(self) -> Any: ...
     @property

@@ -9,8 +9,9 @@ docs/format/write_batch.md)::
     op      := 0x01 varint32 klen, key, varint32 vlen, value       PUT
              | 0x00 varint32 klen, key                             DELETE
 
-``append_op`` encodes that payload and its log framing into one buffer, write(2)s it straight
-to the segment's file descriptor and inserts the op into the memtable, all in one C call
+``append_op`` encodes that payload and its log framing into one buffer, copies it into the
+segment's mapping (``MappedAppender``, walmap.pyx; or write(2)s it straight to the segment's
+file descriptor where the file cannot be mapped) and inserts the op into the memtable, all in one C call
 with no WriteBatch object and no Python frame per layer. Why one call: an interrupt
 (Ctrl-C) is raised only between Python-level steps, so the record is applied whole or not at
 all (EINTR is retried here, never turned into KeyboardInterrupt mid-record; a signal that
@@ -33,6 +34,7 @@ from lsmdb._core.coding cimport encode_varint32, store_u32_le, store_u64_le
 from lsmdb._core.ikey cimport TYPE_DELETE, TYPE_PUT, max_seqno
 from lsmdb._core.logformat cimport BLOCK_SIZE, LogWriter, _encode, _encoded_size
 from lsmdb._core.memtable cimport LSMDB_NODE_MAX_VALUE_LEN, Memtable
+from lsmdb._core.walmap cimport MappedAppender
 
 from lsmdb.errors import ClosedError, InvalidArgumentError, StorageIOError
 
@@ -67,13 +69,15 @@ cdef int _write_all(int fd, const uint8_t *p, Py_ssize_t n, int *err) noexcept n
 
 cdef class WalTail:
     """The append end of one WAL segment: its LogWriter, file and counters, and
-    ``append_op``, the direct one-op path (only for a plain POSIX file: ``fd >= 0``).
+    ``append_op``, the direct one-op path (only for a plain POSIX file: ``fd >= 0``), which
+    copies into ``mapped`` when given (the same appender the LogWriter writes to).
     Fields in walappend.pxd."""
 
-    def __init__(self, LogWriter log not None, file, int fd=-1):
+    def __init__(self, LogWriter log not None, file, int fd=-1, MappedAppender mapped=None):
         self.log = log
         self.file = file
         self.fd = fd
+        self.mapped = mapped
         self.bytes_written = 0
         self.unsynced_records = 0
         self.direct_ops = self.direct_payload_bytes = self.direct_record_bytes = 0
@@ -153,7 +157,10 @@ cdef class WalTail:
                 q += vlen
             plen = q - payload
             rlen = _encode(payload, plen, bo, record)
-            if rlen >= NOGIL_WRITE_BYTES:
+            if self.mapped is not None:
+                # Its failures raise (StorageIOError): the finally frees, nothing follows.
+                rc = self.mapped.c_put(record, rlen)
+            elif rlen >= NOGIL_WRITE_BYTES:
                 with nogil:  # key and value were copied: nothing borrowed stays in use
                     rc = _write_all(self.fd, record, rlen, &err)
             else:
@@ -167,7 +174,8 @@ cdef class WalTail:
             raise StorageIOError(f"write failed ({strerror(err).decode(errors='replace')})",
                                  getattr(self.file, "path", None), err)
         self.log._offset += rlen
-        self.file.size += rlen
+        if self.mapped is None:  # a mapped segment's logical size is the appender's
+            self.file.size += rlen
         self.bytes_written += rlen
         self.unsynced_records += 1
         self.direct_ops += 1

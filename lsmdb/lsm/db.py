@@ -293,7 +293,9 @@ class DB:
         self.recovery_report: dict = {}
         self._recovery_info = walmod.WalRecoveryInfo()
         self._replayed = walmod.ReplayedSequences()
-        self._wal_sizes_read: dict[int, int] = {}  # WAL segment -> size before replay read it
+        # Read-only opens: WAL segment -> (size, crc32) of the bytes replay read (a mapped
+        # append changes bytes, not the size: see read_only_view.is_race).
+        self._wal_read: dict[int, tuple[int, int]] = {}
         self._kept_tables: frozenset[int] = frozenset()  # unlisted, not provably obsolete
         self._wal = None
         self._wal_failed = False
@@ -385,7 +387,7 @@ class DB:
 
     def _read_only_race(self, exc: BaseException | None) -> bool:
         return read_only_view.is_race(exc, self.env, self.path,
-                                      getattr(self, "_versions", None), self._wal_sizes_read)
+                                      getattr(self, "_versions", None), self._wal_read)
 
     def _open_locked(self, options: Options | None, exists: bool) -> None:
         env = self.env
@@ -519,7 +521,7 @@ class DB:
                   "stopped_early": False}
         self.recovery_report = report
         self._replayed = walmod.ReplayedSequences()
-        self._wal_sizes_read = {}
+        self._wal_read = {}
         if not segments:
             return None
         ref = _MemRef(self._new_memtable(), segments[-1])
@@ -532,10 +534,9 @@ class DB:
         check_gap = mode in ("tolerate_corrupted_tail", "absolute_consistency")
         manifest_last = self._versions.last_sequence
         for i, number in enumerate(segments):
-            if self.read_only:  # a writer may append meanwhile: see _read_only_race
-                self._wal_sizes_read[number] = env.file_size(
-                    walmod.segment_path(self.path, number))
-            replay, stop = walmod.read_segment(env, self.path, number, mode)
+            # A writer may append meanwhile to a read-only view's segments: see _read_only_race.
+            replay, stop = walmod.read_segment(
+                env, self.path, number, mode, self._wal_read if self.read_only else None)
             # read_segment merged records with consecutive sequence numbers into one batch:
             # the memtable searches for many keys at once, overlapping their cache misses.
             for batch in replay.batches:

@@ -17,6 +17,7 @@ import os
 from lsmdb.env import Env
 from lsmdb.errors import StorageIOError
 from lsmdb.lsm.version import VersionSet
+from lsmdb.wal.reader import segment_fingerprint
 from lsmdb.wal.segment import segment_path
 
 # A read-only open that keeps seeing a writer replace the files it reads gives up after this
@@ -28,9 +29,9 @@ CATCH_UP_ROUNDS = 200
 
 
 def is_race(exc: BaseException | None, env: Env, dbdir: str, versions: VersionSet | None,
-            wal_sizes: dict[int, int]) -> bool:
-    """Did a writer change what the failed attempt read? ``wal_sizes``: the size of each
-    WAL segment just before the attempt read it."""
+            wal_read: dict[int, tuple[int, int]]) -> bool:
+    """Did a writer change what the failed attempt read? ``wal_read``: the fingerprint
+    (``wal.reader.segment_fingerprint``) of each WAL segment's bytes the attempt decoded."""
     if isinstance(exc, StorageIOError):
         return exc.errno == errno.ENOENT  # a file vanished between listing and reading
     if versions is None or versions.read_current is None:
@@ -41,8 +42,8 @@ def is_race(exc: BaseException | None, env: Env, dbdir: str, versions: VersionSe
         if versions.read_manifest is not None and versions.read_manifest_path is not None \
                 and env.read_file(versions.read_manifest_path) != versions.read_manifest:
             return True
-        for number, size in wal_sizes.items():
-            if env.file_size(segment_path(dbdir, number)) != size:
+        for number, fingerprint in wal_read.items():
+            if segment_fingerprint(env.read_file(segment_path(dbdir, number))) != fingerprint:
                 return True  # e.g. a record half appended when it was read
     except StorageIOError as again:
         return again.errno == errno.ENOENT

@@ -17,6 +17,7 @@ import sys
 from typing import TextIO
 
 from lsmdb._core.logformat import LogReader
+from lsmdb._core.walmap import WINDOW_BYTES
 from lsmdb.env import Env, default_env
 from lsmdb.errors import CorruptionError, Error, InvalidArgumentError
 
@@ -97,9 +98,14 @@ def dump_log(path: str | bytes | os.PathLike, out: TextIO | None = None, *, kind
         kind = _guess_kind(path)
     decode = _load_batch_decoder() if kind == "wal" else None
     data = env.read_file(path)
-    reader = LogReader(data, path, skip_corrupted=True)
+    # A WAL segment is preallocated (lsmdb/_core/walmap.pyx): zeros after its last record are
+    # the end of the log. A MANIFEST ("raw") never is.
+    reader = LogReader(data, path, skip_corrupted=True, zero_tail_is_end=kind == "wal")
     records_found = list(reader)
-    if data and not records_found and not reader.corruptions:
+    # Zeros only: a segment created by a writer that died before its first record (whole
+    # preallocation windows) is an empty log; any other all-zero file is not a WAL.
+    preallocated_only = reader.zero_tail_offset == 0 and len(data) % WINDOW_BYTES == 0
+    if data and not records_found and not reader.corruptions and not preallocated_only:
         # Damage at offset 0 with nothing valid after it: the reader's "torn tail". A log
         # the writer cut during its very first append is indistinguishable from a file of
         # another kind; either way there is nothing to dump and exit 0 would mislead.
@@ -135,6 +141,10 @@ def dump_log(path: str | bytes | os.PathLike, out: TextIO | None = None, *, kind
     if reader.tail_error is not None:
         print(f"torn tail at offset {reader.torn_tail_offset}: {reader.tail_error} "
               f"({len(data) - reader.torn_tail_offset} bytes ignored)", file=out)
+    if reader.zero_tail_offset is not None:
+        print(f"preallocated zeros from offset {reader.zero_tail_offset} "
+              f"({len(data) - reader.zero_tail_offset} bytes; the writer stopped before "
+              "closing the segment)", file=out)
     print(f"{records} records", file=out)
     return status
 

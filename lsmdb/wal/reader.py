@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lsmdb._core.batch import WriteBatch
+from lsmdb._core.crc32 import crc32
 from lsmdb._core.logformat import LogReader
 from lsmdb.env import Env
 from lsmdb.errors import CorruptionError
@@ -82,23 +83,35 @@ class SegmentReplay:
 
 
 RUN_BYTES = 4 << 20
+
+
+def segment_fingerprint(data: bytes) -> tuple[int, int]:
+    """(size, crc32) of a segment's bytes. Not the size alone: a mapped append (walmap.pyx)
+    writes into preallocated zeros and leaves the size as it was."""
+    return len(data), crc32(data)
 BATCH_HEADER_BYTES = WriteBatch().byte_size  # an empty batch is its header
 
 RECOVERY_MODES = ("tolerate_corrupted_tail", "absolute_consistency", "point_in_time",
                   "skip_any_corrupted")
 
 
-def read_segment(env: Env, dbdir: str, number: int, mode: str) -> tuple[SegmentReplay, bool]:
+def read_segment(env: Env, dbdir: str, number: int, mode: str,
+                 fingerprints: dict[int, tuple[int, int]] | None = None,
+                 ) -> tuple[SegmentReplay, bool]:
     """Decode one segment under a wal_recovery mode.
 
     Returns (replay, stop): ``stop`` is True when point_in_time recovery must not replay
     any later segment. Raises CorruptionError where the mode forbids going on.
+    ``fingerprints`` (a read-only open): gets ``number -> segment_fingerprint`` of the bytes
+    decoded, taken before decoding, so a failure can be checked for a writer's append.
     """
     path = segment_path(dbdir, number)
     data = env.read_file(path)
+    if fingerprints is not None:
+        fingerprints[number] = segment_fingerprint(data)
     replay = SegmentReplay(number)
     skip = mode == "skip_any_corrupted"
-    reader = LogReader(data, file_name=path, skip_corrupted=skip)
+    reader = LogReader(data, file_name=path, skip_corrupted=skip, zero_tail_is_end=True)
     stop = False
     append = None  # the last batch's append_encoded: later records may continue it
     records = 0

@@ -2,10 +2,16 @@
 when the DB's write leader asks (its WalCommitPolicy decides when; see commit_policy.py).
 
 A single put or delete may bypass ``add``: ``tail.append_op`` (lsmdb/_core/walappend.pyx)
-encodes the one-op batch and its record in C and writes it to the segment's descriptor, when
-the Env's file hands one out (``WritableFile.direct_append_fd``: a plain POSIX file, never a
-fault-injection or hook wrapper, which always goes through ``add`` and ``append``). Both paths share the tail's offset and
-counters, so the segment is one log either way."""
+encodes the one-op batch and its record in C and appends it, when the Env's file hands out
+its descriptor (``WritableFile.direct_append_fd``: a plain POSIX file, never a
+fault-injection or hook wrapper, which always goes through ``add`` and ``append``). Both
+paths share the tail's offset and counters, so the segment is one log either way.
+
+On such a file both paths append by copying into a shared mapping of the segment
+(``MappedAppender``, lsmdb/_core/walmap.pyx: no system call per record, the same page cache,
+the same guarantees; a crash leaves preallocated zeros after the last record, which the WAL
+reader takes as the end of the log). Where the file cannot be preallocated or mapped, they
+fall back to write(2)."""
 
 from __future__ import annotations
 
@@ -13,9 +19,14 @@ import os
 
 from lsmdb._core.logformat import BLOCK_BYTES, LogWriter, encode_records
 from lsmdb._core.walappend import WalTail
+from lsmdb._core.walmap import MappedAppender
 from lsmdb.env import Env
+from lsmdb.errors import StorageIOError
 from lsmdb.killpoint import kill_point
 from lsmdb.wal.segment import segment_path
+
+# Append through a mapping where the file allows it (tests turn it off to cover write(2)).
+MAPPED_APPENDS = True
 
 
 class WalWriter:
@@ -29,10 +40,16 @@ class WalWriter:
         kill_point("wal.segment:created")
         # Make the segment's name durable now, or synced records in it could vanish with it.
         env.fsync_dir(os.path.dirname(self.path))
-        self._writer = LogWriter(self._file)
         direct_append_fd = getattr(self._file, "direct_append_fd", None)
         fd = direct_append_fd() if direct_append_fd is not None else -1
-        self.tail = WalTail(self._writer, self._file, fd)
+        self.mapped: MappedAppender | None = None
+        if fd >= 0 and MAPPED_APPENDS:
+            try:
+                self.mapped = MappedAppender(fd, self.path)
+            except StorageIOError:
+                os.ftruncate(fd, 0)  # whatever was preallocated; then write(2) from offset 0
+        self._writer = LogWriter(self.mapped if self.mapped is not None else self._file)
+        self.tail = WalTail(self._writer, self._file, fd, self.mapped)
         # Whether tail.append_op may be used: only on a plain file (see the module doc).
         self.direct = fd >= 0
         self.syncs = 0
@@ -76,6 +93,10 @@ class WalWriter:
         """After an interrupt in add(): complete a record of which some bytes reached the
         file (or leave the file at ``start`` if none did) and resynchronise the writer's
         offset. Returns the record's length, 0 when nothing was appended."""
+        if self.mapped is not None:
+            # add_record's copy and its offset update are one C call, which an interrupt
+            # cannot split: the record is all there or not at all.
+            return self.mapped.size - start
         record = encode_records([payload], start % BLOCK_BYTES)
         reached = self._env.file_size(self.path) - start
         if reached > 0 and reached < len(record):
@@ -95,4 +116,6 @@ class WalWriter:
     def close(self) -> None:
         self.direct = False
         self.tail.detach()
+        if self.mapped is not None:
+            self.mapped.close()  # unmaps, cuts the preallocated zeros off
         self._file.close()
