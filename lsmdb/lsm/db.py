@@ -456,7 +456,8 @@ class DB:
             bytes_replayed=self.recovery_report["bytes_replayed"],
             last_sequence=self._last_seq, torn_tail=self.recovery_report["torn_tail"])
         if not self.read_only:
-            self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number())
+            self._wal = walmod.WalWriter(env, self.path, self._versions.new_file_number(),
+                                         mapped=self.options.mmap_wal_writes)
             self._mem = _MemRef(self._new_memtable(), self._wal.number)
             self._imms: list[_MemRef] = []
             if replayed is not None and replayed.mem.num_entries + replayed.mem.num_range_deletes:
@@ -979,7 +980,8 @@ class DB:
 
     def _switch_memtable(self) -> None:
         """Make the active memtable immutable and start a new WAL segment (mutex held)."""
-        new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number())
+        new_wal = walmod.WalWriter(self.env, self.path, self._versions.new_file_number(),
+                                   mapped=self.options.mmap_wal_writes)
         kill_point("memtable.switch")
         old_wal = self._wal
         if old_wal.unsynced_records:

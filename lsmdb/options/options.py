@@ -105,6 +105,16 @@ class Options(_OptionsNode):
     such damage raises CorruptionError instead (about 10% slower point reads on cache misses).
     Takes effect for tables opened after the change (every table at open)."""
 
+    mmap_wal_writes: bool = True
+    """Default True. Append to the WAL by copying into a shared mapping of the segment
+    (preallocated in 1 MiB steps, cut to its last record at close): no system call per
+    write, the same durability (a record is in the page cache when the write returns, on
+    disk after fsync). False: one ``write(2)`` per record. Mapped writes are the less
+    forgiving of a failing disk: an I/O error reading back a partly written page, or a
+    full copy-on-write file system (btrfs, ZFS), stops the process with SIGBUS where
+    ``write(2)`` returns an error (acknowledged writes are then as safe as after kill -9).
+    Files that cannot be mapped or preallocated fall back to ``write(2)`` by themselves."""
+
     max_key_bytes: int = 64 * KiB
     """Default 64 KiB, also the most allowed. Longer keys raise InvalidArgumentError."""
 
@@ -142,6 +152,7 @@ class Options(_OptionsNode):
         "background_threads": _int(1, 64),
         "paranoid_checks": _bool,
         "mmap_reads": _bool,
+        "mmap_wal_writes": _bool,
         "max_key_bytes": _int(1, 64 * KiB),
         "max_value_bytes": _int(1, 64 * MiB),
         "wal_segment_bytes": _int(64 * KiB),

@@ -10,8 +10,8 @@ paths share the tail's offset and counters, so the segment is one log either way
 On such a file both paths append by copying into a shared mapping of the segment
 (``MappedAppender``, lsmdb/_core/walmap.pyx: no system call per record, the same page cache,
 the same guarantees; a crash leaves preallocated zeros after the last record, which the WAL
-reader takes as the end of the log). Where the file cannot be preallocated or mapped, they
-fall back to write(2)."""
+reader takes as the end of the log). Where the file cannot be preallocated or mapped, or
+with ``Options(mmap_wal_writes=False)``, they use write(2)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,11 @@ from lsmdb.errors import StorageIOError
 from lsmdb.killpoint import kill_point
 from lsmdb.wal.segment import segment_path
 
-# Append through a mapping where the file allows it (tests turn it off to cover write(2)).
-MAPPED_APPENDS = True
-
 
 class WalWriter:
     """Appends batches to one segment. Not thread-safe: the DB's write leader calls it."""
 
-    def __init__(self, env: Env, dbdir: str, number: int):
+    def __init__(self, env: Env, dbdir: str, number: int, *, mapped: bool = True):
         self.number = number
         self.path = segment_path(dbdir, number)
         self._env = env
@@ -43,7 +40,7 @@ class WalWriter:
         direct_append_fd = getattr(self._file, "direct_append_fd", None)
         fd = direct_append_fd() if direct_append_fd is not None else -1
         self.mapped: MappedAppender | None = None
-        if fd >= 0 and MAPPED_APPENDS:
+        if fd >= 0 and mapped:  # Options.mmap_wal_writes
             try:
                 self.mapped = MappedAppender(fd, self.path)
             except StorageIOError:

@@ -16,7 +16,6 @@ from lsmdb import wal as walmod
 from lsmdb._core.logformat import LogReader
 from lsmdb._core.walmap import WINDOW_BYTES
 from lsmdb.env import Env, WritableFile
-from lsmdb.wal import writer as walwriter
 from lsmdb.wal.dump import dump_log
 from lsmdb.wal.reader import RECOVERY_MODES
 
@@ -139,15 +138,14 @@ def test_a_file_that_cannot_be_mapped_falls_back_to_write(tmp_path):
         assert again.count() == 500
 
 
-def test_the_write_path_without_mapping_still_writes_the_same_database(tmp_path, monkeypatch):
-    monkeypatch.setattr(walwriter, "MAPPED_APPENDS", False)
-    db = lsmdb.open(tmp_path / "db")
+def test_mmap_wal_writes_false_appends_with_write(tmp_path):
+    db = lsmdb.open(tmp_path / "db", mmap_wal_writes=False)
     assert db._wal.mapped is None and db._wal.direct
     for i in range(300):
         db.put(b"%d" % i, b"w" * 70)
+    assert os.path.getsize(db._wal.path) == db._wal.tail.log.offset  # nothing preallocated
     db.close()
-    monkeypatch.setattr(walwriter, "MAPPED_APPENDS", True)
-    with lsmdb.open(tmp_path / "db") as again:
+    with lsmdb.open(tmp_path / "db", mmap_wal_writes=True) as again:
         assert again._wal.mapped is not None
         assert again.count() == 300
 
