@@ -25,3 +25,7 @@ cdef class WalTail:
     # append_op without the Python call: the record's bytes, or -1 with an exception set.
     cdef Py_ssize_t c_append_op(self, uint64_t seq, int vtype, bytes key, bytes value,
                                 Memtable mem) except -1
+    # The record only (no memtable insert, no direct-path counts): its bytes; *payload gets
+    # the batch's bytes. For the synced front (writefront.pyx), which inserts after fsync.
+    cdef Py_ssize_t c_append_record(self, uint64_t seq, int vtype, bytes key, bytes value,
+                                    Py_ssize_t *payload_bytes) except -1

@@ -113,6 +113,17 @@ cdef class WalTail:
 
     cdef Py_ssize_t c_append_op(self, uint64_t seq, int vtype, bytes key, bytes value,
                                 Memtable mem) except -1:
+        cdef Py_ssize_t plen = 0
+        cdef Py_ssize_t rlen = self.c_append_record(seq, vtype, key, value, &plen)
+        self.direct_ops += 1
+        self.direct_payload_bytes += plen
+        self.direct_record_bytes += rlen
+        mem.c_add(seq, vtype, <const uint8_t *>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                  <const uint8_t *>PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+        return rlen
+
+    cdef Py_ssize_t c_append_record(self, uint64_t seq, int vtype, bytes key, bytes value,
+                                    Py_ssize_t *payload_bytes) except -1:
         cdef Py_ssize_t klen = PyBytes_GET_SIZE(key)
         cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
         cdef uint8_t stack_payload[STACK_RECORD_BYTES]
@@ -178,9 +189,5 @@ cdef class WalTail:
             self.file.size += rlen
         self.bytes_written += rlen
         self.unsynced_records += 1
-        self.direct_ops += 1
-        self.direct_payload_bytes += plen
-        self.direct_record_bytes += rlen
-        mem.c_add(seq, vtype, <const uint8_t *>PyBytes_AS_STRING(key), klen,
-                  <const uint8_t *>PyBytes_AS_STRING(value), vlen)
+        payload_bytes[0] = plen
         return rlen

@@ -251,6 +251,10 @@ class DB:
     _max_key = FrontField("_max_key")
     _max_value = FrontField("_max_value")
     _sv = FrontField("_sv")  # the superversion, see _publish; what get reads
+    # The writer-queue entry of the compiled synced path (WriteFront.write_one_synced): it
+    # holds the queue while synced single writes are pending, so queued writers, barriers
+    # (memtable switch, flush) and close wait for them.
+    _sync_sentinel = FrontField("_sync_sentinel")
 
     def __init__(self, path: _Path, options: Options | None = None, *, create: bool = True,
                  read_only: bool = False, error_if_exists: bool = False, env: Env | None = None,
@@ -272,6 +276,7 @@ class DB:
         self._bg_cv = threading.Condition(self._mutex)  # background threads: new work
         self._version_lock = threading.RLock()
         self._writers: deque[_Writer] = deque()
+        self._sync_sentinel = _Writer(None, False)
         # Group commit of synced writes (_gather_sync_writers): the threads of the last
         # synced group, the smoothed time of a synced group's data phase, and whether a
         # leader is waiting for writers to join it.
@@ -1022,8 +1027,10 @@ class DB:
     # ------------------------------------------------------------------ public API: reads
 
     def _fold_direct_writes(self, wal) -> None:
-        """Add the direct path's writes on ``wal`` to the statistics (mutex held)."""
+        """Add the direct path's writes on ``wal``, and the compiled synced path's, to the
+        statistics (mutex held)."""
         self._stats.direct_writes(wal.tail.take_direct_counts())
+        self._stats.synced_writes(self._front.take_synced_counts())
 
     def _publish(self) -> None:
         mem, imms, version = self._mem, tuple(self._imms), self._versions.current

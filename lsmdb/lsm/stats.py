@@ -158,6 +158,16 @@ class StatsCollector:
         self.user_writes += writes
         self.write_groups += writes
 
+    def synced_writes(self, counts: tuple[int, int, int, int]) -> None:
+        """Fold in WriteFront.take_synced_counts(): (writes, user bytes, WAL bytes, fsyncs)
+        of the compiled synced path, each fsync one write group. DB mutex held."""
+        writes, user_bytes, nbytes, syncs = counts
+        self.wal_bytes += nbytes
+        self.wal_syncs += syncs
+        self.user_bytes += user_bytes
+        self.user_writes += writes
+        self.write_groups += syncs
+
     def flush(self, nbytes: int, files: int) -> None:
         with self._lock:
             self.flush_bytes += nbytes

@@ -57,6 +57,8 @@ def _expected_state(db) -> dict:
         "tail": wal.tail if wal is not None and wal.direct else None,
         "mem": None if mem is None else mem.mem, "writers": db._writers,
         "never_syncs": db._commit_schedule.never_syncs,
+        "always_syncs": db._commit_schedule.syncs_by_default,
+        "sync_sentinel": db._sync_sentinel,
         "memtable_limit": db._memtable_limit, "max_key": db._max_key,
         "max_value": db._max_value, "sv": db.__dict__.get("_sv"),
     }
@@ -65,7 +67,7 @@ def _expected_state(db) -> dict:
 def _check(db) -> None:
     state, expected = db._front.state, _expected_state(db)
     for name, value in expected.items():
-        if name in ("tail", "mem", "writers", "sv"):
+        if name in ("tail", "mem", "writers", "sv", "sync_sentinel"):
             assert state[name] is value, name
         else:
             assert state[name] == value, name
@@ -76,7 +78,7 @@ def test_every_mirrored_db_attribute_is_a_front_field():
     assert mirrored == {"_last_seq", "_bg_error", "_closing", "_closed", "read_only",
                         "_no_write_stall", "_wal", "_mem", "_writers", "_mutex",
                         "_commit_schedule", "_memtable_limit", "_max_key", "_max_value",
-                        "_sv"}
+                        "_sv", "_sync_sentinel"}
     assert all(vars(DB)[n].name == n for n in mirrored)
 
 

@@ -35,6 +35,20 @@ def test_sigkill_stress_child_at_random_moments(scratch, tally):
     tally["crash loop acknowledged writes verified"] += report.acked_verified
 
 
+def test_sigkill_synced_writers_at_random_moments(scratch, tally):
+    """wal_sync="always" with 4 writer threads: single writes take the compiled synced group
+    commit (WriteFront.write_one_synced); every acknowledged write must survive a kill."""
+    kills = 150 if LONG else 10
+    config = CrashLoopConfig(dir=scratch, kills=kills, seed=77, sync="always", threads=4,
+                             interval=0.5)
+    report = run_crash_loop(config)
+    assert report.trials == kills
+    assert report.sigkills >= kills - 2
+    assert report.acked_verified > 20 * kills
+    tally["crash loop kills (synced writers)"] += report.sigkills
+    tally["crash loop acknowledged synced writes verified"] += report.acked_verified
+
+
 def test_crash_loop_reports_a_violation_with_the_rerun_command(scratch):
     config = CrashLoopConfig(dir=scratch, kills=1, seed=7, threads=2, interval=0.3)
     run_crash_loop(config)

@@ -150,8 +150,11 @@ def _count_cv_waits(db, monkeypatch) -> list:
     return waits
 
 
+# The general path's group commit of synced writes (a wrapped WAL file: single synced writes
+# on a plain one take the compiled synced path, test_db_synced_write.py).
+
 def test_a_single_synced_writer_never_waits_for_a_group(tmp_path, monkeypatch):
-    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db = lsmdb.open(tmp_path / "db", env=GeneralPathEnv(), wal_sync="always")
     db.put(b"first", b"1")  # now the last synced group is this thread's
     waits = _count_cv_waits(db, monkeypatch)
     for i in range(20):
@@ -162,7 +165,7 @@ def test_a_single_synced_writer_never_waits_for_a_group(tmp_path, monkeypatch):
 
 
 def test_a_leader_gathering_for_a_thread_that_never_returns_goes_on(tmp_path, monkeypatch):
-    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db = lsmdb.open(tmp_path / "db", env=GeneralPathEnv(), wal_sync="always")
     db.put(b"first", b"1")
     # The last synced group had another thread too, which writes no more.
     db._last_sync_threads = db._last_sync_threads | {-1}

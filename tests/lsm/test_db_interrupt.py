@@ -127,7 +127,8 @@ def test_error_messages_never_have_an_empty_reason(tmp_path):
 
 @pytest.mark.timeout(60)  # the regression was a hang: the interrupted leader stayed queued
 def test_interrupt_while_the_leader_publishes_leaves_no_stale_writer(tmp_path, monkeypatch):
-    db = lsmdb.open(tmp_path / "db", wal_sync="always")  # the queued path
+    # The queued path (a hook Env's WAL file is not a plain one: no compiled path).
+    db = lsmdb.open(tmp_path / "db", env=HookEnv(), wal_sync="always")
     publish = db._publish
     fired = []
 
