@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from lsmdb.env import Env, WritableFile
 
-__all__ = ["HookEnv", "Gate", "WHEN"]
+__all__ = ["HookEnv", "Gate", "WHEN", "GeneralPathEnv"]
 
 # Where an interrupt is raised: in an append before any byte is written, after half of them,
 # after all of them; or in the next sync() of the file.
@@ -114,3 +114,17 @@ class HookEnv(Env):
         f.__class__ = _HookedFile
         f.env = self
         return f
+
+
+class _WrappedFile(WritableFile):
+    """Not exactly a WritableFile: hands out no descriptor (``direct_append_fd`` is -1)."""
+
+
+class GeneralPathEnv(Env):
+    """The POSIX Env, but its writable files are a subclass: the WAL then takes the DB's
+    general write path for every write (no compiled one-op or synced path, no mapping),
+    the reference those paths are compared with."""
+
+    def open_writable(self, path: str) -> WritableFile:
+        f = super().open_writable(path)
+        return _WrappedFile(f.path, f._fd, f.size)

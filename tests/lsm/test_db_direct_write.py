@@ -16,7 +16,6 @@ from lsmdb import killpoint
 from lsmdb._core.ikey import MAX_SEQNO
 from lsmdb._core.logformat import LogWriter
 from lsmdb._core.walappend import WalTail
-from lsmdb.env import Env, WritableFile
 from lsmdb.errors import (
     BackgroundError,
     ClosedError,
@@ -25,16 +24,7 @@ from lsmdb.errors import (
     StorageIOError,
 )
 from lsmdb.options import Options
-
-
-class _WrappedFile(WritableFile):
-    """Not exactly a WritableFile: the WAL writer takes the general path for it."""
-
-
-class GeneralPathEnv(Env):
-    def open_writable(self, path):
-        f = super().open_writable(path)
-        return _WrappedFile(f.path, f._fd, f.size)
+from lsmdb.testing.hookenv import GeneralPathEnv
 
 
 def _workload(db):

@@ -12,18 +12,8 @@ import pytest
 
 import lsmdb
 from lsmdb._core.walappend import WalTail
-from lsmdb.env import Env, WritableFile
 from lsmdb.errors import BackgroundError, ClosedError, StorageIOError
-
-
-class _WrappedFile(WritableFile):
-    """Not exactly a WritableFile: the WAL writer takes the general path for it."""
-
-
-class GeneralPathEnv(Env):
-    def open_writable(self, path):
-        f = super().open_writable(path)
-        return _WrappedFile(f.path, f._fd, f.size)
+from lsmdb.testing.hookenv import GeneralPathEnv
 
 
 def _wal_records(db) -> bytes:
