@@ -98,7 +98,7 @@ class Session:
         op = inp.byte() % 13
         if op in (0, 1):
             k, v = inp.key(), inp.value()
-            db.put(k, v)
+            db.put(k, v, sync=op == 1)  # sync=True: the compiled synced path
             model[k] = v
         elif op == 2:
             k = inp.key()

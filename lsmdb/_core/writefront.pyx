@@ -414,8 +414,8 @@ cdef class WriteFront:
         while True:
             # smutex is taken with the GIL held, never the reverse (no holder of smutex waits
             # for the GIL: a sleeper lets smutex go before it takes the GIL back), and the
-            # GIL is let go only to sleep: a release and retake of the
-            # GIL hands it to the next thread in line, and would cost a turn per write.
+            # GIL is let go only to sleep: a release and retake of the GIL hands it to the
+            # next thread in line, and would cost a turn per write.
             pthread_mutex_lock(&self.smutex)
             if self.done_ticket >= ticket:
                 state = 0
@@ -505,9 +505,8 @@ cdef class WriteFront:
     cdef tuple _apply(self, object db, uint64_t target, object error):
         """Mutex held, after the group's fsync: insert and publish the pending writes with
         tickets up to ``target``, in order. If the fsync failed or an insert fails, every
-        pending write not applied fails (in
-        ``failures``) and writes stop. Returns (last ticket finished, writes applied,
-        deferred interrupt)."""
+        pending write not applied fails (in ``failures``) and writes stop. Returns (last
+        ticket finished, writes applied, deferred interrupt)."""
         cdef Py_ssize_t n = 0, nbytes = 0, payload = 0
         cdef uint64_t last = 0, seq = 0
         cdef tuple e
