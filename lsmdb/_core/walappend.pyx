@@ -11,8 +11,8 @@ docs/format/write_batch.md)::
 
 ``append_op`` encodes that payload and its log framing into one buffer, copies it into the
 segment's mapping (``MappedAppender``, walmap.pyx; or write(2)s it straight to the segment's
-file descriptor where the file cannot be mapped) and inserts the op into the memtable, all in one C call
-with no WriteBatch object and no Python frame per layer. Why one call: an interrupt
+file descriptor where the file cannot be mapped) and inserts the op into the memtable, all
+in one C call with no WriteBatch object and no Python frame per layer. Why one call: an interrupt
 (Ctrl-C) is raised only between Python-level steps, so the record is applied whole or not at
 all (EINTR is retried here, never turned into KeyboardInterrupt mid-record; a signal that
 arrived meanwhile is raised by the interpreter after the call returns, when the caller

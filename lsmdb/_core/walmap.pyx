@@ -64,21 +64,27 @@ cdef class MappedAppender:
         self.win_base = -1
         self.windows_mapped = 0
         # Map the first window now, so a file system that cannot map files (or preallocate)
-        # is found before any record is written: the caller then appends with write(2).
-        self._map_window(size - size % WINDOW)
+        # is found before any record is written: the caller then appends with write(2),
+        # to a file cut back to what it held.
+        try:
+            self._map_window(size - size % WINDOW)
+        except BaseException:
+            self._unmap()
+            if self.reserved != size:
+                ftruncate(fd, size)
+            raise
 
-    cdef int _map_window(self, long long base) except -1:
-        cdef void *m
-        cdef int rc
+    cdef void _unmap(self) noexcept:
         if self.map != NULL:
             munmap(self.map, WINDOW)
             self.map = NULL
             self.win_base = -1
+
+    cdef int _map_window(self, long long base) except -1:
+        cdef void *m
+        self._unmap()
         if base + WINDOW > self.reserved:
-            rc = posix_fallocate(self.fd, self.reserved, base + WINDOW - self.reserved)
-            if rc != 0:  # returns the error number; errno is not set
-                raise _io_error("preallocate", self.path, rc)
-            self.reserved = base + WINDOW
+            self._reserve(base + WINDOW)
         m = mmap(NULL, WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, self.fd, base)
         if m == MAP_FAILED:
             raise _io_error("mmap", self.path, errno)
@@ -110,9 +116,10 @@ cdef class MappedAppender:
         return 0
 
     cdef int _reserve(self, long long end) except -1:
+        """Preallocate the file up to ``end`` rounded up to a whole window."""
         cdef long long target = end + (WINDOW - end % WINDOW) % WINDOW
         cdef int rc = posix_fallocate(self.fd, self.reserved, target - self.reserved)
-        if rc != 0:
+        if rc != 0:  # returns the error number; errno is not set
             raise _io_error("preallocate", self.path, rc)
         self.reserved = target
         return 0
@@ -139,14 +146,11 @@ cdef class MappedAppender:
     def close(self) -> None:
         """Unmap, and cut the preallocated zeros off (the file ends at ``size``). Idempotent.
         A failed truncate is not an error: a reader takes the zeros as the end of the log."""
-        if self.map != NULL:
-            munmap(self.map, WINDOW)
-            self.map = NULL
+        self._unmap()
         if self.fd >= 0:
             if self.reserved != self.size:
                 ftruncate(self.fd, self.size)
             self.fd = -1
 
     def __dealloc__(self):
-        if self.map != NULL:
-            munmap(self.map, WINDOW)
+        self._unmap()

@@ -270,12 +270,38 @@ cdef class WriteFront:
                 "memtable_limit": self.memtable_limit, "max_key": self.max_key,
                 "max_value": self.max_value, "sv": self.sv}
 
-    cdef inline bint ready(self) noexcept:
-        """Whether a write may take the direct path now (read under the mutex to act on)."""
+    cdef inline bint writable(self) noexcept:
+        """What both compiled write paths need (read under the mutex to act on): an open,
+        writable DB with no background error and no stall, a plain WAL file, room in the
+        active memtable."""
         return (not self.closed and not self.closing and not self.read_only and not self.failed
-                and self.never_syncs and self.no_write_stall and self.tail is not None
-                and self.tail.fd >= 0 and self.mem is not None and not self.writers
-                and self.mem.c_used_bytes() < self.memtable_limit)
+                and self.no_write_stall and self.tail is not None and self.tail.fd >= 0
+                and self.mem is not None and self.mem.c_used_bytes() < self.memtable_limit)
+
+    cdef inline bint ready(self) noexcept:
+        """Whether a write may take the direct path now (read under the mutex to act on):
+        a never-syncing WAL policy and no writer queued."""
+        return self.never_syncs and not self.writers and self.writable()
+
+    cdef int stop_writes(self, dict attrs, object exc) except -1:
+        """A WAL append or fsync failed, or a record logged is not in the memtable: stop
+        writes until resume(), as the general path does (``attrs``: the DB's __dict__)."""
+        self.mirror("_bg_error", exc)  # as db._bg_error = exc would (FrontField)
+        attrs["_bg_error"] = exc
+        attrs["_wal_failed"] = True
+        return 0
+
+    cdef int publish_seq(self, dict attrs, uint64_t seq) except -1:
+        """Publish ``seq`` (mutex held): the writes up to it are visible as soon as the
+        sequence moves; the superversion keeps its memtables and Version."""
+        seq_obj = seq
+        self.last_seq = seq
+        attrs["_last_seq"] = seq_obj
+        sv = self.sv
+        sv = (sv[0], sv[1], sv[2], seq_obj, sv[4])
+        self.sv = sv  # as db._sv = sv would (FrontField)
+        attrs["_sv"] = sv
+        return 0
 
     cdef int write_one(self, object db, int vtype, bytes key, bytes value) except -1:
         """Apply one put or delete to ``db`` (this front's DB) on the direct path: 1, or 0
@@ -301,20 +327,10 @@ cdef class WriteFront:
                 raise  # refused before any byte was written: only this call's error
             except Exception as exc:
                 # A failed write(2) leaves the segment's tail unknown, and a record logged but
-                # not in the memtable must not be followed by others: stop writes until
-                # resume(), as the general path does.
-                self.mirror("_bg_error", exc)  # as db._bg_error = exc would (FrontField)
-                attrs["_bg_error"] = exc
-                attrs["_wal_failed"] = True
+                # not in the memtable must not be followed by others.
+                self.stop_writes(attrs, exc)
                 raise
-            # Publish: the write is visible as soon as the sequence moves.
-            seq_obj = seq
-            self.last_seq = seq
-            attrs["_last_seq"] = seq_obj
-            sv = self.sv  # same memtables and Version: only the sequence moves
-            sv = (sv[0], sv[1], sv[2], seq_obj, sv[4])
-            self.sv = sv  # as db._sv = sv would (FrontField)
-            attrs["_sv"] = sv
+            self.publish_seq(attrs, seq)
             return 1  # statistics: folded in from the tail (DB._fold_direct_writes)
         finally:
             self.release()
@@ -336,10 +352,7 @@ cdef class WriteFront:
         act on): the direct path's conditions but any WAL policy, and no writer queued but
         this path's own sentinel (a queued writer or barrier goes first)."""
         cdef Py_ssize_t n
-        if (self.closed or self.closing or self.read_only or self.failed
-                or not self.no_write_stall or self.tail is None or self.tail.fd < 0
-                or self.mem is None or self.sentinel is None or self.writers is None
-                or self.mem.c_used_bytes() >= self.memtable_limit):
+        if self.sentinel is None or self.writers is None or not self.writable():
             return False
         n = len(self.writers)
         return n == 0 or (n == 1 and self.writers[0] is self.sentinel)
@@ -378,12 +391,9 @@ cdef class WriteFront:
             except (InvalidArgumentError, ClosedError):
                 raise  # refused before any byte was written
             except Exception as exc:
-                # The WAL's tail is unknown: stop writes (the pending writes fail with it,
-                # see _apply).
-                self.mirror("_bg_error", exc)
-                attrs = PyObject_GenericGetDict(db, NULL)
-                attrs["_bg_error"] = exc
-                attrs["_wal_failed"] = True
+                # The WAL's tail is unknown: stop writes (the writes pending before this one
+                # are durable once fsynced and are applied, see _apply).
+                self.stop_writes(PyObject_GenericGetDict(db, NULL), exc)
                 raise
             self.next_ticket += 1
             ticket = self.next_ticket
@@ -532,20 +542,11 @@ cdef class WriteFront:
             except Exception as exc:  # MemoryError: logged, not in the memtable
                 error = exc
         if n:
-            # Publish: the writes are visible as soon as the sequence moves.
-            seq_obj = seq
-            self.last_seq = seq
-            attrs["_last_seq"] = seq_obj
-            sv = self.sv
-            sv = (sv[0], sv[1], sv[2], seq_obj, sv[4])
-            self.sv = sv
-            attrs["_sv"] = sv
+            self.publish_seq(attrs, seq)
             del self.pending[:n]
         if error is not None:
             if not self.failed:
-                self.mirror("_bg_error", error)
-                attrs["_bg_error"] = error
-                attrs["_wal_failed"] = True
+                self.stop_writes(attrs, error)
             for e in self.pending:
                 self.failures[e[0]] = error
                 last = e[0]

@@ -141,32 +141,28 @@ class StatsCollector:
         self.stalls: dict[str, int] = {}
         self.stall_seconds: dict[str, float] = {}
 
-    def wal_write(self, nbytes: int, synced: bool, user_bytes: int, writers: int) -> None:
+    def wal_write(self, nbytes: int, synced: int, user_bytes: int, writers: int,
+                  groups: int = 1) -> None:
+        """``writers`` writes in ``groups`` write groups appended ``nbytes`` to the WAL and
+        fsynced it ``synced`` times (a bool for one group)."""
         # No lock: called with the DB mutex held (one write group at a time).
         self.wal_bytes += nbytes
         self.wal_syncs += synced
         self.user_bytes += user_bytes
         self.user_writes += writers
-        self.write_groups += 1
+        self.write_groups += groups
 
     def direct_writes(self, counts: tuple[int, int, int]) -> None:
         """Fold in WalTail.take_direct_counts(): (writes, user bytes, WAL bytes) of the direct
         one-op path, each write its own group. Called with the DB mutex held."""
         writes, user_bytes, nbytes = counts
-        self.wal_bytes += nbytes
-        self.user_bytes += user_bytes
-        self.user_writes += writes
-        self.write_groups += writes
+        self.wal_write(nbytes, 0, user_bytes, writes, groups=writes)
 
     def synced_writes(self, counts: tuple[int, int, int, int]) -> None:
         """Fold in WriteFront.take_synced_counts(): (writes, user bytes, WAL bytes, fsyncs)
         of the compiled synced path, each fsync one write group. DB mutex held."""
         writes, user_bytes, nbytes, syncs = counts
-        self.wal_bytes += nbytes
-        self.wal_syncs += syncs
-        self.user_bytes += user_bytes
-        self.user_writes += writes
-        self.write_groups += syncs
+        self.wal_write(nbytes, syncs, user_bytes, writes, groups=syncs)
 
     def flush(self, nbytes: int, files: int) -> None:
         with self._lock:

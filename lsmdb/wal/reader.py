@@ -83,16 +83,16 @@ class SegmentReplay:
 
 
 RUN_BYTES = 4 << 20
+BATCH_HEADER_BYTES = WriteBatch().byte_size  # an empty batch is its header
+
+RECOVERY_MODES = ("tolerate_corrupted_tail", "absolute_consistency", "point_in_time",
+                  "skip_any_corrupted")
 
 
 def segment_fingerprint(data: bytes) -> tuple[int, int]:
     """(size, crc32) of a segment's bytes. Not the size alone: a mapped append (walmap.pyx)
     writes into preallocated zeros and leaves the size as it was."""
     return len(data), crc32(data)
-BATCH_HEADER_BYTES = WriteBatch().byte_size  # an empty batch is its header
-
-RECOVERY_MODES = ("tolerate_corrupted_tail", "absolute_consistency", "point_in_time",
-                  "skip_any_corrupted")
 
 
 def read_segment(env: Env, dbdir: str, number: int, mode: str,

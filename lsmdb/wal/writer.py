@@ -44,7 +44,7 @@ class WalWriter:
             try:
                 self.mapped = MappedAppender(fd, self.path)
             except StorageIOError:
-                os.ftruncate(fd, 0)  # whatever was preallocated; then write(2) from offset 0
+                pass  # cannot be mapped: write(2) (the appender left the file empty)
         self._writer = LogWriter(self.mapped if self.mapped is not None else self._file)
         self.tail = WalTail(self._writer, self._file, fd, self.mapped)
         # Whether tail.append_op may be used: only on a plain file (see the module doc).
