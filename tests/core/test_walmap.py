@@ -71,6 +71,7 @@ def test_a_descriptor_that_cannot_be_mapped_is_refused_at_once(tmp_path):
         with pytest.raises(StorageIOError) as info:
             MappedAppender(fd, path)
         assert info.value.path == path
+        assert os.fstat(fd).st_size == 0  # its preallocation cut back: write(2) from 0
     finally:
         os.close(fd)
 
