@@ -71,8 +71,16 @@ def _threads(n, target):
     return errors
 
 
-def test_threads_group_their_fsyncs_and_every_write_is_applied(tmp_path):
+# The ways a synced writer waits for its group (writefront.pyx, "Waiting without sleeping"):
+# the machine's own choice, always polling, always sleeping at once.
+WAITS = {"adaptive": None, "poll": (2**62, 0), "sleep": (-1, 2**63)}
+
+
+@pytest.mark.parametrize("wait", sorted(WAITS))
+def test_threads_group_their_fsyncs_and_every_write_is_applied(tmp_path, wait):
     db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    if WAITS[wait] is not None:
+        db._front.set_poll_limits(*WAITS[wait])
     n = 300
 
     def writer(t):
@@ -93,9 +101,63 @@ def test_threads_group_their_fsyncs_and_every_write_is_applied(tmp_path):
     assert s.user_writes == 4 * (n + n // 10)
     assert 1 <= s.wal_syncs <= s.user_writes
     assert not db._writers and not db._front.take_synced_counts()[0]  # all folded in
+    state = db._front.group_commit_state()
+    assert state["sync_ns"] > 0 and 1 <= state["last_group"] <= 4
+    if wait == "poll":
+        assert state["poll_ns"] >= 50_000
+    elif wait == "sleep":
+        assert state["poll_ns"] == 0
     db.close()
     with lsmdb.open(tmp_path / "db") as again:
         assert dict(again.items()) == expected
+
+
+def test_the_poll_follows_the_fsync_time_and_the_group_size(tmp_path):
+    """Writers poll for at most twice the average fsync (at least 50 us), and only while
+    fsyncs are fast and groups hold enough writers; else they sleep at once."""
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db.put(b"k", b"v")  # one group of one write: its fsync time is measured
+    front = db._front
+    state = front.group_commit_state()
+    assert state["last_group"] == 1 and state["sync_ns"] > 0
+    assert state["poll_fsync_max_ns"] == 200_000 and state["poll_min_group"] == 3
+    assert state["poll_ns"] == 0  # a group of one: nobody to wait for its fsync
+    front.set_poll_limits(2**62, 1)
+    assert front.group_commit_state()["poll_ns"] == max(2 * state["sync_ns"], 50_000)
+    front.set_poll_limits(state["sync_ns"] - 1, 1)  # fsyncs slower than the limit
+    assert front.group_commit_state()["poll_ns"] == 0
+    db.close()
+
+
+@pytest.mark.parametrize("wait", ["adaptive", "poll"])
+def test_writers_that_go_on_with_other_work_hold_no_one_back(tmp_path, wait):
+    """A synced writer that takes the GIL turn back and then goes on with other work (here
+    a sleep, which lets the GIL go but not the turn) keeps the others waiting only for
+    the turn's bounded wait: every write finishes, every one is applied."""
+    import random
+    import time
+
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    if WAITS[wait] is not None:
+        db._front.set_poll_limits(*WAITS[wait])
+    n = 150
+
+    def writer(t):
+        rnd = random.Random(t)
+        for i in range(n):
+            db.put(b"t%d-%04d" % (t, i), b"%d" % i)
+            if rnd.random() < 0.1:
+                time.sleep(rnd.random() / 500)
+            elif rnd.random() < 0.1:
+                sum(range(2000))  # Python work holding the GIL
+
+    started = time.monotonic()
+    assert _threads(5, writer) == []
+    assert time.monotonic() - started < 120  # a hang guard, not a speed check
+    expected = {b"t%d-%04d" % (t, i): b"%d" % i for t in range(5) for i in range(n)}
+    assert dict(db.items()) == expected
+    assert db.stats().user_writes == 5 * n
+    db.close()
 
 
 def test_synced_writes_interleave_with_every_other_kind_of_write(tmp_path):
