@@ -26,6 +26,8 @@ cdef class WalTail:
     cdef Py_ssize_t c_append_op(self, uint64_t seq, int vtype, bytes key, bytes value,
                                 Memtable mem) except -1
     # The record only (no memtable insert, no direct-path counts): its bytes; *payload gets
-    # the batch's bytes. For the synced front (writefront.pyx), which inserts after fsync.
+    # the batch's bytes. For the synced front (writefront.pyx), which inserts after fsync;
+    # through_write: a mapped segment gets it by pwrite(2), not a copy (walmap.pyx: records
+    # fsynced at once).
     cdef Py_ssize_t c_append_record(self, uint64_t seq, int vtype, bytes key, bytes value,
-                                    Py_ssize_t *payload_bytes) except -1
+                                    Py_ssize_t *payload_bytes, bint through_write=*) except -1

@@ -123,7 +123,7 @@ cdef class WalTail:
         return rlen
 
     cdef Py_ssize_t c_append_record(self, uint64_t seq, int vtype, bytes key, bytes value,
-                                    Py_ssize_t *payload_bytes) except -1:
+                                    Py_ssize_t *payload_bytes, bint through_write=False) except -1:
         cdef Py_ssize_t klen = PyBytes_GET_SIZE(key)
         cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
         cdef uint8_t stack_payload[STACK_RECORD_BYTES]
@@ -169,8 +169,11 @@ cdef class WalTail:
             plen = q - payload
             rlen = _encode(payload, plen, bo, record)
             if self.mapped is not None:
-                # Its failures raise (StorageIOError): the finally frees, nothing follows.
-                rc = self.mapped.c_put(record, rlen)
+                # Their failures raise (StorageIOError): the finally frees, nothing follows.
+                if through_write:
+                    rc = self.mapped.c_pwrite(record, rlen)
+                else:
+                    rc = self.mapped.c_put(record, rlen)
             elif rlen >= NOGIL_WRITE_BYTES:
                 with nogil:  # key and value were copied: nothing borrowed stays in use
                     rc = _write_all(self.fd, record, rlen, &err)

@@ -12,6 +12,8 @@ cdef class MappedAppender:
 
     # Append n bytes at the logical end; 0, or -1 with StorageIOError/ClosedError set.
     cdef int c_put(self, const uint8_t *p, Py_ssize_t n) except -1
+    # The same with pwrite(2) instead of a copy: for records fsynced at once (walmap.pyx).
+    cdef int c_pwrite(self, const uint8_t *p, Py_ssize_t n) except -1
     cdef void _unmap(self) noexcept
     cdef int _map_window(self, long long base) except -1
     cdef int _reserve(self, long long end) except -1

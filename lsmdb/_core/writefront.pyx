@@ -53,10 +53,13 @@ condition variables are signalled only when someone sleeps on them. And the writ
 the GIL in turn through a flag of their own (``gil_turn``): one that comes back from a wait
 polls until the writer holding the GIL has let it go (entering its next wait) instead of
 blocking in the GIL's own condition variable, from which the next wake-up would again cost
-the round trip. Measured the same way: the cycle 94 µs (fsync 82); 3000 synced puts, 4
-threads 34-38k/s against 28.5-29.6k sleeping, 8 threads 61k against 46k, 16 threads 82k
-against 54k (1 thread 11.3-11.6k either way). The price is CPU: 41 µs of process time per
-write with 4 threads against 24 (both cores busy while the fsync runs).
+the round trip. Measured the same way: the cycle 94 µs (fsync 82), of which 13 µs for the
+4 writers' turns; 3000 synced puts, 4 threads 34-38k/s against 28.5-29.6k sleeping, 8
+threads 61k against 46k, 16 threads 82k against 54k (1 thread 11.3-11.6k either way). With
+the records written rather than copied into the mapping (walmap.pyx, ``c_pwrite``: a shorter
+fsync), db_bench's fillsync with 4 threads is 3.5-3.9x its 1-thread rate (41.8-46.2k against
+11.6-11.9k). The price is CPU: 41-49 µs of process time per write with 4 threads against
+24-28 (both cores busy while the fsync runs).
 
 The poll is bounded: only while the average fsync takes at most ``POLL_FSYNC_MAX_NS`` (on a
 slower disk a wake-up's cost is small beside it, and writers sleep at once), only when the
@@ -484,7 +487,9 @@ cdef class WriteFront:
             else:
                 seq = self.last_seq + 1
             try:
-                rlen = self.tail.c_append_record(seq, vtype, key, value, &plen)
+                # pwrite(2), not a copy into the mapping: the fsync that follows is shorter
+                # (walmap.pyx).
+                rlen = self.tail.c_append_record(seq, vtype, key, value, &plen, True)
             except (InvalidArgumentError, ClosedError):
                 raise  # refused before any byte was written
             except Exception as exc:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import lsmdb
 from lsmdb._core.walappend import WalTail
+from lsmdb._core.walmap import MappedAppender
 from lsmdb.errors import BackgroundError, ClosedError, StorageIOError
 from lsmdb.testing.hookenv import GeneralPathEnv
 
@@ -223,6 +224,39 @@ def test_a_failed_fsync_fails_the_group_and_stops_writes_until_resume(tmp_path):
     db.close()
     with lsmdb.open(tmp_path / "db") as again:
         assert again.get(b"a") == b"1" and again.get(b"y") == b"3"
+
+
+def test_a_failed_synced_append_stops_writes_until_resume(tmp_path):
+    """The synced path writes its record with pwrite(2) (walmap.pyx): a failed write leaves
+    the segment's tail unknown, so it fails and stops writes like a failed mapped copy."""
+    db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    db.put(b"a", b"1")
+    wal = db._wal
+    fd = os.open(wal.path, os.O_RDWR)
+    broken = MappedAppender(fd, wal.path, wal.mapped.size)
+    read_only = os.open(wal.path, os.O_RDONLY)
+    os.dup2(read_only, fd)  # its pwrite(2) now fails with EBADF; the mapping still works
+    try:
+        wal.tail = WalTail(wal.tail.log, wal._file, wal.tail.fd, broken)
+        db._wal = wal  # the write front takes its tail from the assignment of _wal
+        with pytest.raises(StorageIOError) as info:
+            db.put(b"x", b"2")
+        assert info.value.path == wal.path
+        assert db._wal_failed
+        with pytest.raises(BackgroundError):
+            db.put(b"y", b"3", sync=True)
+        assert db.get(b"x") is None
+        assert db.last_sequence == 1
+        assert not db._writers
+        db.resume()  # seals the segment, starts a new one with a working tail
+    finally:
+        broken.close()
+        os.close(fd)
+        os.close(read_only)
+    db.put(b"y", b"3")
+    db.close()
+    with lsmdb.open(tmp_path / "db", wal_recovery="absolute_consistency") as again:
+        assert dict(again.items()) == {b"a": b"1", b"y": b"3"}
 
 
 def test_close_waits_for_pending_synced_writes(tmp_path):
