@@ -612,7 +612,7 @@ cdef class WriteFront:
         the last group's writers to append again, fsync, then insert and publish every
         write the fsync covered. Returns a deferred interrupt or None."""
         cdef uint64_t want, target = 0, finished = 0, applied = 0
-        cdef int64_t deadline, poll_end, t0 = 0, took = 0
+        cdef int64_t deadline, poll_end, left, t0 = 0, took = 0
         cdef int rc = 0, err = 0, fd = -1
         deferred = None
         try:
@@ -620,7 +620,8 @@ cdef class WriteFront:
             # after it; wait until as many writes are pending as it held, at most one
             # fsync's time and 1 ms (4 writer threads, 3000 synced puts: half an fsync's
             # time 26-30k puts/s at 3.9 writes per fsync, a quarter 28k at 3.7, a whole
-            # one 29k at 4.0). A single writer never waits (it is its whole group).
+            # one 29k at 4.0). A single writer never waits (it is its whole group). Polled,
+            # then asleep on gcond (see "Waiting without sleeping").
             with nogil:
                 self._give_turn()
                 pthread_mutex_lock(&self.smutex)
@@ -633,10 +634,10 @@ cdef class WriteFront:
                     pthread_mutex_lock(&self.smutex)
                     self.gather_sleeping = True
                     while self.appended_ticket - self.done_ticket < want:
-                        t0 = deadline - _now_ns(CLOCK_MONOTONIC)
-                        if t0 <= 0:
+                        left = deadline - _now_ns(CLOCK_MONOTONIC)
+                        if left <= 0:
                             break
-                        _timed_wait(&self.gcond, &self.smutex, t0)
+                        _timed_wait(&self.gcond, &self.smutex, left)
                     self.gather_sleeping = False
                     pthread_mutex_unlock(&self.smutex)
                 self._take_turn()
