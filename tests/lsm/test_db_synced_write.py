@@ -161,10 +161,14 @@ def test_writers_that_go_on_with_other_work_hold_no_one_back(tmp_path, wait):
     db.close()
 
 
-def test_synced_writes_interleave_with_every_other_kind_of_write(tmp_path):
+@pytest.mark.parametrize("wait", sorted(WAITS))
+def test_synced_writes_interleave_with_every_other_kind_of_write(tmp_path, wait):
     """Synced puts beside unsynced puts, batches, range deletes, flushes and memtable
-    switches (a small memtable): the sentinel keeps them ordered; nothing is lost."""
+    switches (a small memtable): the sentinel keeps them ordered; nothing is lost. Polling
+    writers outwaited by a flush fall back to sleeping."""
     db = lsmdb.open(tmp_path / "db", memtable_bytes=64 << 10, wal_sync="never")
+    if WAITS[wait] is not None:
+        db._front.set_poll_limits(*WAITS[wait])
     n = 400
 
     def writer(t):
@@ -259,8 +263,11 @@ def test_a_failed_synced_append_stops_writes_until_resume(tmp_path):
         assert dict(again.items()) == {b"a": b"1", b"y": b"3"}
 
 
-def test_close_waits_for_pending_synced_writes(tmp_path):
+@pytest.mark.parametrize("wait", sorted(WAITS))
+def test_close_waits_for_pending_synced_writes(tmp_path, wait):
     db = lsmdb.open(tmp_path / "db", wal_sync="always")
+    if WAITS[wait] is not None:
+        db._front.set_poll_limits(*WAITS[wait])
     acked: list[set] = [set() for _ in range(3)]
     start = threading.Barrier(4)
 
