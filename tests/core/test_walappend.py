@@ -14,6 +14,7 @@ from lsmdb._core.memtable import Memtable
 from lsmdb._core.walappend import WalTail
 from lsmdb.env import default_env
 from lsmdb.errors import ClosedError, InvalidArgumentError, StorageIOError
+from lsmdb.testing.walrecord import one_op_record
 
 
 def entries(mem):
@@ -31,25 +32,6 @@ def open_tail(path, initial=b""):
     else:
         wf = env.open_writable(path)
     return wf, WalTail(LogWriter(wf, len(initial)), wf, wf.direct_append_fd())
-
-
-def batch_record(seq, vtype, key, value, offset):
-    """The bytes the general path appends for this one-op batch at this file offset."""
-    b = WriteBatch()
-    if vtype == PUT:
-        b.put(key, value)
-    else:
-        b.delete(key)
-    b.sequence = seq
-
-    class Sink:
-        data = b""
-
-        def append(self, d):
-            Sink.data += d
-
-    LogWriter(Sink(), offset).add_record(b.data())
-    return Sink.data, b
 
 
 ops_st = st.lists(st.tuples(st.sampled_from([PUT, DELETE]), st.binary(max_size=40),
@@ -70,7 +52,7 @@ def test_append_op_writes_the_general_paths_record_and_memtable_entry(tmp_path_f
     payload_bytes = 0
     for i, (vtype, key, value) in enumerate(ops):
         value = value if vtype == PUT else b""
-        rec, batch = batch_record(10 + i, vtype, key, value, len(expected))
+        rec, batch = one_op_record(10 + i, vtype, key, value, len(expected))
         n = tail.append_op(10 + i, vtype, key, value, mem)
         assert n == len(rec)
         payload_bytes += batch.byte_size

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsmdb._core.batch import WriteBatch
 from lsmdb._core.ikey import DELETE, PUT
 from lsmdb._core.logformat import BLOCK_BYTES, LogReader, LogWriter, encode_records
 from lsmdb._core.memtable import Memtable
 from lsmdb._core.walappend import WalTail
 from lsmdb._core.walmap import WINDOW_BYTES, MappedAppender
 from lsmdb.errors import ClosedError, StorageIOError
+from lsmdb.testing.walrecord import one_op_record
 
 
 def open_rw(path, initial=b""):
@@ -110,16 +110,6 @@ def test_a_full_disk_fails_the_record_whole_before_any_byte_is_copied(tmp_path):
         assert f.read() == b"a" * (WINDOW_BYTES + 100) + b"c" * 10
 
 
-def batch_record(seq, vtype, key, value, offset):
-    b = WriteBatch()
-    if vtype == PUT:
-        b.put(key, value)
-    else:
-        b.delete(key)
-    b.sequence = seq
-    return encode_records([b.data()], offset % BLOCK_BYTES), b
-
-
 @settings(max_examples=40, deadline=None)
 @given(ops=st.lists(st.tuples(st.sampled_from([PUT, DELETE]), st.binary(max_size=40),
                               st.one_of(st.binary(max_size=300),
@@ -140,7 +130,7 @@ def test_the_one_op_path_and_the_general_path_share_the_mapping(tmp_path_factory
     expected = bytearray(initial)
     for i, (vtype, key, value) in enumerate(ops):
         value = value if vtype == PUT else b""
-        rec, batch = batch_record(10 + i, vtype, key, value, len(expected))
+        rec, batch = one_op_record(10 + i, vtype, key, value, len(expected))
         if i % 3 == 2:
             assert log.add_record(batch.data()) == len(rec)
             mem.add_batch(batch)
