@@ -200,6 +200,27 @@ def test_synced_writes_interleave_with_every_other_kind_of_write(tmp_path, wait)
         assert dict(again.items()) == items
 
 
+def _writes_stop_until_resume(db, tail):
+    """Make ``tail`` (whose append or fsync fails) the WAL's: the synced put raises
+    StorageIOError naming the segment and publishes nothing, later writes raise
+    BackgroundError, the sentinel leaves the queue; then resume()."""
+    wal = db._wal
+    wal.tail = tail
+    db._wal = wal  # the write front takes its tail from the assignment of _wal
+    with pytest.raises(StorageIOError) as info:
+        db.put(b"x", b"2")
+    assert info.value.path == wal.path
+    assert db._wal_failed
+    with pytest.raises(BackgroundError):
+        db.put(b"y", b"3")
+    with pytest.raises(BackgroundError):
+        db.delete(b"a", sync=True)
+    assert db.get(b"x") is None  # never published
+    assert db.last_sequence == 1
+    assert not db._writers  # the sentinel left the queue
+    db.resume()  # seals the segment, starts a new one with a working tail
+
+
 def test_a_failed_fsync_fails_the_group_and_stops_writes_until_resume(tmp_path):
     db = lsmdb.open(tmp_path / "db", wal_sync="always")
     db.put(b"a", b"1")
@@ -207,19 +228,7 @@ def test_a_failed_fsync_fails_the_group_and_stops_writes_until_resume(tmp_path):
     r, w = os.pipe()  # fdatasync on a pipe fails (EINVAL)
     try:
         # Appends still go to the segment's mapping; only the fsync meets the pipe.
-        wal.tail = WalTail(wal.tail.log, wal._file, r, wal.mapped)
-        db._wal = wal  # the write front takes its tail from the assignment of _wal
-        with pytest.raises(StorageIOError):
-            db.put(b"x", b"2")
-        assert db._wal_failed
-        with pytest.raises(BackgroundError):
-            db.put(b"y", b"3")
-        with pytest.raises(BackgroundError):
-            db.delete(b"a", sync=True)
-        assert db.get(b"x") is None  # never published
-        assert db.last_sequence == 1
-        assert not db._writers  # the sentinel left the queue
-        db.resume()  # seals the segment, starts a new one with a working tail
+        _writes_stop_until_resume(db, WalTail(wal.tail.log, wal._file, r, wal.mapped))
     finally:
         os.close(r)
         os.close(w)
@@ -241,18 +250,7 @@ def test_a_failed_synced_append_stops_writes_until_resume(tmp_path):
     read_only = os.open(wal.path, os.O_RDONLY)
     os.dup2(read_only, fd)  # its pwrite(2) now fails with EBADF; the mapping still works
     try:
-        wal.tail = WalTail(wal.tail.log, wal._file, wal.tail.fd, broken)
-        db._wal = wal  # the write front takes its tail from the assignment of _wal
-        with pytest.raises(StorageIOError) as info:
-            db.put(b"x", b"2")
-        assert info.value.path == wal.path
-        assert db._wal_failed
-        with pytest.raises(BackgroundError):
-            db.put(b"y", b"3", sync=True)
-        assert db.get(b"x") is None
-        assert db.last_sequence == 1
-        assert not db._writers
-        db.resume()  # seals the segment, starts a new one with a working tail
+        _writes_stop_until_resume(db, WalTail(wal.tail.log, wal._file, wal.tail.fd, broken))
     finally:
         broken.close()
         os.close(fd)
