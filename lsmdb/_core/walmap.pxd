@@ -16,4 +16,5 @@ cdef class MappedAppender:
     cdef int c_pwrite(self, const uint8_t *p, Py_ssize_t n) except -1
     cdef void _unmap(self) noexcept
     cdef int _map_window(self, long long base) except -1
+    cdef int _make_room(self, Py_ssize_t n) except -1
     cdef int _reserve(self, long long end) except -1

@@ -106,15 +106,19 @@ cdef class MappedAppender:
         self.windows_mapped += 1
         return 0
 
-    cdef int c_put(self, const uint8_t *p, Py_ssize_t n) except -1:
-        cdef long long off, room, c, end
+    cdef int _make_room(self, Py_ssize_t n) except -1:
+        """Before an append of n bytes: the appender is open, and the whole record is
+        reserved before any of it is copied or written (a full disk then fails the write
+        with nothing appended)."""
         if self.fd < 0:
             raise ClosedError("WAL segment is closed: no mapped append")
-        end = self.size + n
-        if end > self.reserved:
-            # Reserve the whole record before copying any of it: a full disk then fails
-            # the write with nothing appended.
-            self._reserve(end)
+        if self.size + n > self.reserved:
+            self._reserve(self.size + n)
+        return 0
+
+    cdef int c_put(self, const uint8_t *p, Py_ssize_t n) except -1:
+        cdef long long off, room, c
+        self._make_room(n)
         while n > 0:
             off = self.size - self.win_base
             if self.map == NULL or off >= WINDOW or off < 0:
@@ -130,10 +134,7 @@ cdef class MappedAppender:
 
     cdef int c_pwrite(self, const uint8_t *p, Py_ssize_t n) except -1:
         cdef ssize_t r
-        if self.fd < 0:
-            raise ClosedError("WAL segment is closed: no append")
-        if self.size + n > self.reserved:
-            self._reserve(self.size + n)  # as c_put: a full disk fails before any byte
+        self._make_room(n)
         while n > 0:
             r = pwrite(self.fd, p, <size_t>n, self.size)
             if r < 0:
@@ -159,18 +160,21 @@ cdef class MappedAppender:
         """Append a bytes-like object (the WAL's general path: LogWriter's file); ``pwrite``:
         by ``pwrite(2)`` rather than a copy into the mapping (``c_pwrite``)."""
         cdef const uint8_t[::1] view
+        cdef const uint8_t *p
+        cdef Py_ssize_t n
         if type(data) is bytes:
-            if pwrite:
-                self.c_pwrite(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-            else:
-                self.c_put(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-            return
-        view = memoryview(data).cast("B")
-        if view.shape[0]:
-            if pwrite:
-                self.c_pwrite(&view[0], view.shape[0])
-            else:
-                self.c_put(&view[0], view.shape[0])
+            p = <const uint8_t *>PyBytes_AS_STRING(data)
+            n = PyBytes_GET_SIZE(data)
+        else:
+            view = memoryview(data).cast("B")
+            n = view.shape[0]
+            if n == 0:
+                return
+            p = &view[0]
+        if pwrite:
+            self.c_pwrite(p, n)
+        else:
+            self.c_put(p, n)
 
     @property
     def reserved_bytes(self) -> int:
