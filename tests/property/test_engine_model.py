@@ -335,6 +335,19 @@ class EngineModel(RuleBasedStateMachine):
                 return True
         return False
 
+    def _doomed_clash(self, x: TxM, t: TableM, row, tid) -> bool:
+        """Whether a ConstraintError the model's view of ``x`` does not explain is one a
+        doomed READ COMMITTED statement may raise: it reads its overlay mixed with newer
+        commits (see doomed), so ``row``'s unique key may clash with a newer commit's row,
+        or with an entry of the overlay itself whose row a newer commit removed (an index
+        the transaction built holds the keys of the rows it saw then)."""
+        if not self.doomed(x):
+            return False
+        if self._unique_clash(x, t, row, tid, self.rows.get(t.table_id, {})):
+            return True
+        return any(ix.is_slot(row) and x.okeys.get(ix.entry_key(row, tid), (0, False))[1]
+                   for ix in t.all_indexes())
+
     def _live_tids(self, table_id: int) -> set:
         out = set(self.rows.get(table_id, {}))
         for x in (self.A, self.B):
@@ -606,12 +619,7 @@ class EngineModel(RuleBasedStateMachine):
         try:
             tid = self.engine.insert(x.txn, table, row)
         except ConstraintError:
-            # A doomed READ COMMITTED statement reads its overlay mixed with newer commits
-            # (see doomed): a key taken by a newer commit may clash though the model's view
-            # of the transaction does not show it.
-            assert expect is ConstraintError or (
-                self.doomed(x) and self._unique_clash(x, t, row, None,
-                                                      self.rows.get(t.table_id, {}))), (
+            assert expect is ConstraintError or self._doomed_clash(x, t, row, None), (
                 f"{x.name}: insert {row} into {table}: unexpected ConstraintError")
             return
         assert type(tid) is int and tid not in self._live_tids(t.table_id), tid
@@ -675,12 +683,7 @@ class EngineModel(RuleBasedStateMachine):
         try:
             assert call() == tid
         except ConstraintError:
-            # As for insert: a doomed READ COMMITTED statement reads its overlay mixed with
-            # newer commits, so a key a newer commit took may clash though the model's view
-            # of the transaction does not show it.
-            assert expect is ConstraintError or (
-                self.doomed(x) and self._unique_clash(x, t, row, tid,
-                                                      self.rows.get(t.table_id, {}))), (
+            assert expect is ConstraintError or self._doomed_clash(x, t, row, tid), (
                 f"{x.name}: update {tid} -> {row}: unexpected ConstraintError")
             return
         self._write(x, t, tid, old, row)
